@@ -1,0 +1,59 @@
+# leadsift: the two commands are `make repro` and `make test`.
+# Everything runs inside .venv, created on first use from the pinned requirements.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Stage commands call `python` and `dvc queue` workers call `dvc`: both must be the venv's.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: repro test lint format dag metrics clean-venv lock help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns)
+	dvc repro
+	@dvc metrics show
+
+test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)
+	pytest
+
+lint: $(VENV)/.dev  ## ruff lint and format check
+	ruff check .
+	ruff format --check .
+
+format: $(VENV)/.dev  ## apply ruff's formatting and safe fixes
+	ruff check --fix .
+	ruff format .
+
+dag: $(VENV)/.runtime  ## print the pipeline graph
+	dvc dag
+
+metrics: $(VENV)/.runtime  ## show current metrics
+	dvc metrics show
+
+lock:  ## re-resolve requirements*.txt from requirements*.in in a throwaway venv
+	rm -rf .lock && $(PYTHON) -m venv .lock/venv
+	.lock/venv/bin/pip install --quiet -r requirements.in
+	.lock/venv/bin/pip freeze --exclude-editable | sort -f > .lock/runtime
+	.lock/venv/bin/pip install --quiet -r requirements-dev.in
+	.lock/venv/bin/pip freeze --exclude-editable | sort -f > .lock/all
+	{ echo "# Pinned runtime environment (resolved from requirements.in by 'make lock'; Python 3.11)."; \
+	  cat .lock/runtime; } > requirements.txt
+	{ echo "# Pinned test and lint tools on top of the runtime pins ('make lock')."; \
+	  echo "-r requirements.txt"; grep -vxF -f .lock/runtime .lock/all; } > requirements-dev.txt
+	rm -rf .lock
+
+clean-venv:  ## remove the virtual environment
+	rm -rf $(VENV)
