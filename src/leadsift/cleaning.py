@@ -1,0 +1,179 @@
+"""Normalising raw lead records and separating clean rows from duplicates and impossible rows.
+
+`normalize_leads` is stateless and is used twice: by the `prepare` stage on the training export and,
+wrapped as `LeadNormalizer`, as the first step of the saved model, so that scoring and serving
+apply exactly the same cleaning to raw records as training did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from leadsift.schema import ROW_ID, ColumnRoles, encode_target
+
+
+def normalize_text(
+    values: pd.Series, missing_values: Sequence[str], aliases: Mapping[str, str]
+) -> pd.Series:
+    """Trim, collapse whitespace, lower-case; placeholders become missing; then apply aliases."""
+    text = values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True).str.lower()
+    placeholders = {str(v).strip().lower() for v in missing_values}
+    text = text.mask(text.isin(placeholders) | text.eq(""))
+    if aliases:
+        text = text.replace({str(k).lower(): str(v).lower() for k, v in aliases.items()})
+    return text.astype(object).where(text.notna(), None)
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Parse timestamps; anything unparseable becomes NaT (and is quarantined by `prepare`)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize(None) if values.dt.tz is not None else values
+    text = values.astype("string").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    return parsed.astype("datetime64[ns]")
+
+
+def normalize_leads(
+    df: pd.DataFrame,
+    *,
+    categorical: Sequence[str],
+    numeric: Sequence[str],
+    timestamp: str | None,
+    missing_values: Sequence[str],
+    aliases: Mapping[str, Mapping[str, str]],
+) -> pd.DataFrame:
+    """Return a copy with canonical categoricals, numeric numbers and parsed timestamps."""
+    out = df.copy()
+    for column in categorical:
+        out[column] = normalize_text(out[column], missing_values, aliases.get(column, {}))
+    for column in numeric:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = pd.to_numeric(out[column].astype("string").str.strip(), errors="coerce")
+    if timestamp:
+        out[timestamp] = parse_timestamps(out[timestamp])
+    return out
+
+
+class LeadNormalizer(TransformerMixin, BaseEstimator):
+    """Stateless model step: `normalize_leads` on raw records (fitting learns nothing)."""
+
+    def __init__(
+        self,
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        timestamp: str | None = None,
+        missing_values: Sequence[str] = (),
+        aliases: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.timestamp = timestamp
+        self.missing_values = missing_values
+        self.aliases = aliases
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> LeadNormalizer:  # noqa: N803
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        if missing:
+            raise ValueError(f"lead records lack column(s) {missing}")
+        return normalize_leads(
+            X[list(self.feature_names_in_)],
+            categorical=self.categorical,
+            numeric=self.numeric,
+            timestamp=self.timestamp,
+            missing_values=self.missing_values,
+            aliases=self.aliases or {},
+        )
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return self.feature_names_in_
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    clean: pd.DataFrame
+    quarantine: pd.DataFrame
+    counts: dict[str, int]
+
+
+def quarantine_reasons(df: pd.DataFrame, raw: pd.DataFrame, roles: ColumnRoles) -> pd.Series:
+    """One reason string per impossible row (missing where the row is fine).
+
+    `raw` is the frame before normalisation, used to tell a missing value from an unparseable one.
+    """
+    reasons = pd.Series("", index=df.index, dtype=object)
+
+    def add(mask: pd.Series, reason: str) -> None:
+        nonlocal reasons
+        mask = mask.fillna(False).astype(bool)
+        reasons = reasons.where(~mask, reasons + np.where(reasons.eq(""), "", "; ") + reason)
+
+    add(df[roles.target].isna(), f"missing or unreadable target {roles.target}")
+    for column in roles.numeric_inputs:
+        if df[column].isna().any() and not pd.api.types.is_numeric_dtype(raw[column]):
+            text = raw[column].astype("string").str.strip()
+            add(df[column].isna() & text.notna() & text.ne(""), f"non-numeric {column}")
+    for column in roles.count_columns:
+        add(df[column] < 0, f"negative {column}")
+    if roles.timestamp:
+        add(df[roles.timestamp].isna(), f"missing or unparseable {roles.timestamp}")
+    return reasons.mask(reasons.eq(""))
+
+
+def clean_leads(
+    raw: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    missing_values: Sequence[str],
+    aliases: Mapping[str, Mapping[str, str]],
+    source: str,
+) -> CleanResult:
+    """Normalise, drop exact duplicates and quarantine impossible rows; every row is accounted for.
+
+    Returns the clean rows (target encoded 0/1), the quarantined rows with a `reason` column, and
+    the counts, for which `rows_in == rows_clean + rows_duplicate + rows_quarantined` holds.
+    """
+    if roles.id is None:
+        raw = raw.assign(**{ROW_ID: np.arange(1, len(raw) + 1)})
+    df = normalize_leads(
+        raw,
+        categorical=roles.categorical,
+        numeric=roles.numeric_inputs,
+        timestamp=roles.timestamp,
+        missing_values=missing_values,
+        aliases=aliases,
+    )
+    df[roles.target] = encode_target(df[roles.target], roles.positive_label, source)
+    columns = [roles.id_column, *roles.model_inputs, roles.target]
+    df = df[columns]
+
+    duplicate = df.drop(columns=ROW_ID, errors="ignore").duplicated(keep="first")
+    kept = df[~duplicate]
+    reasons = quarantine_reasons(kept, raw.loc[kept.index], roles)
+    bad = reasons.notna()
+    quarantine = raw.loc[kept.index[bad]].assign(reason=reasons[bad])
+    clean = kept[~bad].astype({roles.target: "int64"}).reset_index(drop=True)
+    counts = {
+        "rows_in": len(raw),
+        "rows_clean": len(clean),
+        "rows_duplicate": int(duplicate.sum()),
+        "rows_quarantined": int(bad.sum()),
+    }
+    if (
+        counts["rows_in"]
+        != counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
+    ):
+        raise AssertionError(f"row accounting broken: {counts}")
+    return CleanResult(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)

@@ -1,0 +1,144 @@
+"""Features of a lead: row-wise derived columns, and rare-level collapsing learned on train data.
+
+`add_features` is stateless and row-wise (the `featurize` stage and the saved model share it).
+`RareLevelCollapser` learns from data, so it lives only inside the model pipeline and is fitted on
+the training split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+TIME_PARTS = ("hour", "weekday", "month")
+
+
+def derived_feature_names(
+    interaction_groups: Mapping[str, Sequence[str]], timestamp: str | None
+) -> list[str]:
+    """Names of the columns `add_features` adds, in order."""
+    names = [f"{group}_total" for group in interaction_groups]
+    if interaction_groups:
+        names += ["interactions_total", "active_groups"]
+    if timestamp:
+        names += [f"{timestamp}_{part}" for part in TIME_PARTS]
+    return names
+
+
+def add_features(
+    df: pd.DataFrame, interaction_groups: Mapping[str, Sequence[str]], timestamp: str | None
+) -> pd.DataFrame:
+    """Add per-group interaction totals, their sum, active groups and time-of-creation parts.
+
+    Missing counts add nothing to a total. Time parts are missing where the timestamp is.
+    """
+    names = derived_feature_names(interaction_groups, timestamp)
+    if clash := [n for n in names if n in df.columns]:
+        raise ValueError(
+            f"derived feature name(s) {clash} already exist as input columns; rename them"
+        )
+    derived: dict[str, pd.Series] = {}
+    for group, columns in interaction_groups.items():
+        derived[f"{group}_total"] = df[list(columns)].sum(axis=1).astype("float64")
+    if interaction_groups:
+        totals = pd.DataFrame({g: derived[f"{g}_total"] for g in interaction_groups})
+        derived["interactions_total"] = totals.sum(axis=1)
+        derived["active_groups"] = (totals > 0).sum(axis=1).astype("float64")
+    if timestamp:
+        created = df[timestamp].dt
+        derived[f"{timestamp}_hour"] = created.hour.astype("float64")
+        derived[f"{timestamp}_weekday"] = created.day_of_week.astype("float64")
+        derived[f"{timestamp}_month"] = created.month.astype("float64")
+    return pd.concat([df, pd.DataFrame(derived, index=df.index)], axis=1)
+
+
+class LeadFeatures(TransformerMixin, BaseEstimator):
+    """Stateless model step: `add_features`, then drop the raw timestamp (its parts stay)."""
+
+    def __init__(
+        self,
+        interaction_groups: Mapping[str, Sequence[str]] | None = None,
+        timestamp: str | None = None,
+    ) -> None:
+        self.interaction_groups = interaction_groups
+        self.timestamp = timestamp
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> LeadFeatures:  # noqa: N803
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        out = add_features(X, self.interaction_groups or {}, self.timestamp)
+        return out.drop(columns=[self.timestamp]) if self.timestamp else out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        kept = [c for c in self.feature_names_in_ if c != self.timestamp]
+        return np.asarray(
+            kept + derived_feature_names(self.interaction_groups or {}, self.timestamp),
+            dtype=object,
+        )
+
+
+def levels_to_keep(values: pd.Series, coverage: float, max_levels: int) -> list[str]:
+    """The most frequent levels that together cover `coverage` of rows (at most `max_levels`).
+
+    Ties in frequency are broken by the level's name so the choice is deterministic.
+    """
+    counts = values.value_counts(dropna=False)
+    order = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    shares = np.cumsum([c for _, c in order]) / max(len(values), 1)
+    n_keep = len(order) if coverage >= 1.0 else int(np.searchsorted(shares, coverage - 1e-12) + 1)
+    return [str(level) for level, _ in order[: min(n_keep, max_levels)]]
+
+
+class RareLevelCollapser(TransformerMixin, BaseEstimator):
+    """Map each categorical column's rare levels to `other` (and missing to `missing`).
+
+    Fitted on the training split, it keeps the most frequent levels covering `coverage` of rows;
+    anything else, including levels first seen at scoring time, becomes `other`. That keeps the
+    encoders small and makes unseen categories harmless.
+    """
+
+    def __init__(
+        self,
+        coverage: float = 0.9,
+        max_levels: int = 100,
+        other: str = "others",
+        missing: str = "missing",
+    ) -> None:
+        self.coverage = coverage
+        self.max_levels = max_levels
+        self.other = other
+        self.missing = missing
+
+    def _as_text(self, values: pd.Series) -> pd.Series:
+        return values.astype(object).where(values.notna(), self.missing).astype(str)
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> RareLevelCollapser:  # noqa: N803
+        if not 0.0 < self.coverage <= 1.0:
+            raise ValueError(f"coverage must be in (0, 1], got {self.coverage}")
+        if self.max_levels < 1:
+            raise ValueError(f"max_levels must be >= 1, got {self.max_levels}")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.levels_ = {
+            str(c): levels_to_keep(self._as_text(X[c]), self.coverage, self.max_levels)
+            for c in X.columns
+        }
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        check_is_fitted(self, "levels_")
+        out = {}
+        for column, levels in self.levels_.items():
+            text = self._as_text(X[column])
+            out[column] = text.where(text.isin(levels), self.other).to_numpy(dtype=object)
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return self.feature_names_in_

@@ -1,0 +1,116 @@
+"""File input and output shared by the stages: atomic, deterministic, and with clear errors.
+
+Every writer goes through a temporary file in the target's directory followed by `os.replace`,
+so a killed stage never leaves a half-written output that DVC could mistake for a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class InputError(Exception):
+    """A problem with the user's input or configuration, reported as one line without traceback."""
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `target`; move it onto `target` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs are shared
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def _write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
+    with atomic_path(target) as tmp:
+        write(tmp)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    _write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _rounded(value: Any, digits: int) -> Any:
+    """Round floats so that JSON output is stable across platforms and readable in diffs."""
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {str(k): _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v, digits) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _rounded(value.item(), digits)
+    return value
+
+
+def write_json(path: str | Path, data: Any, digits: int = 6) -> None:
+    """Write JSON with sorted keys and rounded floats (NaN/inf become null)."""
+    text = json.dumps(_rounded(data, digits), indent=2, sort_keys=True, allow_nan=False)
+    write_text(path, text + "\n")
+
+
+def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
+    _write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False, engine="pyarrow"))
+
+
+def write_csv(path: str | Path, df: pd.DataFrame, float_format: str | None = None) -> None:
+    _write_atomic(
+        path,
+        lambda tmp: df.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n"),
+    )
+
+
+def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: params file not found (run from the repository root)")
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read a CSV or parquet table; `key` names the params entry that points at it, for errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found; set `{key}` in params.yaml to your data file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty; `{key}` must point at a CSV or parquet table")
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        df = pd.read_parquet(path)
+    elif suffix in {".csv", ".txt"}:
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+            known = {c: t for c, t in (dtype or {}).items() if c in header}
+            df = pd.read_csv(path, dtype=known, low_memory=False)
+        except pd.errors.EmptyDataError as err:
+            raise InputError(f"{path}: no columns to read; is it a CSV with a header row?") from err
+    else:
+        raise InputError(
+            f"{path}: unsupported file type {suffix!r}; `{key}` needs .csv or .parquet"
+        )
+    if df.empty:
+        raise InputError(f"{path}: header only, no rows; `{key}` must point at data")
+    return df

@@ -1,0 +1,152 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadsift.cleaning import (
+    LeadNormalizer,
+    clean_leads,
+    normalize_leads,
+    normalize_text,
+    parse_timestamps,
+)
+from leadsift.io import InputError
+from leadsift.schema import ROW_ID, ColumnRoles, encode_target
+from leadsift.synth import TARGET
+
+PLACEHOLDERS = ["Select", "N/A"]
+
+
+def test_normalize_text_trims_cases_placeholders_and_aliases():
+    values = pd.Series(["  Mumbai ", "BOMBAY", "new   delhi", "Select", "n/a", "", None, "Pune"])
+    out = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"})
+    assert out.tolist() == ["mumbai", "mumbai", "new delhi", None, None, None, None, "pune"]
+
+
+def test_parse_timestamps_accepts_iso_and_other_formats_and_marks_bad_ones():
+    out = parse_timestamps(
+        pd.Series(["2025-03-01 10:00:00", "2025-03-01T11:30:00", "03/02/2025 08:00", "soon", None])
+    )
+    assert out[:3].tolist() == [
+        pd.Timestamp("2025-03-01 10:00"),
+        pd.Timestamp("2025-03-01 11:30"),
+        pd.Timestamp("2025-03-02 08:00"),
+    ]
+    assert out[3:].isna().all()
+
+
+def test_lead_normalizer_is_the_same_code_as_prepare(leads, roles, cleaning):
+    export = leads[0].head(500)
+    columns = {
+        "categorical": roles.categorical,
+        "numeric": roles.numeric_inputs,
+        "timestamp": roles.timestamp,
+    }
+    step = LeadNormalizer(**columns, **cleaning)
+    inputs = export[roles.model_inputs]
+    expected = normalize_leads(inputs, **columns, **cleaning)
+    pd.testing.assert_frame_equal(step.fit(inputs).transform(inputs), expected)
+
+
+def test_prepare_accounts_for_every_row_of_the_dirty_export(leads, roles, cleaning):
+    export, _ = leads
+    result = clean_leads(export, roles, source="leads.csv", **cleaning)
+    counts = result.counts
+    assert counts["rows_in"] == len(export)
+    assert (
+        counts["rows_in"]
+        == counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
+    )
+    assert counts["rows_duplicate"] == export.duplicated().sum() > 0
+    assert counts["rows_quarantined"] == len(result.quarantine) > 0
+    assert result.quarantine["reason"].str.startswith("negative ").all()
+    clean = result.clean
+    assert clean[roles.id].is_unique
+    assert (clean[roles.count_columns] >= 0).all().all()
+    assert clean["city"].dropna().str.islower().all()
+    assert "bombay" not in set(clean["city"]) and "select" not in set(clean["city"])
+    assert set(clean[TARGET]) == {0, 1}
+    # Every clean or quarantined id comes from the input; none is lost.
+    assert set(clean[roles.id]) | set(result.quarantine[roles.id]) == set(export[roles.id])
+
+
+def _roles(**overrides) -> ColumnRoles:
+    data = {
+        "target": "y",
+        "positive_label": "Yes",
+        "categorical": ["colour"],
+        "numeric": ["n"],
+        "non_negative": ["n"],
+        "id": None,
+        "timestamp": "at",
+        **overrides,
+    }
+    return ColumnRoles.from_params(data)
+
+
+def test_quarantine_gives_a_reason_per_row():
+    raw = pd.DataFrame(
+        {
+            "colour": ["red", "blue", "red", "red", "green", "red"],
+            "n": ["1", "-2", "abc", "3", "4", "5"],
+            "at": ["2025-01-01", "2025-01-02", "2025-01-03", "never", "2025-01-05", "2025-01-06"],
+            "y": ["Yes", "No", "No", "Yes", None, "no"],
+        }
+    )
+    result = clean_leads(raw, _roles(), missing_values=PLACEHOLDERS, aliases={}, source="x")
+    reasons = dict(zip(result.quarantine[ROW_ID], result.quarantine["reason"], strict=True))
+    assert reasons == {
+        2: "negative n",
+        3: "non-numeric n",
+        4: "missing or unparseable at",
+        5: "missing or unreadable target y",
+    }
+    assert result.clean[ROW_ID].tolist() == [1, 6]
+    assert result.clean["y"].tolist() == [1, 0]
+
+
+def test_target_given_as_labels_is_encoded_and_must_have_two_classes():
+    assert encode_target(pd.Series(["Yes", "no ", "YES", None]), "yes", "f").tolist() == [
+        1,
+        0,
+        1,
+        pd.NA,
+    ]
+    assert encode_target(pd.Series(["1", "0", "1.0"]), 1, "f").tolist() == [1, 0, 1]
+    with pytest.raises(InputError, match=r"exactly two classes.*found 3"):
+        encode_target(pd.Series(["a", "b", "c"], name="t"), "a", "f.csv")
+    with pytest.raises(InputError, match="positive_label"):
+        encode_target(pd.Series(["a", "b"], name="t"), "z", "f.csv")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"numeric": ["colour"]}, "declared twice"),
+        ({"categorical": ["y"]}, "cannot also be a feature"),
+        ({"non_negative": ["colour"]}, "not in `data.numeric`"),
+        ({"target": None}, "data.target"),
+        ({"categorical": [], "numeric": [], "non_negative": []}, "at least one feature"),
+    ],
+)
+def test_inconsistent_roles_are_rejected_naming_the_key(overrides, message):
+    with pytest.raises(InputError, match=message):
+        _roles(**overrides)
+
+
+def test_duplicates_are_exact_after_normalisation_only():
+    raw = pd.DataFrame(
+        {
+            "colour": ["red", " RED", "red"],
+            "n": [1, 1, 2],
+            "at": ["2025-01-01"] * 3,
+            "y": ["Yes", "Yes", "No"],
+        }
+    )
+    result = clean_leads(raw, _roles(), missing_values=PLACEHOLDERS, aliases={}, source="x")
+    assert result.counts == {
+        "rows_in": 3,
+        "rows_clean": 2,
+        "rows_duplicate": 1,
+        "rows_quarantined": 0,
+    }
+    assert np.array_equal(result.clean[ROW_ID], [1, 3])

@@ -1,0 +1,85 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadsift.features import (
+    RareLevelCollapser,
+    add_features,
+    derived_feature_names,
+    levels_to_keep,
+)
+from leadsift.model_store import raw_records
+from leadsift.models import build_pipeline
+
+
+def test_add_features_sums_groups_and_splits_time():
+    df = pd.DataFrame(
+        {
+            "a1": [1, 0, np.nan],
+            "a2": [2, 0, 1],
+            "b1": [0, 0, 5],
+            "at": pd.to_datetime(["2025-03-01 10:15", "2025-03-02 23:00", None]),
+        }
+    )
+    out = add_features(df, {"alpha": ["a1", "a2"], "beta": ["b1"]}, "at")
+    assert list(out.columns[len(df.columns) :]) == derived_feature_names(
+        {"alpha": [], "beta": []}, "at"
+    )
+    assert out["alpha_total"].tolist() == [3, 0, 1]
+    assert out["interactions_total"].tolist() == [3, 0, 6]
+    assert out["active_groups"].tolist() == [1, 0, 2]
+    assert out["at_hour"].tolist()[:2] == [10, 23] and np.isnan(out["at_hour"].iloc[2])
+    assert out["at_weekday"].tolist()[:2] == [5, 6] and out["at_month"].tolist()[:2] == [3, 3]
+
+
+def test_add_features_without_groups_or_time_adds_nothing():
+    df = pd.DataFrame({"x": [1, 2]})
+    pd.testing.assert_frame_equal(add_features(df, {}, None), df)
+
+
+def test_add_features_refuses_to_overwrite_an_input_column():
+    with pytest.raises(ValueError, match="already exist"):
+        add_features(pd.DataFrame({"g_total": [1], "c": [1]}), {"g": ["c"]}, None)
+
+
+def test_levels_to_keep_covers_the_share_with_the_fewest_levels():
+    values = pd.Series(["a"] * 50 + ["b"] * 30 + ["c"] * 15 + ["d"] * 5)
+    assert levels_to_keep(values, 0.80, 10) == ["a", "b"]
+    assert levels_to_keep(values, 0.81, 10) == ["a", "b", "c"]
+    assert levels_to_keep(values, 1.0, 10) == ["a", "b", "c", "d"]
+    assert levels_to_keep(values, 1.0, 2) == ["a", "b"]
+    # Ties break by name, so the choice never depends on row order.
+    assert levels_to_keep(pd.Series(["y", "x", "y", "x"]), 0.5, 10) == ["x"]
+
+
+def test_collapser_learns_only_from_what_it_is_fitted_on():
+    train = pd.DataFrame({"city": ["a"] * 6 + ["b"] * 3 + ["c"] + [None] * 2})
+    test = pd.DataFrame({"city": ["a", "c", "z", None]})
+    collapser = RareLevelCollapser(coverage=0.9).fit(train)
+    assert collapser.levels_ == {"city": ["a", "b", "missing"]}
+    assert collapser.transform(test)["city"].tolist() == ["a", "others", "others", "missing"]
+
+
+def test_collapser_in_the_model_is_fitted_on_the_training_split_only(prepared, roles, cleaning):
+    train, later = prepared.iloc[:2500], prepared.iloc[2500:]
+    pipeline = build_pipeline(
+        roles,
+        **cleaning,
+        family="hist_gradient_boosting",
+        hyperparams={"max_iter": 20},
+        coverage=0.9,
+        max_levels=100,
+        seed=0,
+    )
+    pipeline.fit(raw_records(train, roles), train[roles.target])
+    collapse = (
+        pipeline.named_steps["encode"].named_transformers_["categorical"].named_steps["collapse"]
+    )
+    assert collapse.levels_["city"] == levels_to_keep(train["city"].fillna("missing"), 0.9, 100)
+    assert collapse.levels_["city"] != levels_to_keep(later["city"].fillna("missing"), 0.9, 100)
+
+
+@pytest.mark.parametrize("kwargs", [{"coverage": 0.0}, {"coverage": 1.5}, {"max_levels": 0}])
+def test_collapser_rejects_bad_settings(kwargs):
+    with pytest.raises(ValueError, match=r"coverage|max_levels"):
+        RareLevelCollapser(**kwargs).fit(pd.DataFrame({"c": ["a"]}))

@@ -1,0 +1,56 @@
+import json
+import stat
+
+import pandas as pd
+import pytest
+
+from leadsift.io import InputError, atomic_path, read_table, write_json
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    with atomic_path(tmp_path / "out.txt") as tmp:
+        tmp.write_text("x")
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) & 0o044 == 0o044
+
+
+def test_json_is_sorted_rounded_and_strict(tmp_path):
+    write_json(tmp_path / "m.json", {"b": 1 / 3, "a": float("nan"), "c": [float("inf")]})
+    text = (tmp_path / "m.json").read_text()
+    assert json.loads(text) == {"a": None, "b": 0.333333, "c": [None]}
+    assert text.index('"a"') < text.index('"b"')
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (None, "absent.csv", "file not found; set `data.raw_path`"),
+        ("", "empty.csv", "file is empty"),
+        ("a,b\n", "header.csv", "header only"),
+        ("a,b\n1,2\n", "table.xlsx", "unsupported file type"),
+    ],
+)
+def test_read_table_explains_unusable_files(tmp_path, content, name, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(InputError, match=message) as err:
+        read_table(path, "data.raw_path")
+    assert str(path) in str(err.value)
+
+
+def test_read_table_reads_csv_with_text_columns_and_parquet(tmp_path):
+    (tmp_path / "t.csv").write_text("id,n\n007,1\n")
+    df = read_table(tmp_path / "t.csv", "k", dtype={"id": "str", "absent": "str"})
+    assert df["id"].tolist() == ["007"] and df["n"].tolist() == [1]
+    df.to_parquet(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.parquet", "k"), df)
