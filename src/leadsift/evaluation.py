@@ -1,0 +1,108 @@
+"""The evaluation: validation picks the business threshold, test reports everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from leadsift import metrics
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Labels and model scores of one split, and the true probabilities where known."""
+
+    y: np.ndarray
+    model: np.ndarray
+    bayes: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    summary: dict
+    tables: dict[str, pd.DataFrame]
+
+
+def true_scores(truth: pd.Series | None, ids: pd.Series) -> np.ndarray | None:
+    """True probabilities of these leads by id, or None unless the truth covers every one of them.
+
+    Only the embedded synthetic data has a truth file; a team's own data never matches it.
+    """
+    if truth is None:
+        return None
+    matched = truth.reindex(ids)
+    return None if matched.isna().any() else matched.to_numpy()
+
+
+def evaluate_scores(
+    validation: Scores,
+    test: Scores,
+    *,
+    train_rate: float,
+    min_genuine_recall: float,
+    curve_points: int,
+    calibration_bins: int,
+) -> Evaluation:
+    """Metrics of both splits, the business view on test at the validation threshold, plots."""
+    threshold = metrics.business_threshold(validation.y, validation.model, min_genuine_recall)
+    summary: dict = {
+        "business": {
+            "min_genuine_recall": min_genuine_recall,
+            **metrics.business_view(test.y, test.model, threshold),
+        }
+    }
+    for name, split in (("validation", validation), ("test", test)):
+        entry = metrics.classification_metrics(split.y, split.model, threshold)
+        entry["prior"] = metrics.prior_baseline(split.y, train_rate)
+        if split.bayes is not None:
+            entry["bayes_roc_auc"] = float(roc_auc_score(split.y, split.bayes))
+            entry["bayes_pr_auc"] = float(average_precision_score(split.y, split.bayes))
+            entry["roc_auc_share_of_bayes"] = entry["roc_auc"] / entry["bayes_roc_auc"]
+        summary[name] = entry
+
+    tables = {}
+    curve_tables = {"roc": metrics.roc_table, "pr": metrics.pr_table, "gains": metrics.gains_table}
+    for kind, table in curve_tables.items():
+        tables[f"{kind}_model"] = table(test.y, test.model, curve_points)
+        # Header-only when the true probabilities are unknown (a team's own data).
+        bayes = test.bayes is not None
+        tables[f"{kind}_bayes"] = table(test.y, test.bayes if bayes else test.model, curve_points)[
+            : None if bayes else 0
+        ]
+    tables["calibration"] = metrics.calibration_table(test.y, test.model, calibration_bins)
+    tables["confusion"] = metrics.confusion_rows(test.y, test.model, threshold)
+    return Evaluation(summary=summary, tables=tables)
+
+
+def importance_table(
+    model: object,
+    inputs: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    n_rows: int,
+    repeats: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Permutation importance of each raw input column (drop in ROC-AUC), largest first.
+
+    Computed on the full pipeline, so a column's importance includes every feature derived from it.
+    """
+    if len(inputs) > n_rows:
+        rows = np.random.default_rng(seed).choice(len(inputs), n_rows, replace=False)
+        inputs, y = inputs.iloc[np.sort(rows)], y[np.sort(rows)]
+    result = permutation_importance(
+        model, inputs, y, scoring="roc_auc", n_repeats=repeats, random_state=seed, n_jobs=1
+    )
+    table = pd.DataFrame(
+        {
+            "feature": inputs.columns,
+            "importance": result.importances_mean,
+            "std": result.importances_std,
+        }
+    )
+    by_importance = table.sort_values(["importance", "feature"], ascending=[False, True])
+    return by_importance.reset_index(drop=True)

@@ -1,0 +1,137 @@
+"""Model quality and the business view, as plain functions of labels and scores.
+
+Scores are probabilities of "genuine". The business threshold is the highest score threshold that
+still keeps a required share of genuine leads (recall); leads scoring below it are treated as junk
+and not called. It is chosen on validation data and then reported on test data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+
+def business_threshold(y: np.ndarray, score: np.ndarray, min_genuine_recall: float) -> float:
+    """Highest threshold t at which the share of genuine leads scoring >= t meets the target."""
+    if not 0.0 < min_genuine_recall <= 1.0:
+        raise ValueError(f"min_genuine_recall must be in (0, 1], got {min_genuine_recall}")
+    positives = np.sort(np.asarray(score)[np.asarray(y) == 1])[::-1]
+    if positives.size == 0:
+        raise ValueError("no genuine leads: the business threshold is undefined")
+    needed = math.ceil(min_genuine_recall * positives.size - 1e-9)
+    return float(positives[needed - 1])
+
+
+def business_view(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float | int]:
+    """What calling only leads scoring >= threshold means for sales."""
+    y = np.asarray(y)
+    called = np.asarray(score) >= threshold
+    genuine, junk = y == 1, y == 0
+    return {
+        "threshold": threshold,
+        "genuine_recall": float(called[genuine].mean()),
+        "junk_filtered": float((~called[junk]).mean()),
+        "calls_saved": float((~called).mean()),
+        "genuine_missed": int((~called & genuine).sum()),
+        "leads_called": int(called.sum()),
+        "leads": len(y),
+    }
+
+
+def classification_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict:
+    """Ranking, probability and thresholded metrics of one split."""
+    y = np.asarray(y)
+    predicted = (np.asarray(score) >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(y, predicted, labels=[0, 1]).ravel()
+    return {
+        "rows": len(y),
+        "genuine_rate": float(y.mean()),
+        "roc_auc": float(roc_auc_score(y, score)),
+        "pr_auc": float(average_precision_score(y, score)),
+        "log_loss": float(log_loss(y, score, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, score)),
+        "precision": float(precision_score(y, predicted, zero_division=0)),
+        "recall": float(recall_score(y, predicted, zero_division=0)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+        "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+    }
+
+
+def prior_baseline(y: np.ndarray, train_rate: float) -> dict[str, float]:
+    """Scores of the no-skill model that predicts the training genuine rate for every lead."""
+    constant = np.full(len(y), train_rate)
+    return {
+        "roc_auc": 0.5,
+        "pr_auc": float(np.mean(y)),
+        "log_loss": float(log_loss(y, constant, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, constant)),
+    }
+
+
+def _thin(frame: pd.DataFrame, n_points: int) -> pd.DataFrame:
+    """Keep about n_points evenly spaced rows, always including the first and last."""
+    if len(frame) <= n_points:
+        return frame.reset_index(drop=True)
+    index = np.unique(np.linspace(0, len(frame) - 1, n_points).round().astype(int))
+    return frame.iloc[index].reset_index(drop=True)
+
+
+def roc_table(y: np.ndarray, score: np.ndarray, n_points: int) -> pd.DataFrame:
+    fpr, tpr, thresholds = roc_curve(y, score)
+    table = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.clip(thresholds, 0.0, 1.0)})
+    return _thin(table, n_points)
+
+
+def pr_table(y: np.ndarray, score: np.ndarray, n_points: int) -> pd.DataFrame:
+    precision, recall, thresholds = precision_recall_curve(y, score)
+    table = pd.DataFrame(
+        {
+            "recall": recall[:-1],
+            "precision": precision[:-1],
+            "threshold": np.clip(thresholds, 0.0, 1.0),
+        }
+    )
+    return _thin(table.iloc[::-1], n_points)
+
+
+def calibration_table(y: np.ndarray, score: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """Mean predicted vs observed genuine rate in equal-count score bins."""
+    frame = pd.DataFrame({"y": np.asarray(y), "score": np.asarray(score)})
+    frame["bin"] = pd.qcut(frame["score"].rank(method="first"), n_bins, labels=False)
+    table = frame.groupby("bin").agg(
+        mean_predicted=("score", "mean"), observed_rate=("y", "mean"), leads=("y", "size")
+    )
+    return table.reset_index()
+
+
+def gains_table(y: np.ndarray, score: np.ndarray, n_points: int) -> pd.DataFrame:
+    """Cumulative gains: calling from the highest score down, the share of genuine leads reached."""
+    order = np.argsort(-np.asarray(score), kind="stable")
+    hits = np.cumsum(np.asarray(y)[order])
+    contacted = np.arange(1, len(order) + 1) / len(order)
+    captured = hits / max(hits[-1], 1)
+    table = pd.DataFrame(
+        {"contacted": contacted, "captured": captured, "lift": captured / contacted}
+    )
+    return _thin(table, n_points)
+
+
+def confusion_rows(y: np.ndarray, score: np.ndarray, threshold: float) -> pd.DataFrame:
+    """One row per lead with actual and predicted class names, as `dvc plots` confusion expects."""
+    names = np.array(["junk", "genuine"], dtype=object)
+    predicted = (np.asarray(score) >= threshold).astype(int)
+    return pd.DataFrame({"actual": names[np.asarray(y)], "predicted": names[predicted]})

@@ -1,0 +1,139 @@
+"""Saving and loading the scoring pipeline in MLflow's model format.
+
+The model directory is a DVC output, so it must be byte-identical when rebuilt from the same code,
+data and params. MLflow stamps every saved model with a creation time and a random uuid; here the
+time is pinned to `SOURCE_DATE_EPOCH` (the reproducible-builds convention, default 0) and the uuid
+is derived from the model's own bytes. When and where a model was trained belongs to the MLflow run
+that logs it, not to the artifact.
+
+MLflow saves scikit-learn models with skops, a format that, unlike pickle, does not run code on
+load and refuses types that are not trusted (see `models.TRUSTED_TYPES`). skops names archive
+members after Python object ids and stamps them with the wall-clock time, so `_canonical_skops`
+renumbers the ids in order of appearance and fixes the timestamps; the loaded model is unchanged.
+
+The model carries a copy of the `leadsift` package (MLflow `code_paths`), because its first steps
+are leadsift transformers: it loads in any environment with its pinned pip requirements, without
+the training code path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import uuid
+import zipfile
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from leadsift.models import TRUSTED_TYPES
+from leadsift.schema import ColumnRoles
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle", "pyarrow", "pyyaml")
+
+
+def raw_records(df: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
+    """Model inputs as they arrive in a CRM export: timestamps as ISO text, numbers as floats."""
+    records = df[roles.model_inputs].copy()
+    for column in roles.numeric_inputs:
+        records[column] = records[column].astype("float64")
+    for column in roles.categorical:
+        records[column] = records[column].astype(object).where(records[column].notna(), None)
+    if roles.timestamp:
+        stamp = pd.to_datetime(records[roles.timestamp])
+        records[roles.timestamp] = stamp.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object)
+    return records
+
+
+def _clean_package_copy(into: Path) -> Path:
+    """Copy the package's .py files only (no bytecode caches, which would break reproducibility)."""
+    target = into / PACKAGE_DIR.name
+    target.mkdir()
+    for source in sorted(PACKAGE_DIR.glob("*.py")):
+        shutil.copyfile(source, target / source.name)
+    return target
+
+
+def _renumber(node: object, ids: dict[int, int]) -> object:
+    """Replace skops object ids (`__id__` values, `<id>.npy` names) by their first-seen rank."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "__id__" and isinstance(value, int):
+                out[key] = ids.setdefault(value, len(ids))
+            elif key == "file" and isinstance(value, str) and value.removesuffix(".npy").isdigit():
+                out[key] = f"{ids.setdefault(int(value.removesuffix('.npy')), len(ids))}.npy"
+            else:
+                out[key] = _renumber(value, ids)
+        return out
+    if isinstance(node, list):
+        return [_renumber(value, ids) for value in node]
+    return node
+
+
+def _canonical_skops(path: Path) -> None:
+    """Rewrite a skops archive so that the same model always has the same bytes."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    ids: dict[int, int] = {}
+    schema = _renumber(json.loads(members.pop("schema.json")), ids)
+    renamed = {
+        f"{ids[int(name.removesuffix('.npy'))]}.npy"
+        if name.removesuffix(".npy").isdigit()
+        else name: data
+        for name, data in members.items()
+    }
+    renamed["schema.json"] = json.dumps(schema, indent=2).encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(renamed):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), renamed[name])
+
+
+def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> None:
+    """Save a fitted pipeline as an MLflow model whose pyfunc returns class probabilities."""
+    import mlflow.sklearn  # noqa: PLC0415 - mlflow costs ~1.5 s to import; only savers pay it
+    from mlflow.models import Model, infer_signature  # noqa: PLC0415
+
+    path = Path(path)
+    created = datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "0")), UTC)
+    digest = hashlib.sha256(pickle.dumps(pipeline, protocol=5)).digest()
+    stamp = Model(
+        utc_time_created=created.replace(tzinfo=None), model_uuid=uuid.UUID(bytes=digest[:16]).hex
+    )
+    signature = infer_signature(example, pipeline.predict_proba(example))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        staged = Path(tmp) / "model"
+        mlflow.sklearn.save_model(
+            pipeline,
+            staged,
+            mlflow_model=stamp,
+            signature=signature,
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
+            code_paths=[str(_clean_package_copy(Path(tmp)))],
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+        )
+        _canonical_skops(staged / "model.skops")
+        meta = Model.load(staged)
+        meta.model_size_bytes = sum(f.stat().st_size for f in staged.rglob("*") if f.is_file())
+        meta.save(staged / "MLmodel")
+        shutil.rmtree(path, ignore_errors=True)
+        staged.rename(path)
+
+
+def load_model(path: str | Path) -> Pipeline:
+    """Load a model saved by `save_model` (only load models this pipeline or its registry made)."""
+    import mlflow.sklearn  # noqa: PLC0415 - see save_model
+
+    return mlflow.sklearn.load_model(str(path))

@@ -1,0 +1,42 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadsift.evaluation import Scores, evaluate_scores, true_scores
+from leadsift.metrics import business_threshold
+
+SETTINGS = {"train_rate": 0.3, "min_genuine_recall": 0.9, "curve_points": 50, "calibration_bins": 5}
+
+
+def scores(seed: int, with_truth: bool) -> Scores:
+    rng = np.random.default_rng(seed)
+    p = rng.beta(2, 5, 3000)
+    y = (rng.random(3000) < p).astype(int)
+    return Scores(y, np.clip(p + rng.normal(0, 0.1, 3000), 0.001, 0.999), p if with_truth else None)
+
+
+def test_threshold_comes_from_validation_and_is_applied_to_test():
+    validation, test = scores(1, True), scores(2, True)
+    result = evaluate_scores(validation, test, **SETTINGS)
+    threshold = business_threshold(validation.y, validation.model, 0.9)
+    assert result.summary["business"]["threshold"] == threshold
+    assert result.summary["business"]["genuine_recall"] == pytest.approx(
+        (test.model[test.y == 1] >= threshold).mean()
+    )
+    assert result.summary["test"]["bayes_roc_auc"] > result.summary["test"]["roc_auc"]
+    assert not result.tables["roc_bayes"].empty
+
+
+def test_without_truth_the_bayes_tables_keep_only_their_header():
+    result = evaluate_scores(scores(1, False), scores(2, False), **SETTINGS)
+    assert "bayes_roc_auc" not in result.summary["test"]
+    for kind in ("roc", "pr", "gains"):
+        bayes, model = result.tables[f"{kind}_bayes"], result.tables[f"{kind}_model"]
+        assert bayes.empty and list(bayes.columns) == list(model.columns)
+
+
+def test_true_scores_need_every_id():
+    truth = pd.Series([0.1, 0.2, 0.3], index=["a", "b", "c"])
+    assert true_scores(truth, pd.Series(["c", "a"])).tolist() == [0.3, 0.1]
+    assert true_scores(truth, pd.Series(["a", "zzz"])) is None
+    assert true_scores(None, pd.Series(["a"])) is None

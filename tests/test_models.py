@@ -1,0 +1,107 @@
+import filecmp
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from leadsift.io import InputError
+from leadsift.model_store import load_model, raw_records, save_model
+from leadsift.models import FAMILIES, build_pipeline
+
+HYPERPARAMS = {"hist_gradient_boosting": {"max_iter": 60}, "logistic_regression": {"max_iter": 500}}
+
+
+@pytest.fixture(scope="module")
+def halves(prepared):
+    return prepared.iloc[:3500], prepared.iloc[3500:]
+
+
+def fit(family, halves, roles, cleaning):
+    train, _ = halves
+    pipeline = build_pipeline(
+        roles,
+        **cleaning,
+        family=family,
+        hyperparams=HYPERPARAMS[family],
+        coverage=0.9,
+        max_levels=100,
+        seed=0,
+    )
+    return pipeline.fit(raw_records(train, roles), train[roles.target])
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_family_learns_from_raw_records(family, halves, roles, cleaning):
+    model = fit(family, halves, roles, cleaning)
+    _, test = halves
+    score = model.predict_proba(raw_records(test, roles))[:, 1]
+    assert roc_auc_score(test[roles.target], score) > 0.75
+
+
+def test_the_model_scores_dirty_records_and_unseen_levels(halves, roles, cleaning):
+    model = fit("hist_gradient_boosting", halves, roles, cleaning)
+    records = raw_records(halves[1].head(4), roles)
+    records["city"] = ["  MUMBAI ", "Atlantis", None, "Select"]
+    records["utm_source"] = ["brand_new_source", "google", "", "GOOGLE"]
+    records.loc[0, "chat_clicks"] = np.nan
+    score = model.predict_proba(records)[:, 1]
+    assert np.isfinite(score).all() and ((score > 0) & (score < 1)).all()
+    # Case and padding are normalised away: the same lead scores the same.
+    same = records.iloc[[1, 1]].copy()
+    same["utm_source"] = ["google", " Google "]
+    first, second = model.predict_proba(same)[:, 1]
+    assert first == second
+
+
+def test_saved_model_loads_and_predicts_the_same_and_bytes_are_reproducible(
+    halves, roles, cleaning, tmp_path
+):
+    model = fit("hist_gradient_boosting", halves, roles, cleaning)
+    records = raw_records(halves[1], roles)
+    save_model(model, tmp_path / "a", records.head(5))
+    save_model(
+        fit("hist_gradient_boosting", halves, roles, cleaning), tmp_path / "b", records.head(5)
+    )
+    comparison = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    assert (
+        comparison.diff_files == [] and comparison.left_only == [] and comparison.right_only == []
+    )
+    assert filecmp.cmp(
+        tmp_path / "a" / "model.skops", tmp_path / "b" / "model.skops", shallow=False
+    )
+    loaded = load_model(tmp_path / "a")
+    np.testing.assert_array_equal(loaded.predict_proba(records), model.predict_proba(records))
+
+
+def test_saved_model_pyfunc_returns_probabilities_for_raw_csv_like_records(
+    halves, roles, cleaning, tmp_path
+):
+    model = fit("hist_gradient_boosting", halves, roles, cleaning)
+    records = raw_records(halves[1].head(20), roles)
+    save_model(model, tmp_path / "m", records.head(5))
+    out = np.asarray(mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(records))
+    np.testing.assert_allclose(out, model.predict_proba(records))
+
+
+def test_unknown_family_names_the_params_key(roles):
+    with pytest.raises(InputError, match=r"model\.family.*'xgb'"):
+        build_pipeline(
+            roles,
+            missing_values=[],
+            aliases={},
+            family="xgb",
+            hyperparams={},
+            coverage=0.9,
+            max_levels=100,
+            seed=0,
+        )
+
+
+def test_raw_records_look_like_a_csv_export(halves, roles):
+    records = raw_records(halves[1].head(3), roles)
+    assert list(records.columns) == roles.model_inputs
+    assert isinstance(records[roles.timestamp].iloc[0], str)
+    assert all(records[c].dtype == np.float64 for c in roles.numeric_inputs)
+    assert pd.api.types.is_object_dtype(records["city"])
