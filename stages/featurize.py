@@ -1,0 +1,33 @@
+"""Stage featurize: add row-wise features (interaction group totals, time-of-creation parts).
+
+Nothing here is learned from data, so it cannot leak information between splits; the saved model
+runs the same function on raw records.
+"""
+
+import argparse
+import logging
+
+import pandas as pd
+
+from leadsift.cli import run_stage
+from leadsift.features import add_features
+from leadsift.io import read_params, write_parquet
+from leadsift.schema import ColumnRoles
+
+log = logging.getLogger("leadsift.featurize")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("leads", help="clean leads (parquet)")
+    parser.add_argument("out", help="leads with features (parquet)")
+    args = parser.parse_args()
+    roles = ColumnRoles.from_params(read_params()["data"])
+    leads = pd.read_parquet(args.leads)
+    features = add_features(leads, roles.interaction_groups, roles.timestamp)
+    write_parquet(args.out, features)
+    log.info("wrote %s: %s rows, %d columns", args.out, f"{len(features):,}", features.shape[1])
+
+
+if __name__ == "__main__":
+    run_stage(main)

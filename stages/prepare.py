@@ -1,0 +1,57 @@
+"""Stage prepare: normalise the raw lead table, drop exact duplicates, quarantine impossible rows.
+
+Every input row ends up in exactly one place: the clean table, the duplicate count, or the
+quarantine file with its reason. reports/data.json holds the accounting.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+from leadsift.cleaning import clean_leads
+from leadsift.cli import run_stage
+from leadsift.io import read_params, read_table, write_json, write_parquet
+from leadsift.schema import ColumnRoles, check_columns
+
+log = logging.getLogger("leadsift.prepare")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("raw", help="raw lead table (CSV or parquet), params `data.raw_path`")
+    parser.add_argument("out_dir", help="directory for leads.parquet and quarantine.parquet")
+    parser.add_argument("report", help="row accounting JSON")
+    args = parser.parse_args()
+    params = read_params()
+    roles = ColumnRoles.from_params(params["data"])
+    text_columns = [*roles.categorical, roles.target] + [
+        c for c in (roles.id, roles.timestamp) if c
+    ]
+    raw = read_table(args.raw, "data.raw_path", dtype=dict.fromkeys(text_columns, "str"))
+    check_columns(raw, roles, args.raw)
+    log.info("read %s rows from %s", f"{len(raw):,}", args.raw)
+
+    result = clean_leads(
+        raw,
+        roles,
+        missing_values=params["prepare"]["missing_values"],
+        aliases=params["prepare"]["aliases"] or {},
+        source=args.raw,
+    )
+    out = Path(args.out_dir)
+    write_parquet(out / "leads.parquet", result.clean)
+    write_parquet(out / "quarantine.parquet", result.quarantine)
+    reasons = result.quarantine["reason"].str.split("; ").explode().value_counts()
+    write_json(
+        args.report,
+        {
+            **result.counts,
+            "genuine_rate": float(result.clean[roles.target].mean()),
+            "quarantine_reasons": {str(k): int(v) for k, v in sorted(reasons.items())},
+        },
+    )
+    log.info("rows: %s", ", ".join(f"{k}={v:,}" for k, v in result.counts.items()))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,45 @@
+"""Stage split: train / validation / test, time-ordered by default (train earliest, test latest)."""
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadsift.cli import run_stage
+from leadsift.io import read_params, write_json, write_parquet
+from leadsift.schema import ColumnRoles
+from leadsift.split import describe_splits, split_leads
+
+log = logging.getLogger("leadsift.split")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("features", help="leads with features (parquet)")
+    parser.add_argument("out_dir", help="directory for train/validation/test.parquet")
+    parser.add_argument("report", help="split summary JSON")
+    args = parser.parse_args()
+    params = read_params()
+    roles = ColumnRoles.from_params(params["data"])
+    settings = params["split"]
+    parts, method = split_leads(
+        pd.read_parquet(args.features),
+        method=settings["method"],
+        fractions=settings["fractions"],
+        target=roles.target,
+        id_column=roles.id_column,
+        timestamp=roles.timestamp,
+        seed=settings["seed"],
+    )
+    if method != settings["method"]:
+        log.info("no timestamp column (`data.timestamp` is null): using a stratified split")
+    for name, part in parts.items():
+        write_parquet(Path(args.out_dir) / f"{name}.parquet", part)
+    summary = describe_splits(parts, roles.target, roles.timestamp)
+    write_json(args.report, {"method": method, **summary})
+    log.info("%s split: %s", method, ", ".join(f"{k}={v['rows']:,}" for k, v in summary.items()))
+
+
+if __name__ == "__main__":
+    run_stage(main)

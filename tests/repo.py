@@ -1,0 +1,97 @@
+"""A throwaway copy of the project as its own git + DVC repository, for end-to-end dvc runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "src"]
+
+# Small, fast settings for tests; everything else is the project's own params.yaml.
+SMALL = {
+    "generate.n_leads": 5000,
+    "incoming.n_leads": 1000,
+    "evaluate.importance_rows": 600,
+    "evaluate.importance_repeats": 2,
+}
+
+
+def set_param(params: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+
+
+class Repo:
+    def __init__(self, path: Path, overrides: dict[str, Any] | None = None) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        for name in PROJECT_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(
+                    source, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+                )
+            else:
+                shutil.copy2(source, path / name)
+        self.update_params({**SMALL, **(overrides or {})})
+        self.run("git", "init", "-q", "-b", "main")
+        self.run("git", "config", "user.email", "tests@leadsift.invalid")
+        self.run("git", "config", "user.name", "leadsift tests")
+        self.run("dvc", "init", "-q")
+        self.commit("project")
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DVC_", "MLFLOW_", "SOURCE_DATE"))
+        }
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["DVC_NO_ANALYTICS"] = "1"
+        return env
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            args, cwd=self.path, env=self.env, capture_output=True, text=True, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+    def update_params(self, overrides: dict[str, Any]) -> None:
+        params = yaml.safe_load((self.path / "params.yaml").read_text())
+        for dotted, value in overrides.items():
+            set_param(params, dotted, value)
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def repro(self, *args: str) -> list[str]:
+        """Run `dvc repro` and return the names of the stages that ran."""
+        result = self.run("dvc", "repro", *args)
+        return re.findall(r"Running stage '([\w-]+)'", result.stdout + result.stderr)
+
+    def lock_outs(self) -> dict[str, str]:
+        """Every output's hash recorded in dvc.lock, by path."""
+        lock = yaml.safe_load((self.path / "dvc.lock").read_text())
+        return {
+            out["path"]: out["md5"]
+            for stage in lock["stages"].values()
+            for out in stage.get("outs", [])
+        }

@@ -1,0 +1,82 @@
+"""A team's own CSV: other column names, a Yes/No target, no id, no timestamp, fewer columns."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from leadsift.synth import Dirt, generate_leads
+from tests.repo import Repo
+
+pytestmark = pytest.mark.e2e
+
+RENAME = {
+    "city": "region",
+    "platform": "device",
+    "utm_source": "channel",
+    "referred_lead": "was_referred",
+    "total_leads_dropped": "drops",
+    "emi_option_clicks": "emi_clicks",
+    "fee_structure_views": "fee_views",
+    "payment_page_visits": "checkout_visits",
+    "syllabus_downloads": "syllabus_dl",
+    "brochure_downloads": "brochure_dl",
+    "course_page_views": "course_views",
+    "chat_clicks": "chats",
+}
+OWN_ROLES = {
+    "data.raw_path": "data/own/crm_export.csv",
+    "data.id": None,
+    "data.timestamp": None,
+    "data.target": "converted",
+    "data.positive_label": "Yes",
+    "data.categorical": ["region", "device", "channel"],
+    "data.numeric": ["was_referred", "drops"],
+    "data.non_negative": ["drops"],
+    "data.interaction_groups": {
+        "pricing": ["emi_clicks", "fee_views", "checkout_visits"],
+        "content": ["syllabus_dl", "brochure_dl", "course_views"],
+        "support": ["chats"],
+    },
+    "prepare.aliases": {"region": {"bombay": "mumbai"}},
+}
+
+
+def own_export() -> pd.DataFrame:
+    export, _ = generate_leads(
+        4000,
+        start="2024-06-01",
+        days=200,
+        genuine_rate=0.35,
+        world_seed=11,
+        sample_seed=3,
+        dirt=Dirt(),
+    )
+    own = export[list(RENAME)].rename(columns=RENAME)
+    own["converted"] = export["app_complete_flag"].map({1: "Yes", 0: "No"})
+    return own.sample(frac=1.0, random_state=0)  # no meaningful order, as exports often are
+
+
+def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
+    repo = Repo(tmp_path / "own", OWN_ROLES)
+    (repo.path / "data/own").mkdir(parents=True)
+    own = own_export()
+    own.to_csv(repo.path / "data/own/crm_export.csv", index=False)
+    repo.commit("own data")
+    repo.repro()
+
+    data = json.loads((repo.path / "reports/data.json").read_text())
+    assert data["rows_in"] == len(own)
+    assert data["rows_in"] == data["rows_clean"] + data["rows_duplicate"] + data["rows_quarantined"]
+    split = json.loads((repo.path / "reports/split.json").read_text())
+    assert split["method"] == "stratified"
+    metrics = json.loads((repo.path / "reports/metrics.json").read_text())
+    assert metrics["test"]["roc_auc"] > 0.7
+    assert "bayes_roc_auc" not in metrics["test"]  # the truth file is for the embedded data only
+    assert (repo.path / "reports/plots/roc_bayes.csv").read_text().strip() == "fpr,tpr,threshold"
+    clean = pd.read_parquet(repo.path / "data/interim/leads.parquet")
+    assert "row_number" in clean.columns and set(clean["converted"]) == {0, 1}
+    signature = (repo.path / "models/model/MLmodel").read_text()
+    assert '"name": "region"' in signature and '"name": "city"' not in signature

@@ -1,0 +1,87 @@
+"""End to end: the real `dvc repro` on a small embedded dataset in a fresh git repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from tests.repo import Repo
+
+pytestmark = pytest.mark.e2e
+STAGES = ["generate", "generate_incoming", "prepare", "featurize", "split", "train", "evaluate"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Repo, list[str], dict[str, str]]:
+    repo = Repo(tmp_path_factory.mktemp("e2e") / "repo")
+    ran = repo.repro()
+    return repo, ran, repo.lock_outs()
+
+
+def test_repro_runs_every_stage_and_creates_every_out(built):
+    repo, ran, outs = built
+    assert sorted(ran) == sorted(STAGES)
+    dvc_yaml = yaml.safe_load((repo.path / "dvc.yaml").read_text())
+    declared = []
+    for stage in dvc_yaml["stages"].values():
+        for kind in ("outs", "metrics", "plots"):
+            declared += [next(iter(o)) if isinstance(o, dict) else o for o in stage.get(kind, [])]
+    assert set(declared) == set(outs)
+    for path in declared:
+        target = repo.path / path
+        assert target.exists(), path
+        assert target.is_dir() or target.stat().st_size > 0, path
+    figures = sorted(p.name for p in (repo.path / "reports/figures").iterdir())
+    assert figures == [
+        "calibration.png",
+        "confusion.png",
+        "gains.png",
+        "importance.png",
+        "pr.png",
+        "roc.png",
+    ]
+
+
+def test_model_is_good_and_close_to_the_bayes_ceiling(built):
+    repo, _, _ = built
+    metrics = json.loads((repo.path / "reports/metrics.json").read_text())
+    test = metrics["test"]
+    assert test["roc_auc"] > 0.8
+    assert test["roc_auc"] >= 0.94 * test["bayes_roc_auc"]
+    assert test["log_loss"] < test["prior"]["log_loss"] and test["brier"] < test["prior"]["brier"]
+    business = metrics["business"]
+    assert business["junk_filtered"] > 0.3 and business["genuine_recall"] > 0.9
+
+
+def test_row_accounting_is_reported(built):
+    repo, _, _ = built
+    data = json.loads((repo.path / "reports/data.json").read_text())
+    assert data["rows_in"] == data["rows_clean"] + data["rows_duplicate"] + data["rows_quarantined"]
+    assert data["rows_duplicate"] > 0 and data["rows_quarantined"] > 0
+    assert sum(data["quarantine_reasons"].values()) >= data["rows_quarantined"]
+
+
+def test_noop_repro_reruns_nothing(built):
+    repo, _, _ = built
+    assert repo.repro() == []
+    assert "up to date" in repo.run("dvc", "status").stdout
+
+
+def test_changing_a_train_param_reruns_only_train_and_what_follows(built, tmp_path):
+    repo, _, _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(repo.path, copy, symlinks=True)
+    repo = Repo.__new__(Repo)
+    repo.path = copy
+    repo.update_params({"model.hist_gradient_boosting.learning_rate": 0.05})
+    assert sorted(repo.repro()) == ["evaluate", "train"]
+
+
+def test_two_clean_runs_record_identical_outputs(built, tmp_path):
+    _, _, first = built
+    second = Repo(tmp_path / "again")
+    second.repro()
+    assert second.lock_outs() == first
