@@ -44,8 +44,21 @@ def _figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, plt.Axes]:
     return fig, ax
 
 
-def _label(name: str, value: float | None, metric: str) -> str:
-    return name if value is None else f"{name} ({metric} {value:.3f})"
+def _plot_curves(
+    ax: plt.Axes,
+    curves: Mapping[str, pd.DataFrame],
+    x: str,
+    y: str,
+    *,
+    summary: Mapping[str, float | None] | None = None,
+    metric: str = "",
+) -> None:
+    """Draw the model's curve solid and the Bayes-optimal one dashed, labelled with a summary."""
+    for name, table in curves.items():
+        value = (summary or {}).get(name)
+        label = name if value is None else f"{name} ({metric} {value:.3f})"
+        linestyle = "--" if name == "bayes" else "-"
+        ax.plot(table[x], table[y], color=COLORS[name], label=label, linestyle=linestyle)
 
 
 def roc_figure(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float]) -> Figure:
@@ -55,14 +68,7 @@ def roc_figure(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float]) ->
         "false positive rate (junk kept)",
         "true positive rate (genuine kept)",
     )
-    for name, table in curves.items():
-        ax.plot(
-            table["fpr"],
-            table["tpr"],
-            color=COLORS[name],
-            label=_label(name, aucs.get(name), "AUC"),
-            linestyle="--" if name == "bayes" else "-",
-        )
+    _plot_curves(ax, curves, "fpr", "tpr", summary=aucs, metric="AUC")
     ax.plot([0, 1], [0, 1], color=COLORS["reference"], linestyle=":", label="random")
     ax.legend(loc="lower right")
     return fig
@@ -72,14 +78,7 @@ def pr_figure(
     curves: Mapping[str, pd.DataFrame], aps: Mapping[str, float], genuine_rate: float
 ) -> Figure:
     fig, ax = _figure("Precision-recall curve, test split", "recall (genuine kept)", "precision")
-    for name, table in curves.items():
-        ax.plot(
-            table["recall"],
-            table["precision"],
-            color=COLORS[name],
-            label=_label(name, aps.get(name), "AP"),
-            linestyle="--" if name == "bayes" else "-",
-        )
+    _plot_curves(ax, curves, "recall", "precision", summary=aps, metric="AP")
     ax.axhline(genuine_rate, color=COLORS["reference"], linestyle=":", label="no skill")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left")
@@ -135,14 +134,7 @@ def gains_figure(
         "share of leads called (highest score first)",
         "share of genuine leads reached",
     )
-    for name, table in curves.items():
-        ax.plot(
-            table["contacted"],
-            table["captured"],
-            color=COLORS[name],
-            label=name,
-            linestyle="--" if name == "bayes" else "-",
-        )
+    _plot_curves(ax, curves, "contacted", "captured")
     ax.plot([0, 1], [0, 1], color=COLORS["reference"], linestyle=":", label="random")
     called, recall = operating_point
     ax.scatter(
