@@ -21,6 +21,7 @@ SMALL = {
     "incoming.n_leads": 1000,
     "evaluate.importance_rows": 600,
     "evaluate.importance_repeats": 2,
+    "tune.n_trials": 6,
 }
 
 
@@ -50,6 +51,14 @@ class Repo:
         self.run("git", "config", "user.name", "leadsift tests")
         self.run("dvc", "init", "-q")
         self.commit("project")
+
+    @classmethod
+    def copy_of(cls, repo: Repo, path: Path) -> Repo:
+        """A full copy (workspace, git history, DVC cache) to change without touching `repo`."""
+        shutil.copytree(repo.path, path, symlinks=True)
+        copy = cls.__new__(cls)
+        copy.path = path
+        return copy
 
     @property
     def env(self) -> dict[str, str]:

@@ -10,7 +10,11 @@ from leadsift.io import InputError
 from leadsift.model_store import load_model, raw_records, save_model
 from leadsift.models import FAMILIES, build_pipeline
 
-HYPERPARAMS = {"hist_gradient_boosting": {"max_iter": 60}, "logistic_regression": {"max_iter": 500}}
+HYPERPARAMS = {
+    "hist_gradient_boosting": {"max_iter": 60},
+    "logistic_regression": {"max_iter": 2000},
+    "random_forest": {"n_estimators": 30, "min_samples_leaf": 5},
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +59,14 @@ def test_the_model_scores_dirty_records_and_unseen_levels(halves, roles, cleanin
     assert first == second
 
 
-def test_saved_model_loads_and_predicts_the_same_and_bytes_are_reproducible(
-    halves, roles, cleaning, tmp_path
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_saves_loads_identically_and_reproducibly(
+    family, halves, roles, cleaning, tmp_path
 ):
-    model = fit("hist_gradient_boosting", halves, roles, cleaning)
+    model = fit(family, halves, roles, cleaning)
     records = raw_records(halves[1], roles)
     save_model(model, tmp_path / "a", records.head(5))
-    save_model(
-        fit("hist_gradient_boosting", halves, roles, cleaning), tmp_path / "b", records.head(5)
-    )
+    save_model(fit(family, halves, roles, cleaning), tmp_path / "b", records.head(5))
     comparison = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
     assert (
         comparison.diff_files == [] and comparison.left_only == [] and comparison.right_only == []

@@ -72,6 +72,11 @@ def write_json(path: str | Path, data: Any, digits: int = 6) -> None:
     write_text(path, text + "\n")
 
 
+def write_yaml(path: str | Path, data: Any) -> None:
+    """Write YAML with sorted keys (and plain Python scalars), for small human-read files."""
+    write_text(path, yaml.safe_dump(_rounded(data, 12), sort_keys=True))
+
+
 def write_parquet(path: str | Path, df: pd.DataFrame) -> None:
     _write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False, engine="pyarrow"))
 
@@ -84,9 +89,10 @@ def write_csv(path: str | Path, df: pd.DataFrame, float_format: str | None = Non
 
 
 def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read a YAML mapping: params.yaml by default (relative to the repository root)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: params file not found (run from the repository root)")
+        raise InputError(f"{path}: file not found (run stages from the repository root)")
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 

@@ -6,13 +6,13 @@ Adding a family is one entry in `FAMILIES` (and its hyperparameters under `model
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -36,6 +36,10 @@ class Family:
     make: Callable[[Mapping[str, Any], int, Sequence[str]], ClassifierMixin]
     categorical_encoding: str  # "ordinal" (native categorical support) or "onehot"
     scale_numeric: bool
+    # A size that `warm_start` can grow (boosting rounds, trees): tuning reports scores along it
+    # and prunes early. `grow_overrides` are settings needed while growing it step by step.
+    budget: str | None = None
+    grow_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _hist_gradient_boosting(
@@ -46,28 +50,42 @@ def _hist_gradient_boosting(
     )
 
 
+def _random_forest(hp: Mapping[str, Any], seed: int, categorical: Sequence[str]) -> ClassifierMixin:
+    return RandomForestClassifier(random_state=seed, **hp)
+
+
 def _logistic_regression(
     hp: Mapping[str, Any], seed: int, categorical: Sequence[str]
 ) -> ClassifierMixin:
     return LogisticRegression(random_state=seed, **hp)
 
 
-# Types beyond scikit-learn's own that a saved pipeline holds: skops refuses to load anything not
-# listed. HistGradientBoosting's tree arrays and its input check are trusted because this project
-# only loads models it saved itself or took from its own registry.
+# Types beyond scikit-learn's defaults that a saved pipeline holds: skops refuses to load anything
+# not listed. The tree arrays of HistGradientBoosting and of the forests are indexed without bounds
+# checks, which a crafted file could abuse; they are trusted because this project only loads
+# models it saved itself or took from its own registry. A test saves and loads every family.
 TRUSTED_TYPES = [
     "functools.partial",
     "leadsift.cleaning.LeadNormalizer",
     "leadsift.features.LeadFeatures",
     "leadsift.features.RareLevelCollapser",
     "leadsift.models.signed_log1p",
+    "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
     "sklearn.utils.validation.check_array",
 ]
 
 FAMILIES: dict[str, Family] = {
-    "hist_gradient_boosting": Family(_hist_gradient_boosting, "ordinal", scale_numeric=False),
+    "hist_gradient_boosting": Family(
+        _hist_gradient_boosting,
+        "ordinal",
+        scale_numeric=False,
+        budget="max_iter",
+        grow_overrides={"early_stopping": False},
+    ),
     "logistic_regression": Family(_logistic_regression, "onehot", scale_numeric=True),
+    "random_forest": Family(_random_forest, "ordinal", scale_numeric=False, budget="n_estimators"),
 }
 
 
@@ -154,3 +172,21 @@ def build_pipeline(
             ("classify", spec.make(hyperparams, seed, categorical)),
         ]
     )
+
+
+def training_summary(
+    pipeline: Pipeline, y: np.ndarray, hyperparams: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The settings and what a fitted pipeline learned, for reports/train.json."""
+    classifier = pipeline.named_steps["classify"]
+    encode = pipeline.named_steps["encode"]
+    collapse = encode.named_transformers_["categorical"].named_steps["collapse"]
+    fitted_iterations = getattr(classifier, "n_iter_", None)  # boosting rounds / solver steps
+    return {
+        "rows": len(y),
+        "genuine_rate": float(np.mean(y)),
+        "features": len(encode.get_feature_names_out()),
+        "hyperparameters": dict(hyperparams),
+        "fitted_iterations": None if fitted_iterations is None else int(np.max(fitted_iterations)),
+        "levels_kept": {column: len(levels) for column, levels in collapse.levels_.items()},
+    }

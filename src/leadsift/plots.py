@@ -144,14 +144,41 @@ def gains_figure(
     return fig
 
 
-def importance_figure(table: pd.DataFrame, top: int) -> Figure:
-    """Horizontal bars of permutation importance (drop in ROC-AUC) with one standard deviation."""
+def importance_figure(
+    table: pd.DataFrame,
+    top: int,
+    title: str = "permutation importances, test split",
+    xlabel: str = "drop in ROC-AUC when the column is shuffled",
+) -> Figure:
+    """Horizontal bars of importance (largest on top) with one standard deviation."""
     shown = table.head(top).iloc[::-1]
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 0.3 * len(shown) + 1.2))
     ax.barh(shown["feature"], shown["importance"], xerr=shown["std"], color=COLORS["model"])
-    ax.set_xlabel("drop in ROC-AUC when the column is shuffled")
-    ax.set_title(f"Top {len(shown)} permutation importances, test split")
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"Top {len(shown)} {title}")
+    return fig
+
+
+def tuning_history_figure(trials: pd.DataFrame, metric: str) -> Figure:
+    """Each trial's validation score (pruned ones at their last report) and the best so far."""
+    fig, ax = _figure("Tuning history", "trial", f"validation {metric}")
+    for state, marker, color in (
+        ("complete", "o", COLORS["model"]),
+        ("pruned", "x", COLORS["reference"]),
+    ):
+        shown = trials[trials["state"] == state]
+        ax.scatter(
+            shown["number"], shown["value"], marker=marker, color=color, label=state, zorder=3
+        )
+    ax.step(
+        trials["number"],
+        trials["best_value"],
+        where="post",
+        color=COLORS["bayes"],
+        label="best so far",
+    )
+    ax.legend(loc="lower right")
     return fig
 
 

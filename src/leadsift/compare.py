@@ -1,0 +1,129 @@
+"""`make compare`: every experiment on one line, best first, from `dvc exp show --json`.
+
+`dvc exp show` is wide; this prints what decides between variants: the family, the tuned
+validation score, the test metrics and the business view.
+
+    python -m leadsift.compare [--sort-by test.roc_auc] [--all-commits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+METRICS_FILE = "reports/metrics.json"
+TUNING_FILE = "reports/tuning.json"
+COLUMNS = {  # header: (file, dotted key, format)
+    "test roc_auc": (METRICS_FILE, "test.roc_auc", ".4f"),
+    "test pr_auc": (METRICS_FILE, "test.pr_auc", ".4f"),
+    "of bayes": (METRICS_FILE, "test.roc_auc_share_of_bayes", ".1%"),
+    "junk filtered": (METRICS_FILE, "business.junk_filtered", ".1%"),
+    "genuine kept": (METRICS_FILE, "business.genuine_recall", ".1%"),
+    "tuned (valid)": (TUNING_FILE, "best_value", ".4f"),
+    "trials": (TUNING_FILE, "n_trials", "d"),
+}
+
+
+def _dig(data: Mapping[str, Any] | None, dotted: str) -> Any:
+    for key in dotted.split("."):
+        if not isinstance(data, Mapping) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _file_data(rev_data: Mapping[str, Any], kind: str, path: str) -> Mapping[str, Any] | None:
+    return _dig((rev_data.get(kind) or {}).get(path), "data")
+
+
+def _revisions(exp_show: list[dict]) -> Iterator[tuple[str, str, dict, str | None]]:
+    """(name, kind, data, error) for each baseline commit and each of its experiments."""
+    for baseline in exp_show:
+        if baseline.get("rev") == "workspace":
+            continue
+        name = baseline.get("name") or str(baseline.get("rev", ""))[:7]
+        yield name, "baseline", baseline.get("data") or {}, baseline.get("error")
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                status = (
+                    (experiment.get("executor") or {}).get("state")
+                    if experiment.get("executor")
+                    else None
+                )
+                kind = status or "experiment"
+                yield (
+                    rev.get("name") or experiment.get("name") or rev["rev"][:7],
+                    kind,
+                    rev.get("data") or {},
+                    rev.get("error"),
+                )
+
+
+def experiment_rows(exp_show: list[dict], sort_by: str = "test.roc_auc") -> list[dict[str, Any]]:
+    """One row per baseline and experiment, sorted by `sort_by` (a key of reports/metrics.json)."""
+    rows = []
+    for name, kind, data, error in _revisions(exp_show):
+        params = _file_data(data, "params", "params.yaml") or {}
+        row = {
+            "name": name,
+            "kind": "failed" if error else kind,
+            "family": _dig(params, "model.family"),
+        }
+        for header, (path, key, _) in COLUMNS.items():
+            row[header] = _dig(_file_data(data, "metrics", path), key)
+        row["_sort"] = _dig(_file_data(data, "metrics", METRICS_FILE), sort_by)
+        rows.append(row)
+    rows.sort(key=lambda r: -r["_sort"] if isinstance(r["_sort"], int | float) else math.inf)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    headers = ["name", "kind", "family", *COLUMNS]
+    formats = {h: f for h, (_, _, f) in COLUMNS.items()}
+
+    def cell(row: dict, header: str) -> str:
+        value = row.get(header)
+        if value is None:
+            return "-"
+        return format(value, formats[header]) if header in formats else str(value)
+
+    cells = [[cell(row, h) for h in headers] for row in rows]
+    widths = [
+        max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sort-by", default="test.roc_auc", help="key of reports/metrics.json")
+    parser.add_argument("--all-commits", action="store_true", help="experiments of every commit")
+    args = parser.parse_args()
+    if shutil.which("dvc") is None:
+        sys.exit(
+            "error: dvc is not on PATH; run `make compare`, or `source .venv/bin/activate` first"
+        )
+    command = ["dvc", "exp", "show", "--json", *(["--all-commits"] if args.all_commits else [])]
+    shown = subprocess.run(command, capture_output=True, text=True, check=False)
+    if shown.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} failed:\n{shown.stderr.strip()}")
+    rows = experiment_rows(json.loads(shown.stdout), args.sort_by)
+    print(
+        format_table(rows)
+        if rows
+        else "no experiments yet: try `dvc exp run -S model.family=random_forest`"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Stage tune: an Optuna study of the chosen model family's hyperparameters.
+
+Trials fit on (a seeded subsample of) the training split and are scored on the validation split.
+The best parameters go to models/best_params.yaml, which `train` reads; the trial table, a summary
+and two figures go to reports/.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadsift import plots, tuning
+from leadsift.cli import run_stage
+from leadsift.io import InputError, read_params, write_csv, write_json, write_yaml
+from leadsift.model_store import raw_records
+from leadsift.models import build_pipeline, get_family
+from leadsift.schema import ColumnRoles
+
+log = logging.getLogger("leadsift.tune")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("train", help="training split (parquet)")
+    parser.add_argument("validation", help="validation split (parquet)")
+    parser.add_argument("best_params", help="YAML of the best hyperparameters")
+    parser.add_argument("reports", help="reports directory")
+    args = parser.parse_args()
+    params = read_params()
+    settings, family = params["tune"], params["model"]["family"]
+    roles = ColumnRoles.from_params(params["data"])
+    fixed = params["model"].get(family) or {}
+    pipeline = build_pipeline(
+        roles,
+        missing_values=params["prepare"]["missing_values"],
+        aliases=params["prepare"]["aliases"] or {},
+        family=family,
+        hyperparams=fixed,
+        coverage=params["train"]["coverage"],
+        max_levels=params["train"]["max_levels"],
+        seed=params["model"]["seed"],
+    )
+    classifier = pipeline[-1]
+    key = f"tune.spaces.{family}"
+    space = tuning.parse_space(
+        (settings["spaces"] or {}).get(family), key, set(classifier.get_params()), fixed
+    )
+    if settings["metric"] not in tuning.METRICS:
+        raise InputError(f"params.yaml: `tune.metric` must be one of {list(tuning.METRICS)}")
+
+    train = tuning.sample_rows(pd.read_parquet(args.train), settings["max_rows"], settings["seed"])
+    valid = pd.read_parquet(args.validation)
+    log.info(
+        "tuning %s: %d trials on %s training leads", family, settings["n_trials"], f"{len(train):,}"
+    )
+    data = tuning.preprocess_once(
+        pipeline[:-1],
+        (raw_records(train, roles), train[roles.target].to_numpy()),
+        (raw_records(valid, roles), valid[roles.target].to_numpy()),
+    )
+    spec = get_family(family)
+    evaluate = tuning.objective(
+        classifier,
+        space,
+        data,
+        metric=settings["metric"],
+        budget=spec.budget,
+        step=settings["step"],
+        overrides=spec.grow_overrides,
+    )
+    study = tuning.run_study(
+        evaluate,
+        n_trials=settings["n_trials"],
+        seed=settings["seed"],
+        pruner=settings["pruner"],
+        timeout=settings["timeout"],
+    )
+
+    summary = tuning.summary(study, settings["metric"])
+    write_yaml(args.best_params, {"family": family, **summary, "params": study.best_params})
+    reports = Path(args.reports)
+    trials = tuning.trials_table(study)
+    write_csv(reports / "tuning" / "trials.csv", trials, float_format="%.6g")
+    write_json(reports / "tuning.json", summary)
+    figures = {
+        "history": plots.tuning_history_figure(trials, settings["metric"]),
+        "importance": plots.importance_figure(
+            tuning.param_importances(study, settings["seed"]),
+            len(space),
+            title="hyperparameter importances (fANOVA)",
+            xlabel="share of the score's variance",
+        ),
+    }
+    for name, figure in figures.items():
+        plots.save_figure(figure, reports / "tuning" / f"{name}.png")
+    log.info(
+        "best %s %.4f (trial %d): %s",
+        settings["metric"],
+        study.best_value,
+        study.best_trial.number,
+        study.best_params,
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

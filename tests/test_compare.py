@@ -1,0 +1,53 @@
+from leadsift.compare import experiment_rows, format_table
+
+
+def rev(name, family, roc_auc=None, error=None):
+    metrics = (
+        {}
+        if roc_auc is None
+        else {"reports/metrics.json": {"data": {"test": {"roc_auc": roc_auc}}}}
+    )
+    params = {"params.yaml": {"data": {"model": {"family": family}}}}
+    return {
+        "rev": "f" * 40,
+        "name": name,
+        "data": {"params": params, "metrics": metrics},
+        "error": error,
+    }
+
+
+SHOWN = [
+    {"rev": "workspace", "name": None, "data": {}},
+    {
+        **rev("main", "hist_gradient_boosting", 0.88),
+        "experiments": [
+            {"name": "lin", "executor": None, "revs": [rev("lin", "logistic_regression", 0.86)]},
+            {"name": "rf", "executor": None, "revs": [rev("rf", "random_forest", 0.89)]},
+            {
+                "name": "bad",
+                "executor": None,
+                "revs": [rev("bad", "random_forest", error={"msg": "x"})],
+            },
+            {
+                "name": "wip",
+                "executor": {"state": "running"},
+                "revs": [rev("wip", "random_forest")],
+            },
+        ],
+    },
+]
+
+
+def test_rows_are_ranked_best_first_with_unscored_last():
+    rows = experiment_rows(SHOWN)
+    assert [r["name"] for r in rows[:3]] == ["rf", "main", "lin"]
+    assert {r["name"]: r["kind"] for r in rows[3:]} == {"bad": "failed", "wip": "running"}
+    assert rows[1]["kind"] == "baseline" and rows[0]["family"] == "random_forest"
+
+
+def test_table_aligns_and_marks_missing_values():
+    lines = format_table(experiment_rows(SHOWN)).splitlines()
+    assert lines[0].split()[:4] == ["name", "kind", "family", "test"]
+    assert "0.8900" in lines[1] and lines[-1].split()[3] == "-"
+    column = lines[0].index("family")  # every row's family starts under its header
+    assert all(line[column:].startswith(("hist_", "logistic_", "random_")) for line in lines[1:])
