@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 # Stage commands call `python` and `dvc queue` workers call `dvc`: both must be the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: repro test lint format dag metrics compare clean-venv lock help
+.PHONY: repro test lint format dag metrics compare serve clean-venv lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ metrics: $(VENV)/.runtime  ## show current metrics
 
 compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best test ROC-AUC first
 	python -m leadsift.compare
+
+PORT ?= 5001
+serve: $(VENV)/.runtime  ## serve the registered champion on http://127.0.0.1:$(PORT) (MLflow)
+	python -m leadsift.serve --port $(PORT)
 
 lock:  ## re-resolve requirements*.txt from requirements*.in in a throwaway venv
 	rm -rf .lock && $(PYTHON) -m venv .lock/venv

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import plots
+from leadsift import plots, tracking
 from leadsift.cli import run_stage
 from leadsift.evaluation import Scores, evaluate_scores, importance_table, true_scores
 from leadsift.io import read_params, write_csv, write_json
@@ -76,6 +76,13 @@ def main() -> None:
     )
     for name, figure in figures.items():
         plots.save_figure(figure, reports / "figures" / f"{name}.png")
+    tracking.log_to_model_run(
+        params["mlflow"]["experiment"],
+        Path(args.model_dir),
+        result.summary,
+        [("figures", reports / "figures" / f"{name}.png") for name in figures]
+        + [("evaluation", reports / "metrics.json")],
+    )
     test, business = result.summary["test"], result.summary["business"]
     log.info(
         "test ROC-AUC %.4f%s; at threshold %.3f: %.1f%% of junk filtered, %.1f%% of genuine kept",

@@ -6,9 +6,11 @@ encode -> classifier), so scoring and serving apply exactly what training learne
 
 import argparse
 import logging
+from pathlib import Path
 
 import pandas as pd
 
+from leadsift import tracking
 from leadsift.cli import run_stage
 from leadsift.io import InputError, read_params, write_json
 from leadsift.model_store import raw_records, save_model
@@ -51,8 +53,20 @@ def main() -> None:
     pipeline.fit(X, y)
     save_model(pipeline, args.model_dir, X.head(5))
 
-    write_json(args.report, {"family": family, **training_summary(pipeline, y, hyperparams)})
-    log.info("saved %s", args.model_dir)
+    summary = {"family": family, **training_summary(pipeline, y, hyperparams)}
+    write_json(args.report, summary)
+    log.info("saved %s; logging the run to MLflow", args.model_dir)
+    run = tracking.log_training(
+        params["mlflow"]["experiment"],
+        tags=tracking.run_tags("train", family, params["data"]["raw_path"]),
+        params={k: params[k] for k in ("model", "train", "split")}
+        | {"hyperparameters": hyperparams},
+        metrics=summary,
+        pipeline=pipeline,
+        example=X.head(5),
+        model_dir=Path(args.model_dir),
+    )
+    log.info("MLflow run %s in %s", run.info.run_id, tracking.tracking_uri())
 
 
 if __name__ == "__main__":

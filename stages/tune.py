@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import plots, tuning
+from leadsift import plots, tracking, tuning
 from leadsift.cli import run_stage
 from leadsift.io import InputError, read_params, write_csv, write_json, write_yaml
 from leadsift.model_store import raw_records
@@ -95,6 +95,22 @@ def main() -> None:
     }
     for name, figure in figures.items():
         plots.save_figure(figure, reports / "tuning" / f"{name}.png")
+    tracking.log_stage(
+        params["mlflow"]["experiment"],
+        "tune",
+        tags=tracking.run_tags("tune", family, params["data"]["raw_path"]),
+        params={
+            "tune": {k: v for k, v in settings.items() if k != "spaces"},
+            "model": params["model"],
+            "space": settings["spaces"][family],
+        },
+        metrics=summary,
+        artifacts=[
+            ("tuning", reports / "tuning" / f)
+            for f in ("trials.csv", "history.png", "importance.png")
+        ]
+        + [("tuning", Path(args.best_params))],
+    )
     log.info(
         "best %s %.4f (trial %d): %s",
         settings["metric"],

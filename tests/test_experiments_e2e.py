@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
@@ -55,6 +56,13 @@ def test_single_variants_run_and_show_their_metrics(repo):
     for name in ("linear", "forest"):
         assert shown[name]["error"] is None
         assert 0.7 < shown[name]["roc_auc"] < 1.0
+    # The experiments ran in temporary copies, yet their MLflow runs are in this repository's store.
+    with sqlite3.connect(repo.path / "mlflow.db") as db:
+        tagged = db.execute(
+            "select r.name, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+            "where t.key = 'leadsift.dvc_experiment'"
+        ).fetchall()
+    assert {("train", "linear"), ("train", "forest"), ("tune", "forest")} <= set(tagged)
 
 
 def test_a_queued_grid_completes(repo):

@@ -41,6 +41,7 @@ OWN_ROLES = {
         "support": ["chats"],
     },
     "prepare.aliases": {"region": {"bombay": "mumbai"}},
+    "score.input": "data/own/crm_export.csv",  # scoring ignores the target column
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pandas as pd
 import pytest
@@ -20,6 +21,8 @@ STAGES = [
     "tune",
     "train",
     "evaluate",
+    "register",
+    "score",
 ]
 TRIALS = "reports/tuning/trials.csv"  # its duration_s column is wall time, on purpose
 
@@ -74,17 +77,42 @@ def test_row_accounting_is_reported(built):
     assert sum(data["quarantine_reasons"].values()) >= data["rows_quarantined"]
 
 
-def test_noop_repro_reruns_nothing(built):
+def mlflow_runs(repo: Repo) -> list[tuple[str, str]]:
+    with sqlite3.connect(repo.path / "mlflow.db") as db:
+        return db.execute("select name, status from runs order by start_time").fetchall()
+
+
+def test_noop_repro_reruns_nothing_and_logs_no_run(built):
     repo, _, _ = built
+    runs = mlflow_runs(repo)
     assert repo.repro() == []
     assert "up to date" in repo.run("dvc", "status").stdout
+    assert mlflow_runs(repo) == runs
+
+
+def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
+    repo, _, _ = built
+    assert mlflow_runs(repo) == [("tune", "FINISHED"), ("train", "FINISHED")]
+    promotion = json.loads((repo.path / "reports/promotion.json").read_text())
+    assert (promotion["decision"], promotion["alias"], promotion["version"]) == (
+        "promoted",
+        "champion",
+        "1",
+    )
+    scoring = json.loads((repo.path / "reports/scoring.json").read_text())
+    assert (
+        scoring["rows_in"]
+        == scoring["rows_clean"] + scoring["rows_duplicate"] + scoring["rows_quarantined"]
+    )
+    sales = pd.read_csv(repo.path / "data/scored/leads_scored.csv")
+    assert len(sales) == scoring["rows_clean"] and sales["lead_score"].between(0, 100).all()
 
 
 @pytest.mark.parametrize(
     ("change", "reruns"),
     [
-        ({"tune.seed": 7}, ["evaluate", "train", "tune"]),
-        ({"business.min_genuine_recall": 0.9}, ["evaluate"]),
+        ({"tune.seed": 7}, ["evaluate", "register", "score", "train", "tune"]),
+        ({"business.min_genuine_recall": 0.9}, ["evaluate", "register", "score"]),
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):

@@ -108,7 +108,9 @@ class CleanResult:
     counts: dict[str, int]
 
 
-def quarantine_reasons(df: pd.DataFrame, raw: pd.DataFrame, roles: ColumnRoles) -> pd.Series:
+def quarantine_reasons(
+    df: pd.DataFrame, raw: pd.DataFrame, roles: ColumnRoles, *, labelled: bool = True
+) -> pd.Series:
     """One reason string per impossible row (missing where the row is fine).
 
     `raw` is the frame before normalisation, used to tell a missing value from an unparseable one.
@@ -120,7 +122,8 @@ def quarantine_reasons(df: pd.DataFrame, raw: pd.DataFrame, roles: ColumnRoles) 
         mask = mask.fillna(False).astype(bool)
         reasons = reasons.where(~mask, reasons + np.where(reasons.eq(""), "", "; ") + reason)
 
-    add(df[roles.target].isna(), f"missing or unreadable target {roles.target}")
+    if labelled:
+        add(df[roles.target].isna(), f"missing or unreadable target {roles.target}")
     for column in roles.numeric_inputs:
         if df[column].isna().any() and not pd.api.types.is_numeric_dtype(raw[column]):
             text = raw[column].astype("string").str.strip()
@@ -139,11 +142,13 @@ def clean_leads(
     missing_values: Sequence[str],
     aliases: Mapping[str, Mapping[str, str]],
     source: str,
+    labelled: bool = True,
 ) -> CleanResult:
     """Normalise, drop exact duplicates and quarantine impossible rows; every row is accounted for.
 
-    Returns the clean rows (target encoded 0/1), the quarantined rows with a `reason` column, and
-    the counts, for which `rows_in == rows_clean + rows_duplicate + rows_quarantined` holds.
+    Returns the clean rows (target encoded 0/1 when `labelled`; an incoming batch to score has no
+    target), the quarantined rows with a `reason` column, and the counts, for which
+    `rows_in == rows_clean + rows_duplicate + rows_quarantined` holds.
     """
     if roles.id is None:
         raw = raw.assign(**{ROW_ID: np.arange(1, len(raw) + 1)})
@@ -155,16 +160,17 @@ def clean_leads(
         missing_values=missing_values,
         aliases=aliases,
     )
-    df[roles.target] = encode_target(df[roles.target], roles.positive_label, source)
-    columns = [roles.id_column, *roles.model_inputs, roles.target]
-    df = df[columns]
+    target = [roles.target] if labelled else []
+    if labelled:
+        df[roles.target] = encode_target(df[roles.target], roles.positive_label, source)
+    df = df[[roles.id_column, *roles.model_inputs, *target]]
 
     duplicate = df.drop(columns=ROW_ID, errors="ignore").duplicated(keep="first")
     kept = df[~duplicate]
-    reasons = quarantine_reasons(kept, raw.loc[kept.index], roles)
+    reasons = quarantine_reasons(kept, raw.loc[kept.index], roles, labelled=labelled)
     bad = reasons.notna()
     quarantine = raw.loc[kept.index[bad]].assign(reason=reasons[bad])
-    clean = kept[~bad].astype({roles.target: "int64"}).reset_index(drop=True)
+    clean = kept[~bad].astype(dict.fromkeys(target, "int64")).reset_index(drop=True)
     counts = {
         "rows_in": len(raw),
         "rows_clean": len(clean),

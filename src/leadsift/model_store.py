@@ -29,8 +29,10 @@ import zipfile
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 from sklearn.pipeline import Pipeline
 
 from leadsift.models import TRUSTED_TYPES
@@ -97,10 +99,25 @@ def _canonical_skops(path: Path) -> None:
             archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), renamed[name])
 
 
+def _flavor_arguments(pipeline: Pipeline, example: pd.DataFrame, code_dir: Path) -> dict[str, Any]:
+    """What `save_model` and `log_model` both pass to mlflow.sklearn: one model format, two uses."""
+    from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow costs ~1.5 s to import
+
+    return {
+        "signature": infer_signature(example, pipeline.predict_proba(example)),
+        "input_example": example,
+        "pyfunc_predict_fn": "predict_proba",
+        "pip_requirements": [f"{name}=={version(name)}" for name in REQUIREMENTS],
+        "code_paths": [str(_clean_package_copy(code_dir))],
+        "serialization_format": "skops",
+        "skops_trusted_types": TRUSTED_TYPES,
+    }
+
+
 def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> None:
     """Save a fitted pipeline as an MLflow model whose pyfunc returns class probabilities."""
-    import mlflow.sklearn  # noqa: PLC0415 - mlflow costs ~1.5 s to import; only savers pay it
-    from mlflow.models import Model, infer_signature  # noqa: PLC0415
+    import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
+    from mlflow.models import Model  # noqa: PLC0415
 
     path = Path(path)
     created = datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "0")), UTC)
@@ -108,22 +125,11 @@ def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> N
     stamp = Model(
         utc_time_created=created.replace(tzinfo=None), model_uuid=uuid.UUID(bytes=digest[:16]).hex
     )
-    signature = infer_signature(example, pipeline.predict_proba(example))
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         staged = Path(tmp) / "model"
-        mlflow.sklearn.save_model(
-            pipeline,
-            staged,
-            mlflow_model=stamp,
-            signature=signature,
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
-            code_paths=[str(_clean_package_copy(Path(tmp)))],
-            serialization_format="skops",
-            skops_trusted_types=TRUSTED_TYPES,
-        )
+        arguments = _flavor_arguments(pipeline, example, Path(tmp))
+        mlflow.sklearn.save_model(pipeline, staged, mlflow_model=stamp, **arguments)
         _canonical_skops(staged / "model.skops")
         meta = Model.load(staged)
         meta.model_size_bytes = sum(f.stat().st_size for f in staged.rglob("*") if f.is_file())
@@ -132,8 +138,25 @@ def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> N
         staged.rename(path)
 
 
+def log_model(pipeline: Pipeline, example: pd.DataFrame, name: str = "model") -> str:
+    """Log the pipeline to the active MLflow run in the same format; return its model URI."""
+    import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
+
+    with tempfile.TemporaryDirectory() as tmp:
+        info = mlflow.sklearn.log_model(
+            pipeline, name=name, **_flavor_arguments(pipeline, example, Path(tmp))
+        )
+    return info.model_uri
+
+
+def model_uuid(path: str | Path) -> str:
+    """The uuid `save_model` derived from the model's bytes: the same model, the same uuid."""
+    meta = yaml.safe_load((Path(path) / "MLmodel").read_text())
+    return meta["model_uuid"]
+
+
 def load_model(path: str | Path) -> Pipeline:
     """Load a model saved by `save_model` (only load models this pipeline or its registry made)."""
-    import mlflow.sklearn  # noqa: PLC0415 - see save_model
+    import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
 
     return mlflow.sklearn.load_model(str(path))

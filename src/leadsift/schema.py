@@ -112,14 +112,20 @@ class ColumnRoles:
 
     @property
     def required(self) -> list[str]:
-        """Columns a training table must have."""
+        """Columns a training table must have: the id if declared, model inputs, the target."""
         ident = [self.id] if self.id else []
         return [*ident, *self.model_inputs, self.target]
 
 
-def check_columns(df: pd.DataFrame, roles: ColumnRoles, source: str) -> None:
-    """Fail with one line naming each missing column and the params key that declares it."""
-    missing = [c for c in roles.required if c not in df.columns]
+def check_columns(
+    df: pd.DataFrame, roles: ColumnRoles, source: str, *, labelled: bool = True
+) -> None:
+    """Fail with one line naming each missing column and the params key that declares it.
+
+    An unlabelled table (a batch to score) needs every required column but the target.
+    """
+    needed = roles.required if labelled else roles.required[:-1]
+    missing = [c for c in needed if c not in df.columns]
     if not missing:
         return
     shown = ", ".join(f"{c!r} ({roles.key_of(c)})" for c in missing[:6])

@@ -1,0 +1,62 @@
+"""Batch scoring: the champion (or the pipeline's own model) scores a batch of incoming leads.
+
+The batch goes through the same cleaning and row accounting as the training export (`prepare`):
+exact duplicates are dropped and impossible rows quarantined with a reason, so every incoming lead
+is accounted for. The model itself then normalises and featurizes the records exactly as it did in
+training, and unseen categories simply fall into the collapsed `others` level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from leadsift import model_store
+from leadsift.schema import ColumnRoles
+
+REGISTRY_PREFIX = "models:/"
+
+
+def load_scoring_model(source: str) -> tuple[Pipeline, str]:
+    """Load the model to score with, and a label saying which model version it is.
+
+    `source` is a model directory saved by `train` (the default, `models/model`) or a registry URI
+    such as `models:/leadsift-junk-lead@champion`; nothing else is loaded (a model is code).
+    """
+    if not source.startswith(REGISTRY_PREFIX):
+        return model_store.load_model(source), f"{source}@{model_store.model_uuid(source)[:12]}"
+    import mlflow.sklearn  # noqa: PLC0415 - only registry scoring needs the tracking client
+    from mlflow import MlflowClient  # noqa: PLC0415
+
+    from leadsift.tracking import tracking_uri  # noqa: PLC0415
+
+    mlflow.set_tracking_uri(tracking_uri())
+    name, _, alias = source.removeprefix(REGISTRY_PREFIX).partition("@")
+    version = MlflowClient().get_model_version_by_alias(name, alias).version if alias else None
+    label = f"{name} v{version}" if version else source.removeprefix(REGISTRY_PREFIX)
+    return mlflow.sklearn.load_model(source), label
+
+
+def score_leads(
+    model: Pipeline,
+    leads: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    threshold: float,
+    model_version: str,
+) -> pd.DataFrame:
+    """The clean batch with its probability, 0-100 score and junk flag at the business threshold."""
+    probability = model.predict_proba(model_store.raw_records(leads, roles))[:, 1]
+    return leads.assign(
+        probability=probability,
+        lead_score=np.round(100 * probability, 1),
+        is_junk=probability < threshold,
+        model_version=model_version,
+    )
+
+
+def sales_view(scored: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
+    """What sales gets: id, score, junk flag and model version, best leads first."""
+    columns = [roles.id_column, "lead_score", "is_junk", "model_version"]
+    return scored.sort_values(["lead_score", roles.id_column], ascending=[False, True])[columns]

@@ -1,0 +1,58 @@
+"""`make serve`: MLflow's own scoring server for the champion, on 127.0.0.1.
+
+    python -m leadsift.serve [--model URI_OR_DIR] [--port 5001]
+
+The served model takes raw lead records, the columns of the incoming CSV, and returns the
+probabilities of junk and genuine per lead (MLflow's pyfunc server, `predict_proba`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from leadsift.io import read_params
+from leadsift.tracking import tracking_uri
+
+
+def serve_command(model: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The `mlflow models serve` call: the current environment (`--env-manager local`)."""
+    return [
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model,
+        "--env-manager",
+        "local",
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", help="model directory or models:/ URI (default: the champion)")
+    parser.add_argument("--port", type=int, default=5001)
+    args = parser.parse_args()
+    model = args.model or f"models:/{read_params()['mlflow']['model_name']}@champion"
+    if shutil.which("mlflow") is None:
+        sys.exit(
+            "error: mlflow is not on PATH; run `make serve`, or `source .venv/bin/activate` first"
+        )
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
+    command = serve_command(model, args.port)
+    print(
+        f"serving {model} on http://127.0.0.1:{args.port}/invocations", file=sys.stderr, flush=True
+    )
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

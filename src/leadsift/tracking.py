@@ -1,0 +1,189 @@
+"""MLflow tracking: where runs go, how they are tagged, and how stages find each other's runs.
+
+Runs go to `MLFLOW_TRACKING_URI` when it is set (a team's server), else to a SQLite file
+`mlflow.db` with artifacts in `mlartifacts/`, both in the repository root. Under `dvc exp run` the
+stages execute in a temporary copy of the repository; `DVC_ROOT` names the original, so runs from
+experiments land in the same store instead of vanishing with the copy.
+
+Run ids are not deterministic, so they never go into a DVC output. Stages find the run that logged
+a model by the model's uuid, which `model_store` derives from the model's bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import yaml
+from mlflow.entities import Run
+from sklearn.pipeline import Pipeline
+
+from leadsift import model_store
+
+MODEL_UUID_TAG = "leadsift.model_uuid"
+MODEL_URI_TAG = "leadsift.model_uri"
+Artifacts = Iterable[tuple[str, Path]]  # (folder in the run, local file)
+
+
+def project_root() -> Path:
+    """The repository the pipeline belongs to (the original one, under `dvc exp run`)."""
+    return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
+
+
+def _local_uri() -> str:
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or _local_uri()
+
+
+def experiment_id(name: str) -> str:
+    """Point MLflow at the project's store and return the experiment's id (created if new)."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)  # (which also exports it as MLFLOW_TRACKING_URI)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    # A local store keeps artifacts beside it; a server decides for itself.
+    location = (project_root() / "mlartifacts").as_uri() if uri == _local_uri() else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _git_commit() -> str | None:
+    result = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() or None
+
+
+def data_hash(raw_path: str, lock_path: str | Path = "dvc.lock") -> str | None:
+    """The md5 DVC recorded for the raw data file (None before the first `dvc repro`)."""
+    lock = Path(lock_path)
+    if not lock.is_file():
+        return None
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    for dep in (stages.get("prepare") or {}).get("deps", []):
+        if dep.get("path") == raw_path:
+            return dep.get("md5")
+    return None
+
+
+def run_tags(stage: str, family: str, raw_path: str) -> dict[str, str]:
+    tags = {
+        "leadsift.stage": stage,
+        "leadsift.family": family,
+        "mlflow.source.git.commit": _git_commit(),
+        "leadsift.data_md5": data_hash(raw_path),
+        "leadsift.dvc_experiment": os.environ.get("DVC_EXP_NAME"),
+        "leadsift.dvc_baseline": os.environ.get("DVC_EXP_BASELINE_REV"),
+    }
+    return {k: v for k, v in tags.items() if v}
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params as MLflow's flat `a.b.c` names (lists and values as text)."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+@contextmanager
+def stage_run(experiment: str, stage: str, tags: Mapping[str, str]) -> Iterator[Run]:
+    """An MLflow run for one stage execution."""
+    with mlflow.start_run(
+        experiment_id=experiment_id(experiment), run_name=stage, tags=dict(tags)
+    ) as run:
+        yield run
+
+
+def run_of_model(experiment: str, model_uuid: str) -> Run:
+    """The latest run that logged the model with this uuid."""
+    runs = mlflow.search_runs(
+        experiment_ids=[experiment_id(experiment)],
+        filter_string=f"tags.`{MODEL_UUID_TAG}` = '{model_uuid}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not runs:
+        raise LookupError(
+            f"no MLflow run logged model {model_uuid} in {tracking_uri()}; "
+            "run `dvc repro -f train` to log it"
+        )
+    return runs[0]
+
+
+def log_stage(
+    experiment: str,
+    stage: str,
+    *,
+    tags: Mapping[str, str],
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    artifacts: Artifacts = (),
+) -> Run:
+    """One run for a stage execution: its params (flattened), numeric metrics and files."""
+    with stage_run(experiment, stage, tags) as run:
+        mlflow.log_params(flatten(params))
+        mlflow.log_metrics(numeric(metrics))
+        _log_artifacts(artifacts)
+        return run
+
+
+def log_training(
+    experiment: str,
+    *,
+    tags: Mapping[str, str],
+    params: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    pipeline: Pipeline,
+    example: pd.DataFrame,
+    model_dir: Path,
+) -> Run:
+    """The train run: params, metrics and the model itself, tagged with the saved model's uuid."""
+    uuid = model_store.model_uuid(model_dir)
+    with stage_run(experiment, "train", {**tags, MODEL_UUID_TAG: uuid}) as run:
+        mlflow.log_params(flatten(params))
+        mlflow.log_metrics(numeric(metrics))
+        mlflow.set_tag(MODEL_URI_TAG, model_store.log_model(pipeline, example))
+        return run
+
+
+def _log_artifacts(artifacts: Artifacts) -> None:
+    for folder, path in artifacts:
+        mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def numeric(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numbers in a (nested) metrics dict, with flat dotted names."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(numeric(value, f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def log_to_model_run(
+    experiment: str, model_dir: Path, metrics: Mapping[str, Any], artifacts: Artifacts = ()
+) -> Run:
+    """Add metrics and files to the run that logged this model (evaluate adds its results)."""
+    run = run_of_model(experiment, model_store.model_uuid(model_dir))
+    with mlflow.start_run(run_id=run.info.run_id):
+        mlflow.log_metrics(numeric(metrics))
+        _log_artifacts(artifacts)
+    return run

@@ -1,0 +1,47 @@
+"""Stage register: register the new model version and decide whether it becomes the champion.
+
+The gate (see leadsift.registry) compares the new model with the current champion on the same test
+split. The decision and its reasons go to reports/promotion.json and to the version's tags.
+"""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from leadsift import registry
+from leadsift.cli import run_stage
+from leadsift.io import read_params, write_json
+from leadsift.model_store import raw_records
+from leadsift.schema import ColumnRoles
+
+log = logging.getLogger("leadsift.register")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model_dir")
+    parser.add_argument("test", help="test split (parquet)")
+    parser.add_argument("metrics", help="reports/metrics.json")
+    parser.add_argument("report", help="promotion decision JSON")
+    args = parser.parse_args()
+    params = read_params()
+    roles = ColumnRoles.from_params(params["data"])
+    test = pd.read_parquet(args.test)
+    report = registry.gate_and_register(
+        model_dir=Path(args.model_dir),
+        test_records=raw_records(test, roles),
+        y_test=test[roles.target].to_numpy(),
+        roc_auc=json.loads(Path(args.metrics).read_text())["test"]["roc_auc"],
+        gate=params["register"],
+        experiment=params["mlflow"]["experiment"],
+        model_name=params["mlflow"]["model_name"],
+    )
+    write_json(args.report, report)
+    log.info("%s: %s", report["decision"], "; ".join(report["reasons"]))
+
+
+if __name__ == "__main__":
+    run_stage(main)

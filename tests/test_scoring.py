@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from leadsift import synth
+from leadsift.cleaning import clean_leads
+from leadsift.model_store import raw_records, save_model
+from leadsift.models import build_pipeline
+from leadsift.scoring import load_scoring_model, sales_view, score_leads
+from leadsift.synth import Dirt, Drift, generate_leads
+from tests.conftest import WORLD_7
+
+
+@pytest.fixture(scope="module")
+def model_dir(prepared, roles, cleaning, tmp_path_factory):
+    pipeline = build_pipeline(
+        roles,
+        **cleaning,
+        family="hist_gradient_boosting",
+        hyperparams={"max_iter": 40},
+        coverage=0.9,
+        max_levels=50,
+        seed=0,
+    )
+    records = raw_records(prepared, roles)
+    pipeline.fit(records, prepared[roles.target])
+    path = tmp_path_factory.mktemp("score") / "model"
+    save_model(pipeline, path, records.head(5))
+    return path
+
+
+def incoming_batch(**drift):
+    batch, truth = generate_leads(
+        3000, **WORLD_7, sample_seed=9, dirt=Dirt(), drift=Drift(**drift), id_offset=5000
+    )
+    return batch.drop(columns=synth.TARGET), truth
+
+
+def test_a_dirty_drifted_batch_is_scored_and_every_row_accounted_for(model_dir, roles, cleaning):
+    batch, _ = incoming_batch(new_sources=0.3, platform_shift=0.5)
+    result = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning)
+    counts = result.counts
+    assert (
+        counts["rows_in"]
+        == len(batch)
+        == counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
+    )
+    assert roles.target not in result.clean.columns
+    model, version = load_scoring_model(str(model_dir))
+    scored = score_leads(model, result.clean, roles, threshold=0.2, model_version=version)
+    assert len(scored) == counts["rows_clean"]
+    assert scored["lead_score"].between(0, 100).all()
+    assert (scored["is_junk"] == (scored["probability"] < 0.2)).all()
+    assert scored["utm_source"].str.startswith("new_campaign").mean() > 0.2  # unseen levels scored
+    assert version.startswith(f"{model_dir}@") and len(version.split("@")[1]) == 12
+
+
+def test_sales_file_has_the_agreed_columns_best_first(model_dir, roles, cleaning):
+    batch, _ = incoming_batch()
+    clean = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning).clean
+    model, version = load_scoring_model(str(model_dir))
+    sales = sales_view(
+        score_leads(model, clean, roles, threshold=0.2, model_version=version), roles
+    )
+    assert list(sales.columns) == [roles.id_column, "lead_score", "is_junk", "model_version"]
+    assert sales["lead_score"].is_monotonic_decreasing
+    assert sales[roles.id_column].is_unique
+
+
+def test_scores_rank_the_batch_like_the_truth(model_dir, roles, cleaning):
+    batch, truth = incoming_batch()
+    clean = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning).clean
+    model, version = load_scoring_model(str(model_dir))
+    scored = score_leads(model, clean, roles, threshold=0.2, model_version=version)
+    merged = scored.merge(truth, on=roles.id)
+    assert np.corrcoef(merged["probability"], merged["p_true"])[0, 1] > 0.7
