@@ -1,12 +1,12 @@
 # leadsift: the two commands are `make repro` and `make test`.
 # Everything runs inside .venv, created on first use from the pinned requirements.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
-BIN := $(CURDIR)/$(VENV)/bin
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
 # Stage commands call `python` and `dvc queue` workers call `dvc`: both must be the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: repro test lint format dag metrics compare serve clean-venv lock help
+.PHONY: install repro test lint format dag metrics compare serve pr-report clean-venv lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,8 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
+
 repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns)
 	dvc repro
 	@dvc metrics show
@@ -29,9 +31,10 @@ repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns)
 test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)
 	pytest
 
-lint: $(VENV)/.dev  ## ruff lint and format check
+lint: $(VENV)/.dev  ## ruff lint and format check; GitHub workflow files against their schema
 	ruff check .
 	ruff format --check .
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
 
 format: $(VENV)/.dev  ## apply ruff's formatting and safe fixes
 	ruff check --fix .
@@ -45,6 +48,17 @@ metrics: $(VENV)/.runtime  ## show current metrics
 
 compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best test ROC-AUC first
 	python -m leadsift.compare
+
+BASE ?= main
+pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_report.md, diffs vs $(BASE)
+	dvc repro
+	cp reports/report.md reports/pr_report.md
+	{ printf '\n## Metrics compared with %s\n\n' '$(BASE)'; \
+	  out=$$(dvc metrics diff '$(BASE)' --md); echo "$${out:-No metric changed.}"; \
+	  printf '\n## Params compared with %s\n\n' '$(BASE)'; \
+	  out=$$(dvc params diff '$(BASE)' --md); echo "$${out:-No parameter changed.}"; \
+	} >> reports/pr_report.md
+	@echo "wrote reports/pr_report.md"
 
 PORT ?= 5001
 serve: $(VENV)/.runtime  ## serve the registered champion on http://127.0.0.1:$(PORT) (MLflow)

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "src"]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "Makefile", "stages", "src"]
 
 # Small, fast settings for tests; everything else is the project's own params.yaml.
 SMALL = {

@@ -1,0 +1,106 @@
+"""The model report (reports/report.md): what a reviewer needs to judge a change, in Markdown.
+
+Plain Markdown with relative image links, so it reads the same on GitHub, in a pull-request
+comment (CML uploads the images) and in a local viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+FIGURES = (
+    ("ROC curve", "figures/roc.png"),
+    ("Cumulative gains", "figures/gains.png"),
+    ("Calibration", "figures/calibration.png"),
+    ("Confusion at the business threshold", "figures/confusion.png"),
+    ("Permutation importance", "figures/importance.png"),
+    ("Tuning history", "tuning/history.png"),
+)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _metric_rows(test: Mapping[str, Any], validation: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for key, label in (
+        ("roc_auc", "ROC-AUC"),
+        ("pr_auc", "PR-AUC"),
+        ("log_loss", "log-loss"),
+        ("brier", "Brier score"),
+    ):
+        bayes = test.get(f"bayes_{key}")
+        prior = test.get("prior", {}).get(key)
+        rows.append(
+            [
+                label,
+                f"{test[key]:.4f}",
+                f"{validation[key]:.4f}",
+                f"{bayes:.4f}" if bayes is not None else "n/a",
+                f"{prior:.4f}" if prior is not None else "n/a",
+            ]
+        )
+    return rows
+
+
+def render_report(
+    metrics: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    tuning: Mapping[str, Any] | None = None,
+    promotion: Mapping[str, Any] | None = None,
+    family: str | None = None,
+) -> str:
+    """The whole report as Markdown text."""
+    test, validation, business = metrics["test"], metrics["validation"], metrics["business"]
+    parts = ["# leadsift model report", ""]
+    share = test.get("roc_auc_share_of_bayes")
+    headline = f"Test ROC-AUC **{test['roc_auc']:.4f}**"
+    if share is not None:
+        headline += f", {share:.1%} of the best possible ({test['bayes_roc_auc']:.4f})"
+    parts += [headline + (f"; model family `{family}`." if family else "."), ""]
+
+    parts += ["## Business view (test split)", ""]
+    parts += [
+        f"Calling only leads scoring at least **{business['threshold']:.3f}** "
+        f"(chosen on validation to keep {business['min_genuine_recall']:.0%} of genuine leads), "
+        f"sales calls {business['leads_called']:,} of {business['leads']:,} leads: "
+        f"**{business['junk_filtered']:.1%} of junk leads are filtered out**, "
+        f"{business['calls_saved']:.1%} of calls are saved, and {business['genuine_recall']:.1%} "
+        f"of genuine leads are kept ({business['genuine_missed']:,} missed).",
+        "",
+    ]
+    parts += ["## Metrics", ""]
+    parts += [
+        _table(
+            ["metric", "test", "validation", "Bayes (test)", "no-skill (test)"],
+            _metric_rows(test, validation),
+        ),
+        "",
+    ]
+    if promotion:
+        parts += ["## Promotion", ""]
+        version = f" version {promotion['version']}" if promotion.get("version") else ""
+        parts += [f"**{promotion['decision']}**{version} of `{promotion['model_name']}`:", ""]
+        parts += [f"- {reason}" for reason in promotion["reasons"]] + [""]
+    if tuning:
+        parts += ["## Tuning", ""]
+        parts += [
+            f"Best validation {tuning['metric']} **{tuning['best_value']:.4f}** (trial "
+            f"{tuning['best_trial']}) after {tuning['n_trials']} trials: {tuning['n_complete']} "
+            f"completed, {tuning['n_pruned']} pruned.",
+            "",
+        ]
+    parts += ["## Data", ""]
+    parts += [
+        f"{data['rows_in']:,} rows in: {data['rows_clean']:,} clean, {data['rows_duplicate']:,} "
+        f"exact duplicates, {data['rows_quarantined']:,} quarantined.",
+        "",
+    ]
+    parts += ["## Figures", ""]
+    parts += [f"![{title}]({path})" for title, path in FIGURES]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,106 @@
+"""Sharing results: the pull-request report, and DVC data through a Google Cloud Storage remote."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.repo import Repo
+
+pytestmark = pytest.mark.e2e
+VENV = Path(sys.executable).parent.parent
+
+
+def test_make_pr_report_builds_what_a_pull_request_gets(tmp_path):
+    repo = Repo(tmp_path / "pr", {"tune.n_trials": 3})
+    repo.repro()
+    repo.commit("results on main")
+    repo.run("git", "checkout", "-q", "-b", "lower-recall-target")
+    repo.update_params({"business.min_genuine_recall": 0.9})
+    # The workflow's own step, minus posting; -o: use this test's environment as it is.
+    repo.run("make", "-o", f"{VENV}/.runtime", "pr-report", f"VENV={VENV}", "BASE=main")
+    report = (repo.path / "reports/pr_report.md").read_text()
+    assert report.startswith("# leadsift model report")
+    assert "## Metrics compared with main" in report and "business.threshold" in report
+    assert "## Params compared with main" in report and "business.min_genuine_recall" in report
+    assert "| 0.95 " in report and "| 0.9 " in report
+    assert (
+        "![ROC curve](figures/roc.png)" in report
+        and (repo.path / "reports/figures/roc.png").is_file()
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def digests(root: Path, paths: list[str]) -> dict[str, str]:
+    return {p: hashlib.sha256((root / p).read_bytes()).hexdigest() for p in paths}
+
+
+@pytest.fixture
+def gcs_emulator():
+    """A real GCS API server (gcp-storage-emulator) on loopback, with an empty bucket."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gcp-storage-emulator"),
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--default-bucket",
+            "leadsift-test",
+            "--in-memory",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the GCS emulator did not start")
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_dvc_push_and_pull_through_a_gcs_remote(tmp_path, gcs_emulator, monkeypatch):
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # else gcsfs tries gRPC
+    repo = Repo(tmp_path / "gcs")
+    repo.repro("featurize")
+    outputs = [
+        "data/raw/leads.csv",
+        "data/raw/truth.parquet",
+        "data/interim/leads.parquet",
+        "data/interim/quarantine.parquet",
+        "data/processed/features.parquet",
+    ]
+    before = digests(repo.path, outputs)
+    repo.run("dvc", "remote", "add", "-d", "gcs", "gs://leadsift-test/cache")
+    repo.run("dvc", "remote", "modify", "--local", "gcs", "endpointurl", gcs_emulator)
+    repo.run("dvc", "remote", "modify", "--local", "gcs", "allow_anonymous_login", "true")
+    repo.run("dvc", "push", "--with-deps", "featurize")
+
+    shutil.rmtree(repo.path / ".dvc" / "cache")
+    for path in outputs:
+        (repo.path / path).unlink()
+    repo.run("dvc", "pull", "--with-deps", "featurize")
+    assert digests(repo.path, outputs) == before
+    assert "up to date" in repo.run("dvc", "status", "featurize").stdout
