@@ -10,8 +10,8 @@ from pathlib import Path
 
 from leadsift.cleaning import clean_leads
 from leadsift.cli import run_stage
-from leadsift.io import read_params, read_table, write_json, write_parquet
-from leadsift.schema import ColumnRoles, check_columns
+from leadsift.io import read_params, write_json, write_parquet
+from leadsift.schema import ColumnRoles, load_raw_table
 
 log = logging.getLogger("leadsift.prepare")
 
@@ -24,11 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     params = read_params()
     roles = ColumnRoles.from_params(params["data"])
-    text_columns = [*roles.categorical, roles.target] + [
-        c for c in (roles.id, roles.timestamp) if c
-    ]
-    raw = read_table(args.raw, "data.raw_path", dtype=dict.fromkeys(text_columns, "str"))
-    check_columns(raw, roles, args.raw)
+    raw = load_raw_table(args.raw, roles, "data.raw_path")
     log.info("read %s rows from %s", f"{len(raw):,}", args.raw)
 
     result = clean_leads(
@@ -46,6 +42,7 @@ def main() -> None:
         args.report,
         {
             **result.counts,
+            "encoding": raw.attrs.get("encoding"),
             "genuine_rate": float(result.clean[roles.target].mean()),
             "quarantine_reasons": {str(k): int(v) for k, v in sorted(reasons.items())},
         },

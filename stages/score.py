@@ -11,8 +11,8 @@ from pathlib import Path
 
 from leadsift.cleaning import clean_leads
 from leadsift.cli import run_stage
-from leadsift.io import read_params, read_table, write_csv, write_json, write_parquet
-from leadsift.schema import ColumnRoles, check_columns
+from leadsift.io import read_params, write_csv, write_json, write_parquet
+from leadsift.schema import ColumnRoles, load_raw_table
 from leadsift.scoring import load_scoring_model, sales_view, score_leads
 
 log = logging.getLogger("leadsift.score")
@@ -27,9 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     params = read_params()
     roles = ColumnRoles.from_params(params["data"])
-    text_columns = [*roles.categorical] + [c for c in (roles.id, roles.timestamp) if c]
-    batch = read_table(args.batch, "score.input", dtype=dict.fromkeys(text_columns, "str"))
-    check_columns(batch, roles, args.batch, labelled=False)
+    batch = load_raw_table(args.batch, roles, "score.input", labelled=False)
     result = clean_leads(
         batch,
         roles,

@@ -14,7 +14,7 @@ from leadsift import tracking
 from leadsift.cli import run_stage
 from leadsift.io import InputError, read_params, write_json
 from leadsift.model_store import raw_records, save_model
-from leadsift.models import build_pipeline, training_summary
+from leadsift.models import pipeline_from_params, training_summary
 from leadsift.schema import ColumnRoles
 
 log = logging.getLogger("leadsift.train")
@@ -36,16 +36,7 @@ def main() -> None:
             f"{args.best_params} was tuned for {best['family']!r}, not {family!r}; run tune"
         )
     hyperparams = {**(params["model"].get(family) or {}), **best["params"]}
-    pipeline = build_pipeline(
-        roles,
-        missing_values=params["prepare"]["missing_values"],
-        aliases=params["prepare"]["aliases"] or {},
-        family=family,
-        hyperparams=hyperparams,
-        coverage=params["train"]["coverage"],
-        max_levels=params["train"]["max_levels"],
-        seed=params["model"]["seed"],
-    )
+    pipeline = pipeline_from_params(params, roles, hyperparams)
 
     train = pd.read_parquet(args.train)
     X, y = raw_records(train, roles), train[roles.target].to_numpy()  # noqa: N806

@@ -15,7 +15,7 @@ from leadsift import plots, tracking, tuning
 from leadsift.cli import run_stage
 from leadsift.io import InputError, read_params, write_csv, write_json, write_yaml
 from leadsift.model_store import raw_records
-from leadsift.models import build_pipeline, get_family
+from leadsift.models import get_family, pipeline_from_params
 from leadsift.schema import ColumnRoles
 
 log = logging.getLogger("leadsift.tune")
@@ -32,16 +32,7 @@ def main() -> None:
     settings, family = params["tune"], params["model"]["family"]
     roles = ColumnRoles.from_params(params["data"])
     fixed = params["model"].get(family) or {}
-    pipeline = build_pipeline(
-        roles,
-        missing_values=params["prepare"]["missing_values"],
-        aliases=params["prepare"]["aliases"] or {},
-        family=family,
-        hyperparams=fixed,
-        coverage=params["train"]["coverage"],
-        max_levels=params["train"]["max_levels"],
-        seed=params["model"]["seed"],
-    )
+    pipeline = pipeline_from_params(params, roles, fixed)
     classifier = pipeline[-1]
     key = f"tune.spaces.{family}"
     space = tuning.parse_space(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -9,8 +10,11 @@ import pytest
 import yaml
 
 from leadsift.cleaning import clean_leads
+from leadsift.model_store import raw_records
+from leadsift.models import build_pipeline
 from leadsift.schema import ColumnRoles
 from leadsift.synth import Dirt, generate_leads
+from tests.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD_7 = {"start": "2025-01-01", "days": 365, "genuine_rate": 0.3, "world_seed": 7}
@@ -52,3 +56,44 @@ def leads_without_dirt() -> tuple[pd.DataFrame, pd.DataFrame]:
 def prepared(leads, roles: ColumnRoles, cleaning: dict) -> pd.DataFrame:
     """The dirty leads after `prepare`: normalised, deduplicated, impossible rows removed."""
     return clean_leads(leads[0], roles, source="leads.csv", **cleaning).clean
+
+
+@pytest.fixture(scope="session")
+def fit_model(roles: ColumnRoles, cleaning: dict):
+    """Fit a family's whole pipeline on prepared leads (optionally with other labels)."""
+
+    def fit(train: pd.DataFrame, *, family="hist_gradient_boosting", hyperparams=None, y=None):
+        pipeline = build_pipeline(
+            roles,
+            **cleaning,
+            family=family,
+            hyperparams=hyperparams or {},
+            coverage=0.9,
+            max_levels=100,
+            seed=0,
+        )
+        return pipeline.fit(raw_records(train, roles), train[roles.target] if y is None else y)
+
+    return fit
+
+
+@dataclass(frozen=True)
+class Built:
+    """A repository after its first `dvc repro`: which stages ran and the outputs' hashes."""
+
+    repo: Repo
+    ran: list[str]
+    outs: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory) -> Built:
+    """The project with small settings, built once by the real `dvc repro` and committed.
+
+    Tests that change it work on `Repo.copy_of(baseline.repo, ...)`.
+    """
+    repo = Repo(tmp_path_factory.mktemp("baseline") / "repo")
+    ran = repo.repro()
+    outs = repo.lock_outs()
+    repo.commit("baseline results")
+    return Built(repo, ran, outs)

@@ -21,7 +21,8 @@ SMALL = {
     "incoming.n_leads": 1000,
     "evaluate.importance_rows": 600,
     "evaluate.importance_repeats": 2,
-    "tune.n_trials": 6,
+    "tune.n_trials": 4,
+    "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
 }
 
 

@@ -12,18 +12,11 @@ from leadsift.compare import experiment_rows, format_table
 from tests.repo import Repo
 
 pytestmark = pytest.mark.e2e
-TINY = {
-    "tune.n_trials": 3,
-    "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
-}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Repo:
-    repo = Repo(tmp_path_factory.mktemp("exp") / "repo", TINY)
-    repo.repro()
-    repo.commit("baseline results")
-    return repo
+def repo(baseline, tmp_path_factory) -> Repo:
+    return Repo.copy_of(baseline.repo, tmp_path_factory.mktemp("exp") / "repo")
 
 
 def experiments(repo: Repo) -> dict[str, dict]:

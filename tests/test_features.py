@@ -8,8 +8,6 @@ from leadsift.features import (
     derived_feature_names,
     levels_to_keep,
 )
-from leadsift.model_store import raw_records
-from leadsift.models import build_pipeline
 
 
 def test_add_features_sums_groups_and_splits_time():
@@ -60,18 +58,9 @@ def test_collapser_learns_only_from_what_it_is_fitted_on():
     assert collapser.transform(test)["city"].tolist() == ["a", "others", "others", "missing"]
 
 
-def test_collapser_in_the_model_is_fitted_on_the_training_split_only(prepared, roles, cleaning):
+def test_collapser_in_the_model_is_fitted_on_the_training_split_only(prepared, fit_model):
     train, later = prepared.iloc[:2500], prepared.iloc[2500:]
-    pipeline = build_pipeline(
-        roles,
-        **cleaning,
-        family="hist_gradient_boosting",
-        hyperparams={"max_iter": 20},
-        coverage=0.9,
-        max_levels=100,
-        seed=0,
-    )
-    pipeline.fit(raw_records(train, roles), train[roles.target])
+    pipeline = fit_model(train, hyperparams={"max_iter": 20})
     collapse = (
         pipeline.named_steps["encode"].named_transformers_["categorical"].named_steps["collapse"]
     )

@@ -22,30 +22,16 @@ def halves(prepared):
     return prepared.iloc[:3500], prepared.iloc[3500:]
 
 
-def fit(family, halves, roles, cleaning):
-    train, _ = halves
-    pipeline = build_pipeline(
-        roles,
-        **cleaning,
-        family=family,
-        hyperparams=HYPERPARAMS[family],
-        coverage=0.9,
-        max_levels=100,
-        seed=0,
-    )
-    return pipeline.fit(raw_records(train, roles), train[roles.target])
-
-
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_each_family_learns_from_raw_records(family, halves, roles, cleaning):
-    model = fit(family, halves, roles, cleaning)
+def test_each_family_learns_from_raw_records(family, halves, roles, fit_model):
+    model = fit_model(halves[0], family=family, hyperparams=HYPERPARAMS[family])
     _, test = halves
     score = model.predict_proba(raw_records(test, roles))[:, 1]
     assert roc_auc_score(test[roles.target], score) > 0.75
 
 
-def test_the_model_scores_dirty_records_and_unseen_levels(halves, roles, cleaning):
-    model = fit("hist_gradient_boosting", halves, roles, cleaning)
+def test_the_model_scores_dirty_records_and_unseen_levels(halves, roles, fit_model):
+    model = fit_model(halves[0], hyperparams=HYPERPARAMS["hist_gradient_boosting"])
     records = raw_records(halves[1].head(4), roles)
     records["city"] = ["  MUMBAI ", "Atlantis", None, "Select"]
     records["utm_source"] = ["brand_new_source", "google", "", "GOOGLE"]
@@ -61,12 +47,16 @@ def test_the_model_scores_dirty_records_and_unseen_levels(halves, roles, cleanin
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_saves_loads_identically_and_reproducibly(
-    family, halves, roles, cleaning, tmp_path
+    family, halves, roles, fit_model, tmp_path
 ):
-    model = fit(family, halves, roles, cleaning)
+    model = fit_model(halves[0], family=family, hyperparams=HYPERPARAMS[family])
     records = raw_records(halves[1], roles)
     save_model(model, tmp_path / "a", records.head(5))
-    save_model(fit(family, halves, roles, cleaning), tmp_path / "b", records.head(5))
+    save_model(
+        fit_model(halves[0], family=family, hyperparams=HYPERPARAMS[family]),
+        tmp_path / "b",
+        records.head(5),
+    )
     comparison = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
     assert (
         comparison.diff_files == [] and comparison.left_only == [] and comparison.right_only == []
@@ -79,9 +69,9 @@ def test_every_family_saves_loads_identically_and_reproducibly(
 
 
 def test_saved_model_pyfunc_returns_probabilities_for_raw_csv_like_records(
-    halves, roles, cleaning, tmp_path
+    halves, roles, fit_model, tmp_path
 ):
-    model = fit("hist_gradient_boosting", halves, roles, cleaning)
+    model = fit_model(halves[0], hyperparams=HYPERPARAMS["hist_gradient_boosting"])
     records = raw_records(halves[1].head(20), roles)
     save_model(model, tmp_path / "m", records.head(5))
     out = np.asarray(mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(records))

@@ -28,10 +28,8 @@ TRIALS = "reports/tuning/trials.csv"  # its duration_s column is wall time, on p
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Repo, list[str], dict[str, str]]:
-    repo = Repo(tmp_path_factory.mktemp("e2e") / "repo")
-    ran = repo.repro()
-    return repo, ran, repo.lock_outs()
+def built(baseline) -> tuple[Repo, list[str], dict[str, str]]:
+    return baseline.repo, baseline.ran, baseline.outs
 
 
 def test_repro_runs_every_stage_and_creates_every_out(built):

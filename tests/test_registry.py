@@ -6,7 +6,6 @@ from sklearn.metrics import roc_auc_score
 
 from leadsift import registry, tracking
 from leadsift.model_store import raw_records, save_model
-from leadsift.models import build_pipeline
 from leadsift.registry import Comparison, decide
 from leadsift.scoring import load_scoring_model
 
@@ -63,22 +62,13 @@ def store(tmp_path, monkeypatch):
     return tmp_path
 
 
-def train_and_log(name, prepared, roles, cleaning, store, *, hyperparams, shuffle=False):
+def train_and_log(name, prepared, roles, fit_model, store, *, hyperparams, shuffle=False):
     train = prepared.iloc[:3000]
     y = train[roles.target].to_numpy()
     if shuffle:  # a model that learned nothing
         y = np.random.default_rng(0).permutation(y)
-    pipeline = build_pipeline(
-        roles,
-        **cleaning,
-        family="hist_gradient_boosting",
-        hyperparams=hyperparams,
-        coverage=0.9,
-        max_levels=50,
-        seed=0,
-    )
+    pipeline = fit_model(train, hyperparams=hyperparams, y=y)
     records = raw_records(train, roles)
-    pipeline.fit(records, y)
     model_dir = store / name
     save_model(pipeline, model_dir, records.head(5))
     tracking.log_training(
@@ -93,7 +83,7 @@ def train_and_log(name, prepared, roles, cleaning, store, *, hyperparams, shuffl
     return pipeline, model_dir
 
 
-def test_the_gate_against_a_real_registry(prepared, roles, cleaning, store):
+def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
     test = prepared.iloc[3000:]
     records, y = raw_records(test, roles), test[roles.target].to_numpy()
     gate = {
@@ -105,7 +95,7 @@ def test_the_gate_against_a_real_registry(prepared, roles, cleaning, store):
     }
 
     def submit(name, **kwargs):
-        model, model_dir = train_and_log(name, prepared, roles, cleaning, store, **kwargs)
+        model, model_dir = train_and_log(name, prepared, roles, fit_model, store, **kwargs)
         auc = roc_auc_score(y, model.predict_proba(records)[:, 1])
         return registry.gate_and_register(
             model_dir=model_dir,

@@ -18,7 +18,6 @@ import pytest
 
 from leadsift import synth
 from leadsift.model_store import raw_records, save_model
-from leadsift.models import build_pipeline
 from leadsift.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
 
@@ -43,18 +42,9 @@ def post(url: str, body: object) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def server(prepared, roles, cleaning, tmp_path_factory):
-    pipeline = build_pipeline(
-        roles,
-        **cleaning,
-        family="hist_gradient_boosting",
-        hyperparams={"max_iter": 30},
-        coverage=0.9,
-        max_levels=50,
-        seed=0,
-    )
+def server(prepared, roles, fit_model, tmp_path_factory):
+    pipeline = fit_model(prepared, hyperparams={"max_iter": 30})
     records = raw_records(prepared, roles)
-    pipeline.fit(records, prepared[roles.target])
     model_dir = tmp_path_factory.mktemp("serve") / "model"
     save_model(pipeline, model_dir, records.head(5))
     port = free_port()

@@ -18,10 +18,8 @@ pytestmark = pytest.mark.e2e
 VENV = Path(sys.executable).parent.parent
 
 
-def test_make_pr_report_builds_what_a_pull_request_gets(tmp_path):
-    repo = Repo(tmp_path / "pr", {"tune.n_trials": 3})
-    repo.repro()
-    repo.commit("results on main")
+def test_make_pr_report_builds_what_a_pull_request_gets(baseline, tmp_path):
+    repo = Repo.copy_of(baseline.repo, tmp_path / "pr")
     repo.run("git", "checkout", "-q", "-b", "lower-recall-target")
     repo.update_params({"business.min_genuine_recall": 0.9})
     # The workflow's own step, minus posting; -o: use this test's environment as it is.
@@ -81,10 +79,9 @@ def gcs_emulator():
     process.wait(timeout=10)
 
 
-def test_dvc_push_and_pull_through_a_gcs_remote(tmp_path, gcs_emulator, monkeypatch):
+def test_dvc_push_and_pull_through_a_gcs_remote(baseline, tmp_path, gcs_emulator, monkeypatch):
     monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # else gcsfs tries gRPC
-    repo = Repo(tmp_path / "gcs")
-    repo.repro("featurize")
+    repo = Repo.copy_of(baseline.repo, tmp_path / "gcs")
     outputs = [
         "data/raw/leads.csv",
         "data/raw/truth.parquet",

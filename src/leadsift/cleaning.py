@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from leadsift.io import InputError
 from leadsift.schema import ROW_ID, ColumnRoles, encode_target
 
 
@@ -128,8 +129,15 @@ def quarantine_reasons(
         if df[column].isna().any() and not pd.api.types.is_numeric_dtype(raw[column]):
             text = raw[column].astype("string").str.strip()
             add(df[column].isna() & text.notna() & text.ne(""), f"non-numeric {column}")
+    for column in roles.numeric_inputs:
+        add(
+            pd.Series(np.isinf(df[column].to_numpy(dtype=float)), index=df.index),
+            f"non-finite {column}",
+        )
     for column in roles.count_columns:
         add(df[column] < 0, f"negative {column}")
+    if roles.id:  # exact duplicates are gone by now: what remains under one id disagrees
+        add(df[roles.id].duplicated(keep=False), f"{roles.id} repeated with different content")
     if roles.timestamp:
         add(df[roles.timestamp].isna(), f"missing or unparseable {roles.timestamp}")
     return reasons.mask(reasons.eq(""))
@@ -182,4 +190,11 @@ def clean_leads(
         != counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
     ):
         raise AssertionError(f"row accounting broken: {counts}")
+    if clean.empty:
+        common = reasons[bad].str.split("; ").explode().value_counts().head(3)
+        listed = ", ".join(f"{reason} ({n})" for reason, n in common.items())
+        raise InputError(
+            f"{source}: all {len(kept)} rows are quarantined (most common: {listed}); "
+            "check the column roles in params.yaml `data:` against the file"
+        )
     return CleanResult(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)

@@ -7,6 +7,7 @@ so a killed stage never leaves a half-written output that DVC could mistake for 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+log = logging.getLogger("leadsift.io")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -96,6 +98,40 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+ENCODINGS = ("utf-8-sig", "latin-1")  # UTF-8 (a byte-order mark is dropped), then any byte
+SEPARATORS = (";", "\t", "|")
+
+
+def _read_csv(path: Path, dtype: dict[str, str] | None) -> pd.DataFrame:
+    """Read a comma-separated file as UTF-8, else as Latin-1 (which takes any byte), saying so."""
+    for encoding in ENCODINGS:
+        try:
+            header = pd.read_csv(path, nrows=0, encoding=encoding).columns
+            if len(header) == 1 and (found := [s for s in SEPARATORS if s in header[0]]):
+                raise InputError(
+                    f"{path}: the header is a single column and looks {found[0]!r}-separated; "
+                    "save the file comma-separated"
+                )
+            known = {c: t for c, t in (dtype or {}).items() if c in header}
+            df = pd.read_csv(path, dtype=known, encoding=encoding, low_memory=False)
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError as err:
+            raise InputError(f"{path}: no columns to read; is it a CSV with a header row?") from err
+        except pd.errors.ParserError as err:
+            detail = str(err).strip().splitlines()[-1]
+            raise InputError(f"{path}: not a well-formed CSV ({detail})") from err
+        if encoding != ENCODINGS[0]:
+            log.warning(
+                "%s is not valid UTF-8: read as %s; re-save it as UTF-8 if names look wrong",
+                path,
+                encoding,
+            )
+        df.attrs["encoding"] = "utf-8" if encoding == ENCODINGS[0] else encoding
+        return df
+    raise AssertionError("latin-1 decodes any byte")
+
+
 def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) -> pd.DataFrame:
     """Read a CSV or parquet table; `key` names the params entry that points at it, for errors."""
     path = Path(path)
@@ -105,14 +141,12 @@ def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) 
         raise InputError(f"{path}: file is empty; `{key}` must point at a CSV or parquet table")
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
-        df = pd.read_parquet(path)
-    elif suffix in {".csv", ".txt"}:
         try:
-            header = pd.read_csv(path, nrows=0).columns
-            known = {c: t for c, t in (dtype or {}).items() if c in header}
-            df = pd.read_csv(path, dtype=known, low_memory=False)
-        except pd.errors.EmptyDataError as err:
-            raise InputError(f"{path}: no columns to read; is it a CSV with a header row?") from err
+            df = pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputError(f"{path}: cannot be read as parquet ({err})") from err
+    elif suffix in {".csv", ".txt"}:
+        df = _read_csv(path, dtype)
     else:
         raise InputError(
             f"{path}: unsupported file type {suffix!r}; `{key}` needs .csv or .parquet"

@@ -121,6 +121,7 @@ def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> N
 
     path = Path(path)
     created = datetime.fromtimestamp(int(os.environ.get("SOURCE_DATE_EPOCH", "0")), UTC)
+    # pickle only serialises the fitted state to hash it; nothing is ever unpickled.
     digest = hashlib.sha256(pickle.dumps(pipeline, protocol=5)).digest()
     stamp = Model(
         utc_time_created=created.replace(tzinfo=None), model_uuid=uuid.UUID(bytes=digest[:16]).hex

@@ -174,6 +174,22 @@ def build_pipeline(
     )
 
 
+def pipeline_from_params(
+    params: Mapping[str, Any], roles: ColumnRoles, hyperparams: Mapping[str, Any]
+) -> Pipeline:
+    """`build_pipeline` for `model.family` with the settings params.yaml gives it."""
+    return build_pipeline(
+        roles,
+        missing_values=params["prepare"]["missing_values"],
+        aliases=params["prepare"]["aliases"] or {},
+        family=params["model"]["family"],
+        hyperparams=hyperparams,
+        coverage=params["train"]["coverage"],
+        max_levels=params["train"]["max_levels"],
+        seed=params["model"]["seed"],
+    )
+
+
 def training_summary(
     pipeline: Pipeline, y: np.ndarray, hyperparams: Mapping[str, Any]
 ) -> dict[str, Any]:

@@ -7,11 +7,12 @@ lets a team point leadsift at its own CRM export by editing params only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from leadsift.io import InputError
+from leadsift.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `data.id` is null
 
@@ -115,6 +116,18 @@ class ColumnRoles:
         """Columns a training table must have: the id if declared, model inputs, the target."""
         ident = [self.id] if self.id else []
         return [*ident, *self.model_inputs, self.target]
+
+
+def load_raw_table(
+    path: str | Path, roles: ColumnRoles, key: str, *, labelled: bool = True
+) -> pd.DataFrame:
+    """Read a raw lead table, its categorical, id, timestamp and target columns as text, and check
+    that every declared column is there (the target only when `labelled`)."""
+    text = [*roles.categorical, *[c for c in (roles.id, roles.timestamp) if c]]
+    text += [roles.target] if labelled else []
+    raw = read_table(path, key, dtype=dict.fromkeys(text, "str"))
+    check_columns(raw, roles, str(path), labelled=labelled)
+    return raw
 
 
 def check_columns(

@@ -1,0 +1,81 @@
+"""Every file in tests/data/bad/ gets the outcome its expected.yaml names, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from leadsift.cleaning import clean_leads
+from leadsift.io import InputError
+from leadsift.schema import ColumnRoles, load_raw_table
+
+BAD = Path(__file__).parent / "data" / "bad"
+EXPECTED = yaml.safe_load((BAD / "expected.yaml").read_text())
+ROLES = ColumnRoles.from_params(
+    {
+        "id": "lead_id",
+        "timestamp": "created_at",
+        "target": "converted",
+        "positive_label": "Yes",
+        "categorical": ["city", "source"],
+        "numeric": ["visits"],
+        "non_negative": ["visits"],
+        "interaction_groups": {"payment": ["emi_clicks", "fee_views"]},
+    }
+)
+
+
+def prepare(name: str):
+    path = BAD / name
+    raw = load_raw_table(path, ROLES, "data.raw_path")
+    return clean_leads(raw, ROLES, missing_values=["Select"], aliases={}, source=str(path))
+
+
+def test_the_corpus_has_twenty_files_or_more_each_with_an_expectation():
+    files = {p.name for p in BAD.iterdir() if p.name != "expected.yaml"}
+    assert len(files) >= 20
+    assert files | {"absent.csv"} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "error" in e))
+def test_unusable_files_stop_with_one_clear_line(name):
+    with pytest.raises(InputError) as error:
+        prepare(name)
+    message = str(error.value)
+    assert EXPECTED[name]["error"] in message
+    assert name in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "error" not in e))
+def test_row_problems_are_quarantined_with_their_reason(name):
+    result = prepare(name)
+    expected = EXPECTED[name]
+    counts = result.counts
+    assert (counts["rows_clean"], counts["rows_duplicate"]) == (
+        expected["clean"],
+        expected["duplicate"],
+    )
+    assert result.quarantine["reason"].value_counts().to_dict() == expected["quarantined"]
+    assert (
+        counts["rows_in"]
+        == counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
+    )
+
+
+def test_non_utf8_bytes_are_decoded_as_latin1_and_said_so():
+    raw = load_raw_table(BAD / "latin1.csv", ROLES, "data.raw_path")
+    assert raw.attrs["encoding"] == "latin-1"
+    assert "Münster" in set(raw["city"])
+
+
+def test_a_byte_order_mark_and_windows_line_ends_change_nothing():
+    plain = load_raw_table(BAD / "crlf.csv", ROLES, "data.raw_path")
+    bom = load_raw_table(BAD / "utf8_bom.csv", ROLES, "data.raw_path")
+    assert list(bom.columns) == list(plain.columns) and bom.equals(plain)
+
+
+def test_a_quoted_newline_stays_inside_its_field():
+    result = prepare("quoted_newline.csv")
+    assert "new delhi" in set(result.clean["city"])
