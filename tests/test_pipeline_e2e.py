@@ -22,6 +22,7 @@ STAGES = [
     "train",
     "evaluate",
     "register",
+    "report",
     "score",
 ]
 TRIALS = "reports/tuning/trials.csv"  # its duration_s column is wall time, on purpose
@@ -109,8 +110,8 @@ def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
 @pytest.mark.parametrize(
     ("change", "reruns"),
     [
-        ({"tune.seed": 7}, ["evaluate", "register", "score", "train", "tune"]),
-        ({"business.min_genuine_recall": 0.9}, ["evaluate", "register", "score"]),
+        ({"tune.seed": 7}, ["evaluate", "register", "report", "score", "train", "tune"]),
+        ({"business.min_genuine_recall": 0.9}, ["evaluate", "register", "report", "score"]),
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):
