@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from leadsift.cleaning import clean_leads
-from leadsift.model_store import raw_records
+from leadsift.model_store import raw_records, save_model
 from leadsift.models import build_pipeline
 from leadsift.schema import ColumnRoles
 from leadsift.synth import Dirt, generate_leads
@@ -75,6 +75,15 @@ def fit_model(roles: ColumnRoles, cleaning: dict):
         return pipeline.fit(raw_records(train, roles), train[roles.target] if y is None else y)
 
     return fit
+
+
+@pytest.fixture(scope="session")
+def saved_model(prepared, roles, fit_model, tmp_path_factory) -> tuple[object, Path]:
+    """A small fitted pipeline and its saved MLflow model directory, for scoring and serving."""
+    pipeline = fit_model(prepared, hyperparams={"max_iter": 40})
+    path = tmp_path_factory.mktemp("saved") / "model"
+    save_model(pipeline, path, raw_records(prepared, roles).head(5))
+    return pipeline, path
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,14 @@ import pytest
 
 from leadsift import synth
 from leadsift.cleaning import clean_leads
-from leadsift.model_store import raw_records, save_model
 from leadsift.scoring import load_scoring_model, sales_view, score_leads
 from leadsift.synth import Dirt, Drift, generate_leads
 from tests.conftest import WORLD_7
 
 
 @pytest.fixture(scope="module")
-def model_dir(prepared, roles, fit_model, tmp_path_factory):
-    pipeline = fit_model(prepared, hyperparams={"max_iter": 40})
-    records = raw_records(prepared, roles)
-    path = tmp_path_factory.mktemp("score") / "model"
-    save_model(pipeline, path, records.head(5))
-    return path
+def model_dir(saved_model):
+    return saved_model[1]
 
 
 def incoming_batch(**drift):

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from leadsift import synth
-from leadsift.model_store import raw_records, save_model
 from leadsift.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
 
@@ -42,11 +41,8 @@ def post(url: str, body: object) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def server(prepared, roles, fit_model, tmp_path_factory):
-    pipeline = fit_model(prepared, hyperparams={"max_iter": 30})
-    records = raw_records(prepared, roles)
-    model_dir = tmp_path_factory.mktemp("serve") / "model"
-    save_model(pipeline, model_dir, records.head(5))
+def server(saved_model):
+    pipeline, model_dir = saved_model
     port = free_port()
     env = {
         **os.environ,
