@@ -13,8 +13,9 @@ import pandas as pd
 
 from leadsift import plots, tracking
 from leadsift.cli import run_stage
+from leadsift.config import load_params
 from leadsift.evaluation import Scores, evaluate_scores, importance_table, true_scores
-from leadsift.io import read_params, write_csv, write_json
+from leadsift.io import write_csv, write_json
 from leadsift.model_store import load_model, raw_records
 from leadsift.schema import ColumnRoles
 
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("truth", help="parquet of true probabilities by id (used when ids match)")
     parser.add_argument("reports", help="reports directory")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     settings = params["evaluate"]
     roles = ColumnRoles.from_params(params["data"])
     model = load_model(args.model_dir)

@@ -10,8 +10,9 @@ import logging
 import pandas as pd
 
 from leadsift.cli import run_stage
+from leadsift.config import load_params
 from leadsift.features import add_features
-from leadsift.io import read_params, write_parquet
+from leadsift.io import write_parquet
 from leadsift.schema import ColumnRoles
 
 log = logging.getLogger("leadsift.featurize")
@@ -22,7 +23,7 @@ def main() -> None:
     parser.add_argument("leads", help="clean leads (parquet)")
     parser.add_argument("out", help="leads with features (parquet)")
     args = parser.parse_args()
-    roles = ColumnRoles.from_params(read_params()["data"])
+    roles = ColumnRoles.from_params(load_params()["data"])
     leads = pd.read_parquet(args.leads)
     features = add_features(leads, roles.interaction_groups, roles.timestamp)
     write_parquet(args.out, features)

@@ -11,7 +11,8 @@ import logging
 import pandas as pd
 
 from leadsift.cli import run_stage
-from leadsift.io import read_params, write_csv, write_parquet
+from leadsift.config import load_params
+from leadsift.io import write_csv, write_parquet
 from leadsift.synth import TARGET, Dirt, Drift, generate_leads
 
 log = logging.getLogger("leadsift.generate")
@@ -23,7 +24,7 @@ def main() -> None:
     parser.add_argument("truth", help="parquet of lead_id, p_true and the label")
     parser.add_argument("--incoming", action="store_true", help="write a later, unlabelled batch")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     gen = params["generate"]
     common = {
         "genuine_rate": gen["genuine_rate"],

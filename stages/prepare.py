@@ -10,7 +10,8 @@ from pathlib import Path
 
 from leadsift.cleaning import clean_leads
 from leadsift.cli import run_stage
-from leadsift.io import read_params, write_json, write_parquet
+from leadsift.config import load_params
+from leadsift.io import write_json, write_parquet
 from leadsift.schema import ColumnRoles, load_raw_table
 
 log = logging.getLogger("leadsift.prepare")
@@ -22,7 +23,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for leads.parquet and quarantine.parquet")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     roles = ColumnRoles.from_params(params["data"])
     raw = load_raw_table(args.raw, roles, "data.raw_path")
     log.info("read %s rows from %s", f"{len(raw):,}", args.raw)

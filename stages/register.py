@@ -13,7 +13,8 @@ import pandas as pd
 
 from leadsift import registry
 from leadsift.cli import run_stage
-from leadsift.io import read_params, write_json
+from leadsift.config import load_params
+from leadsift.io import write_json
 from leadsift.model_store import raw_records
 from leadsift.schema import ColumnRoles
 
@@ -27,7 +28,7 @@ def main() -> None:
     parser.add_argument("metrics", help="reports/metrics.json")
     parser.add_argument("report", help="promotion decision JSON")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     roles = ColumnRoles.from_params(params["data"])
     test = pd.read_parquet(args.test)
     report = registry.gate_and_register(

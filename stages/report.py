@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 from leadsift.cli import run_stage
-from leadsift.io import read_params, write_text
+from leadsift.config import load_params
+from leadsift.io import write_text
 from leadsift.report import render_report
 
 
@@ -23,7 +24,7 @@ def main() -> None:
         read("data.json"),
         tuning=read("tuning.json"),
         promotion=read("promotion.json"),
-        family=read_params()["model"]["family"],
+        family=load_params()["model"]["family"],
     )
     write_text(reports / "report.md", text)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from leadsift.cleaning import clean_leads
 from leadsift.cli import run_stage
-from leadsift.io import read_params, write_csv, write_json, write_parquet
+from leadsift.config import load_params
+from leadsift.io import write_csv, write_json, write_parquet
 from leadsift.schema import ColumnRoles, load_raw_table
 from leadsift.scoring import load_scoring_model, sales_view, score_leads
 
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for the scored files")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     roles = ColumnRoles.from_params(params["data"])
     batch = load_raw_table(args.batch, roles, "score.input", labelled=False)
     result = clean_leads(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from leadsift.cli import run_stage
-from leadsift.io import read_params, write_json, write_parquet
+from leadsift.config import load_params
+from leadsift.io import write_json, write_parquet
 from leadsift.schema import ColumnRoles
 from leadsift.split import describe_splits, split_leads
 
@@ -20,7 +21,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for train/validation/test.parquet")
     parser.add_argument("report", help="split summary JSON")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     roles = ColumnRoles.from_params(params["data"])
     settings = params["split"]
     parts, method = split_leads(

@@ -12,6 +12,7 @@ import pandas as pd
 
 from leadsift import tracking
 from leadsift.cli import run_stage
+from leadsift.config import load_params
 from leadsift.io import InputError, read_params, write_json
 from leadsift.model_store import raw_records, save_model
 from leadsift.models import pipeline_from_params, training_summary
@@ -27,7 +28,7 @@ def main() -> None:
     parser.add_argument("model_dir", help="directory for the MLflow model")
     parser.add_argument("report", help="training summary JSON")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     roles = ColumnRoles.from_params(params["data"])
     family = params["model"]["family"]
     best = read_params(args.best_params)

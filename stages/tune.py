@@ -13,9 +13,10 @@ import pandas as pd
 
 from leadsift import plots, tracking, tuning
 from leadsift.cli import run_stage
-from leadsift.io import InputError, read_params, write_csv, write_json, write_yaml
+from leadsift.config import load_params
+from leadsift.io import write_csv, write_json, write_yaml
 from leadsift.model_store import raw_records
-from leadsift.models import get_family, pipeline_from_params
+from leadsift.models import FAMILIES, pipeline_from_params
 from leadsift.schema import ColumnRoles
 
 log = logging.getLogger("leadsift.tune")
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("best_params", help="YAML of the best hyperparameters")
     parser.add_argument("reports", help="reports directory")
     args = parser.parse_args()
-    params = read_params()
+    params = load_params()
     settings, family = params["tune"], params["model"]["family"]
     roles = ColumnRoles.from_params(params["data"])
     fixed = params["model"].get(family) or {}
@@ -38,8 +39,6 @@ def main() -> None:
     space = tuning.parse_space(
         (settings["spaces"] or {}).get(family), key, set(classifier.get_params()), fixed
     )
-    if settings["metric"] not in tuning.METRICS:
-        raise InputError(f"params.yaml: `tune.metric` must be one of {list(tuning.METRICS)}")
 
     train = tuning.sample_rows(pd.read_parquet(args.train), settings["max_rows"], settings["seed"])
     valid = pd.read_parquet(args.validation)
@@ -51,7 +50,7 @@ def main() -> None:
         (raw_records(train, roles), train[roles.target].to_numpy()),
         (raw_records(valid, roles), valid[roles.target].to_numpy()),
     )
-    spec = get_family(family)
+    spec = FAMILIES[family]
     evaluate = tuning.objective(
         classifier,
         space,

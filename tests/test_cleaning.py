@@ -7,10 +7,17 @@ from leadsift.cleaning import (
     clean_leads,
     normalize_leads,
     normalize_text,
-    parse_timestamps,
 )
 from leadsift.io import InputError
-from leadsift.schema import ROW_ID, ColumnRoles, encode_target
+from leadsift.schema import (
+    ROW_ID,
+    ColumnRoles,
+    contract_violations,
+    encode_target,
+    lead_contract,
+    parse_timestamps,
+    target_classes,
+)
 from leadsift.synth import TARGET
 
 PLACEHOLDERS = ["Select", "N/A"]
@@ -76,6 +83,7 @@ def _roles(**overrides) -> ColumnRoles:
         "categorical": ["colour"],
         "numeric": ["n"],
         "non_negative": ["n"],
+        "flags": [],
         "id": None,
         "timestamp": "at",
         **overrides,
@@ -86,36 +94,58 @@ def _roles(**overrides) -> ColumnRoles:
 def test_quarantine_gives_a_reason_per_row():
     raw = pd.DataFrame(
         {
-            "colour": ["red", "blue", "red", "red", "green", "red"],
-            "n": ["1", "-2", "abc", "3", "4", "5"],
-            "at": ["2025-01-01", "2025-01-02", "2025-01-03", "never", "2025-01-05", "2025-01-06"],
-            "y": ["Yes", "No", "No", "Yes", None, "no"],
+            "colour": ["red", "blue", "red", "red", "green", "red", "red", "red"],
+            "n": ["1", "-2", "abc", "3", "4", "5", "-1", "6"],
+            "at": [f"2025-01-0{day}" for day in range(1, 9)],
+            "y": ["Yes", "No", "No", "Yes", None, "no", "Yes", "Maybe"],
         }
     )
+    raw.loc[[3, 6], "at"] = ["never", "bad"]
     result = clean_leads(raw, _roles(), missing_values=PLACEHOLDERS, aliases={}, source="x")
     reasons = dict(zip(result.quarantine[ROW_ID], result.quarantine["reason"], strict=True))
     assert reasons == {
         2: "negative n",
         3: "non-numeric n",
         4: "missing or unparseable at",
-        5: "missing or unreadable target y",
+        5: "missing target y",
+        7: "negative n; missing or unparseable at",
+        8: "target y not one of the two classes ['yes', 'no']",
     }
     assert result.clean[ROW_ID].tolist() == [1, 6]
     assert result.clean["y"].tolist() == [1, 0]
 
 
+def test_the_contract_checks_flags_ids_and_is_the_same_for_a_batch_to_score():
+    roles = _roles(numeric=["n", "f"], flags=["f"], id="lead")
+    raw = pd.DataFrame(
+        {
+            "lead": ["a", "b", "b", None, "e"],
+            "n": [1, 2, 3, 4, 5],
+            "f": [0, 1, 2, 1, 0],
+            "at": ["2025-01-01"] * 5,
+        }
+    )
+    reasons = contract_violations(lead_contract(roles), raw)
+    assert reasons.dropna().to_dict() == {
+        1: "lead repeated with different content",
+        2: "lead repeated with different content; f not 0 or 1",
+        3: "missing lead",
+    }
+
+
 def test_target_given_as_labels_is_encoded_and_must_have_two_classes():
-    assert encode_target(pd.Series(["Yes", "no ", "YES", None]), "yes", "f").tolist() == [
-        1,
-        0,
-        1,
-        pd.NA,
-    ]
-    assert encode_target(pd.Series(["1", "0", "1.0"]), 1, "f").tolist() == [1, 0, 1]
-    with pytest.raises(InputError, match=r"exactly two classes.*found 3"):
-        encode_target(pd.Series(["a", "b", "c"], name="t"), "a", "f.csv")
+    labels = pd.Series(["Yes", "no ", "YES", None, "maybe", "No"], name="t")
+    classes = target_classes(labels, "yes", None, "f")
+    assert classes == ("yes", "no")
+    assert encode_target(labels, classes).tolist() == [1, 0, 1, pd.NA, pd.NA, 0]
+    numbers = pd.Series(["1", "0", "1.0"], name="t")
+    assert encode_target(numbers, target_classes(numbers, 1, 0, "f")).tolist() == [1, 0, 1]
+    with pytest.raises(InputError, match=r"two classes.*found 1"):
+        target_classes(pd.Series(["a", "a"], name="t"), "a", None, "f.csv")
     with pytest.raises(InputError, match="positive_label"):
-        encode_target(pd.Series(["a", "b"], name="t"), "z", "f.csv")
+        target_classes(pd.Series(["a", "b"], name="t"), "z", None, "f.csv")
+    with pytest.raises(InputError, match="negative_label` = 'c'"):
+        target_classes(pd.Series(["a", "b"], name="t"), "a", "c", "f.csv")
 
 
 @pytest.mark.parametrize(
@@ -124,6 +154,7 @@ def test_target_given_as_labels_is_encoded_and_must_have_two_classes():
         ({"numeric": ["colour"]}, "declared twice"),
         ({"categorical": ["y"]}, "cannot also be a feature"),
         ({"non_negative": ["colour"]}, "not in `data.numeric`"),
+        ({"flags": ["colour"]}, "`data.flags` lists"),
         ({"target": None}, "data.target"),
         ({"categorical": [], "numeric": [], "non_negative": []}, "at least one feature"),
     ],

@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift.io import InputError
 from leadsift.model_store import load_model, raw_records, save_model
-from leadsift.models import FAMILIES, build_pipeline
+from leadsift.models import FAMILIES
 
 HYPERPARAMS = {
     "hist_gradient_boosting": {"max_iter": 60},
@@ -76,20 +75,6 @@ def test_saved_model_pyfunc_returns_probabilities_for_raw_csv_like_records(
     save_model(model, tmp_path / "m", records.head(5))
     out = np.asarray(mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(records))
     np.testing.assert_allclose(out, model.predict_proba(records))
-
-
-def test_unknown_family_names_the_params_key(roles):
-    with pytest.raises(InputError, match=r"model\.family.*'xgb'"):
-        build_pipeline(
-            roles,
-            missing_values=[],
-            aliases={},
-            family="xgb",
-            hyperparams={},
-            coverage=0.9,
-            max_levels=100,
-            seed=0,
-        )
 
 
 def test_raw_records_look_like_a_csv_export(halves, roles):

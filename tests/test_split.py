@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.io import InputError
 from leadsift.split import split_leads
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
@@ -38,17 +37,3 @@ def test_stratified_split_without_timestamp_keeps_the_rate_and_is_seeded():
         assert part["y"].mean() == pytest.approx(df["y"].mean(), abs=0.02)
     assert sum(len(p) for p in parts.values()) == len(df)
     assert set(pd.concat(parts.values())["id"]) == set(df["id"])
-
-
-@pytest.mark.parametrize(
-    ("method", "fractions", "message"),
-    [
-        ("random", FRACTIONS, "split.method"),
-        ("time", {"train": 0.7, "validation": 0.2, "test": 0.2}, "sum to 1"),
-        ("time", {"train": 0.7, "test": 0.3}, "exactly"),
-        ("time", {"train": 1.0, "validation": 0.0, "test": 0.0}, r"\(0, 1\)"),
-    ],
-)
-def test_bad_split_params_name_the_key(method, fractions, message):
-    with pytest.raises(InputError, match=message):
-        split_leads(frame(), method=method, seed=0, **{**COLUMNS, "fractions": fractions})

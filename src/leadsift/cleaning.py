@@ -15,7 +15,16 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from leadsift.io import InputError
-from leadsift.schema import ROW_ID, ColumnRoles, encode_target
+from leadsift.schema import (
+    ROW_ID,
+    ColumnRoles,
+    contract_violations,
+    encode_target,
+    lead_contract,
+    parse_numbers,
+    parse_timestamps,
+    target_classes,
+)
 
 
 def normalize_text(
@@ -28,18 +37,6 @@ def normalize_text(
     if aliases:
         text = text.replace({str(k).lower(): str(v).lower() for k, v in aliases.items()})
     return text.astype(object).where(text.notna(), None)
-
-
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """Parse timestamps; anything unparseable becomes NaT (and is quarantined by `prepare`)."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_localize(None) if values.dt.tz is not None else values
-    text = values.astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
-    return parsed.astype("datetime64[ns]")
 
 
 def normalize_leads(
@@ -56,8 +53,7 @@ def normalize_leads(
     for column in categorical:
         out[column] = normalize_text(out[column], missing_values, aliases.get(column, {}))
     for column in numeric:
-        if not pd.api.types.is_numeric_dtype(out[column]):
-            out[column] = pd.to_numeric(out[column].astype("string").str.strip(), errors="coerce")
+        out[column] = parse_numbers(out[column])
     if timestamp:
         out[timestamp] = parse_timestamps(out[timestamp])
     return out
@@ -109,40 +105,6 @@ class CleanResult:
     counts: dict[str, int]
 
 
-def quarantine_reasons(
-    df: pd.DataFrame, raw: pd.DataFrame, roles: ColumnRoles, *, labelled: bool = True
-) -> pd.Series:
-    """One reason string per impossible row (missing where the row is fine).
-
-    `raw` is the frame before normalisation, used to tell a missing value from an unparseable one.
-    """
-    reasons = pd.Series("", index=df.index, dtype=object)
-
-    def add(mask: pd.Series, reason: str) -> None:
-        nonlocal reasons
-        mask = mask.fillna(False).astype(bool)
-        reasons = reasons.where(~mask, reasons + np.where(reasons.eq(""), "", "; ") + reason)
-
-    if labelled:
-        add(df[roles.target].isna(), f"missing or unreadable target {roles.target}")
-    for column in roles.numeric_inputs:
-        if df[column].isna().any() and not pd.api.types.is_numeric_dtype(raw[column]):
-            text = raw[column].astype("string").str.strip()
-            add(df[column].isna() & text.notna() & text.ne(""), f"non-numeric {column}")
-    for column in roles.numeric_inputs:
-        add(
-            pd.Series(np.isinf(df[column].to_numpy(dtype=float)), index=df.index),
-            f"non-finite {column}",
-        )
-    for column in roles.count_columns:
-        add(df[column] < 0, f"negative {column}")
-    if roles.id:  # exact duplicates are gone by now: what remains under one id disagrees
-        add(df[roles.id].duplicated(keep=False), f"{roles.id} repeated with different content")
-    if roles.timestamp:
-        add(df[roles.timestamp].isna(), f"missing or unparseable {roles.timestamp}")
-    return reasons.mask(reasons.eq(""))
-
-
 def clean_leads(
     raw: pd.DataFrame,
     roles: ColumnRoles,
@@ -152,7 +114,8 @@ def clean_leads(
     source: str,
     labelled: bool = True,
 ) -> CleanResult:
-    """Normalise, drop exact duplicates and quarantine impossible rows; every row is accounted for.
+    """Normalise, drop exact duplicates and quarantine the rows that break the contract
+    (`schema.lead_contract`); every row is accounted for.
 
     Returns the clean rows (target encoded 0/1 when `labelled`; an incoming batch to score has no
     target), the quarantined rows with a `reason` column, and the counts, for which
@@ -169,13 +132,17 @@ def clean_leads(
         aliases=aliases,
     )
     target = [roles.target] if labelled else []
+    classes = None
     if labelled:
-        df[roles.target] = encode_target(df[roles.target], roles.positive_label, source)
+        classes = target_classes(
+            raw[roles.target], roles.positive_label, roles.negative_label, source
+        )
+        df[roles.target] = encode_target(raw[roles.target], classes)
     df = df[[roles.id_column, *roles.model_inputs, *target]]
 
     duplicate = df.drop(columns=ROW_ID, errors="ignore").duplicated(keep="first")
     kept = df[~duplicate]
-    reasons = quarantine_reasons(kept, raw.loc[kept.index], roles, labelled=labelled)
+    reasons = contract_violations(lead_contract(roles, classes), raw.loc[kept.index])
     bad = reasons.notna()
     quarantine = raw.loc[kept.index[bad]].assign(reason=reasons[bad])
     clean = kept[~bad].astype(dict.fromkeys(target, "int64")).reset_index(drop=True)

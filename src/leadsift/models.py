@@ -20,7 +20,6 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from leadsift.cleaning import LeadNormalizer
 from leadsift.features import LeadFeatures, RareLevelCollapser, derived_feature_names
-from leadsift.io import InputError
 from leadsift.schema import ColumnRoles
 
 
@@ -89,14 +88,6 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def get_family(name: str) -> Family:
-    if name not in FAMILIES:
-        raise InputError(
-            f"params.yaml: `model.family` {name!r} is unknown; choose one of {sorted(FAMILIES)}"
-        )
-    return FAMILIES[name]
-
-
 def _encoder(family: Family, coverage: float, max_levels: int) -> Pipeline:
     if family.categorical_encoding == "ordinal":
         encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
@@ -138,7 +129,7 @@ def build_pipeline(
     The first two steps are the same code the `prepare` and `featurize` stages run; the rest is
     learned in `fit`, on the training split only.
     """
-    spec = get_family(family)
+    spec = FAMILIES[family]
     categorical = list(roles.categorical)
     numeric = roles.numeric_inputs + derived_feature_names(
         roles.interaction_groups, roles.timestamp

@@ -6,11 +6,14 @@ lets a team point leadsift at its own CRM export by editing params only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 
 from leadsift.io import InputError, read_table
 
@@ -25,6 +28,8 @@ class ColumnRoles:
     numeric: tuple[str, ...] = ()
     interaction_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     non_negative: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    negative_label: Any = None
     id: str | None = None
     timestamp: str | None = None
 
@@ -44,6 +49,8 @@ class ColumnRoles:
             numeric=tuple(data.get("numeric") or ()),
             interaction_groups=groups,
             non_negative=tuple(data.get("non_negative") or ()),
+            flags=tuple(data.get("flags") or ()),
+            negative_label=data.get("negative_label"),
             id=data.get("id") or None,
             timestamp=data.get("timestamp") or None,
         )
@@ -71,10 +78,11 @@ class ColumnRoles:
                 f"params.yaml: {sorted(clash)} is the target, id or timestamp and cannot also be a "
                 "feature column in `data:`"
             )
-        if stray := set(self.non_negative) - set(self.numeric):
-            raise InputError(
-                f"params.yaml: `data.non_negative` lists {sorted(stray)}, not in `data.numeric`"
-            )
+        for key in ("non_negative", "flags"):
+            if stray := set(getattr(self, key)) - set(self.numeric):
+                raise InputError(
+                    f"params.yaml: `data.{key}` lists {sorted(stray)}, not in `data.numeric`"
+                )
 
     def key_of(self, column: str) -> str:
         """The params.yaml key that declares `column`, for error messages."""
@@ -150,30 +158,165 @@ def check_columns(
     )
 
 
-def _canonical_labels(values: pd.Series) -> pd.Series:
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Numbers from a raw column; text that is not a number becomes NaN (blank stays missing)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values
+    text = values.astype("string").str.strip()
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Parse timestamps; anything unparseable becomes NaT."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize(None) if values.dt.tz is not None else values
+    text = values.astype("string").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    return parsed.astype("datetime64[ns]")
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.isna() | values.astype("string").str.strip().eq("")
+
+
+def canonical_labels(values: pd.Series) -> pd.Series:
     """Numbers as floats ("1" == "1.0" == 1), anything else as trimmed case-folded text."""
-    text = values.astype("string").str.strip().str.casefold()
+    text = values.astype("string").str.strip().str.casefold().mask(lambda t: t.eq(""))
     numbers = pd.to_numeric(text, errors="coerce")
     return text.where(numbers.isna(), numbers.astype("float64").astype("string"))
 
 
-def encode_target(values: pd.Series, positive_label: Any, source: str) -> pd.Series:
-    """Map the target to 1 (positive label) / 0 (the other class); missing stays missing.
+def _canonical(label: Any) -> str:
+    return canonical_labels(pd.Series([label])).iloc[0]
 
-    The target must hold exactly two classes; anything else is a file-level error, because a model
-    trained on the wrong notion of "genuine" is worse than no model.
+
+def target_classes(
+    values: pd.Series, positive_label: Any, negative_label: Any, source: str
+) -> tuple[str, str]:
+    """The target's two classes in canonical form: (positive, negative).
+
+    The negative class is `data.negative_label`, or, when that is null, the most frequent value
+    other than the positive label. Rows with any third value are quarantined by the contract; a
+    target without both classes is a file-level error, since a model trained on the wrong notion
+    of "genuine" is worse than no model.
     """
-    labels = _canonical_labels(values)
-    positive = _canonical_labels(pd.Series([positive_label])).iloc[0]
-    classes = sorted(labels.dropna().unique())
-    is_positive = (labels == positive).fillna(False)
-    if len(classes) != 2 or not is_positive.any():
-        shown = classes[:6] + (["…"] if len(classes) > 6 else [])
-        raise InputError(
-            f"{source}: target column {values.name!r} must hold exactly two classes including "
-            f"`data.positive_label` = {positive_label!r}; found {len(classes)}: {shown}. "
-            "Fix `data.target`/`data.positive_label` in params.yaml or the file."
+    counts = canonical_labels(values).value_counts()
+    counts = counts.iloc[
+        sorted(range(len(counts)), key=lambda i: (-counts.iloc[i], counts.index[i]))
+    ]
+    positive = _canonical(positive_label)
+    others = [label for label in counts.index if label != positive]
+    negative = (
+        _canonical(negative_label) if negative_label is not None else next(iter(others), None)
+    )
+    if positive not in counts.index or negative not in others:
+        shown = [str(v) for v in counts.index[:6]] + (["…"] if len(counts) > 6 else [])
+        wanted = (
+            "`data.negative_label` = " + repr(negative_label)
+            if negative_label is not None
+            else "one other value"
         )
-    encoded = is_positive.astype("Int8")
-    encoded[values.isna()] = pd.NA
+        raise InputError(
+            f"{source}: target column {values.name!r} must hold two classes, "
+            f"`data.positive_label` = {positive_label!r} and {wanted}; found {len(counts)}: "
+            f"{shown}. Fix `data.target`/`data.positive_label`/`data.negative_label` in "
+            "params.yaml or the file."
+        )
+    return positive, negative
+
+
+def encode_target(values: pd.Series, classes: tuple[str, str]) -> pd.Series:
+    """1 for the positive class, 0 for the negative one, missing for anything else."""
+    labels = canonical_labels(values)
+    encoded = pd.Series(pd.NA, index=values.index, dtype="Int8", name=values.name)
+    encoded[labels.eq(classes[0]).fillna(False)] = 1
+    encoded[labels.eq(classes[1]).fillna(False)] = 0
     return encoded
+
+
+def _check(
+    reason: str, test: Callable[[pd.Series], pd.Series], *, ignore_na: bool = True
+) -> pa.Check:
+    return pa.Check(test, name=reason, error=reason, ignore_na=ignore_na)
+
+
+def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) -> pa.DataFrameSchema:
+    """The row-level contract of a raw lead table, derived from the column roles.
+
+    Each check's name is the quarantine reason of the rows that fail it. With `classes` (a
+    training table) the target must be one of them; without (a batch to score) it is not needed.
+    Types are checked as "parses as": numbers, timestamps; counts are >= 0, flags are 0 or 1,
+    ids are present and unique.
+    """
+    columns: dict[str, pa.Column] = {}
+    if roles.id:
+        columns[roles.id] = [
+            _check(f"missing {roles.id}", lambda s: ~_blank(s), ignore_na=False),
+            _check(
+                f"{roles.id} repeated with different content", lambda s: ~s.duplicated(keep=False)
+            ),
+        ]
+    for column in roles.numeric_inputs:
+        checks = [
+            _check(f"non-numeric {column}", lambda s: parse_numbers(s).notna() | _blank(s)),
+            _check(f"non-finite {column}", lambda s: ~np.isinf(parse_numbers(s).astype(float))),
+        ]
+        if column in roles.count_columns:
+            checks.append(_check(f"negative {column}", lambda s: ~parse_numbers(s).lt(0)))
+        if column in roles.flags:
+            checks.append(
+                _check(
+                    f"{column} not 0 or 1",
+                    lambda s: parse_numbers(s).isin([0, 1]) | parse_numbers(s).isna(),
+                )
+            )
+        columns[column] = checks
+    if roles.timestamp:
+        columns[roles.timestamp] = [
+            _check(
+                f"missing or unparseable {roles.timestamp}",
+                lambda s: parse_timestamps(s).notna(),
+                ignore_na=False,
+            )
+        ]
+    if classes is not None:
+        columns[roles.target] = [
+            _check(
+                f"missing target {roles.target}",
+                lambda s: canonical_labels(s).notna(),
+                ignore_na=False,
+            ),
+            _check(
+                f"target {roles.target} not one of the two classes {list(classes)}",
+                lambda s: canonical_labels(s).isin(classes) | canonical_labels(s).isna(),
+            ),
+        ]
+    return pa.DataFrameSchema(
+        {name: pa.Column(checks=checks, nullable=True) for name, checks in columns.items()}
+    )
+
+
+def contract_violations(contract: pa.DataFrameSchema, raw: pd.DataFrame) -> pd.Series:
+    """One reason string per row that breaks `contract` ("; "-joined), missing where it holds."""
+    reasons = pd.Series(None, index=raw.index, dtype=object)
+    try:
+        contract.validate(raw, lazy=True, inplace=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        if cases["index"].isna().any():  # a table-level failure, not a row's
+            raise AssertionError(f"contract failed on the table:\n{cases}") from err
+        order = {
+            c.name: i
+            for i, c in enumerate(c for col in contract.columns.values() for c in col.checks)
+        }
+        cases = (
+            cases.assign(order=cases["check"].map(order))
+            .sort_values("order", kind="stable")
+            .drop_duplicates(["index", "check"])
+        )
+        joined = cases.groupby("index", sort=False)["check"].agg("; ".join)
+        reasons[joined.index] = joined
+    return reasons

@@ -14,24 +14,6 @@ from sklearn.model_selection import train_test_split
 
 from leadsift.io import InputError
 
-SPLITS = ("train", "validation", "test")
-METHODS = ("time", "stratified")
-
-
-def check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:
-    if set(fractions) != set(SPLITS):
-        raise InputError(
-            f"params.yaml: `split.fractions` needs exactly {list(SPLITS)}, got {sorted(fractions)}"
-        )
-    if any(not 0 < float(fractions[s]) < 1 for s in SPLITS):
-        raise InputError(
-            f"params.yaml: each of `split.fractions` must be in (0, 1), got {dict(fractions)}"
-        )
-    total = sum(float(fractions[s]) for s in SPLITS)
-    if abs(total - 1.0) > 1e-9:
-        raise InputError(f"params.yaml: `split.fractions` must sum to 1, they sum to {total:g}")
-    return {s: float(fractions[s]) for s in SPLITS}
-
 
 def split_leads(
     df: pd.DataFrame,
@@ -43,12 +25,11 @@ def split_leads(
     timestamp: str | None,
     seed: int,
 ) -> tuple[dict[str, pd.DataFrame], str]:
-    """Split rows into train/validation/test; return the parts and the method actually used."""
-    if method not in METHODS:
-        raise InputError(
-            f"params.yaml: `split.method` must be one of {list(METHODS)}, got {method!r}"
-        )
-    shares = check_fractions(fractions)
+    """Split rows into train/validation/test; return the parts and the method actually used.
+
+    `method` is "time" or "stratified" and `fractions` sum to 1 (checked by `config.load_params`).
+    """
+    shares = {name: float(share) for name, share in fractions.items()}
     n = len(df)
     if method == "time" and timestamp:
         ordered = df.sort_values([timestamp, id_column], kind="stable").reset_index(drop=True)

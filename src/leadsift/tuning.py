@@ -29,7 +29,11 @@ from leadsift.io import InputError
 log = logging.getLogger("leadsift.tune")
 
 METRICS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
-PRUNERS = ("median", "successive_halving", "none")
+PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    "none": optuna.pruners.NopPruner,
+}
 
 
 @dataclass(frozen=True)
@@ -97,16 +101,6 @@ def parse_space(
             raise InputError(f"{where}: `step` must be positive")
         dimensions.append(Dimension(name, low, high, bool(log_scale), step))
     return dimensions
-
-
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise InputError(f"params.yaml: `tune.pruner` must be one of {list(PRUNERS)}, got {name!r}")
 
 
 def _sizes(total: int, step: int) -> list[int]:
@@ -182,12 +176,10 @@ def run_study(
     sampler: optuna.samplers.BaseSampler | None = None,
 ) -> optuna.Study:
     """A maximising study with a seeded TPE sampler (or the given one), trials run one at a time."""
-    if not isinstance(n_trials, int) or n_trials < 1:
-        raise InputError(f"params.yaml: `tune.n_trials` must be an integer >= 1, got {n_trials!r}")
     study = optuna.create_study(
         direction="maximize",
         sampler=sampler or optuna.samplers.TPESampler(seed=seed),
-        pruner=make_pruner(pruner),
+        pruner=PRUNERS[pruner](),
     )
     study.optimize(evaluate, n_trials=n_trials, timeout=timeout, n_jobs=1)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
