@@ -1,28 +1,30 @@
 """Stage generate / generate_incoming: write the embedded synthetic lead data.
 
 Default mode writes the training export (CSV, like the CRM's) and the truth file holding each lead's
-true probability of being genuine. With --incoming it writes a later batch without labels (they go
-to a separate file) from the same world, with the drift set in params `incoming.drift`.
+true probability of being genuine. With --incoming it writes monthly batches after the training
+period, without labels (those go to a separate directory, as they arrive later in real life), from
+the same world, with the drift set in params `incoming.drift` reached by the last batch.
 """
 
 import argparse
 import logging
+from pathlib import Path
 
 import pandas as pd
 
 from leadsift.cli import run_stage
 from leadsift.config import load_params
 from leadsift.io import write_csv, write_parquet
-from leadsift.synth import TARGET, Dirt, Drift, generate_leads
+from leadsift.synth import Dirt, Drift, generate_leads, monthly_batches
 
 log = logging.getLogger("leadsift.generate")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", help="lead export to write (CSV)")
-    parser.add_argument("truth", help="parquet of lead_id, p_true and the label")
-    parser.add_argument("--incoming", action="store_true", help="write a later, unlabelled batch")
+    parser.add_argument("out", help="lead export to write (CSV); with --incoming, a directory")
+    parser.add_argument("truth", help="parquet of lead_id, p_true, label; --incoming: a directory")
+    parser.add_argument("--incoming", action="store_true", help="write later, unlabelled batches")
     args = parser.parse_args()
     params = load_params()
     gen = params["generate"]
@@ -32,28 +34,30 @@ def main() -> None:
         "dirt": Dirt(**gen["dirt"]),
     }
     if args.incoming:
-        batch = params["incoming"]
-        start = pd.Timestamp(gen["start"]) + pd.Timedelta(days=gen["days"])
-        log.info("generating %s incoming leads from %s", f"{batch['n_leads']:,}", start.date())
-        export, truth = generate_leads(
-            batch["n_leads"],
-            start=str(start),
-            days=batch["days"],
-            sample_seed=batch["sample_seed"],
-            drift=Drift(**batch["drift"]),
+        incoming = params["incoming"]
+        after = pd.Timestamp(gen["start"]) + pd.Timedelta(days=gen["days"])
+        batches = monthly_batches(
+            incoming["n_batches"],
+            incoming["leads_per_batch"],
+            after=str(after),
+            sample_seed=incoming["sample_seed"],
+            drift=Drift(**incoming["drift"]),
             id_offset=gen["n_leads"],
             **common,
         )
-        export = export.drop(columns=TARGET)
-    else:
-        log.info("generating %s leads from %s", f"{gen['n_leads']:,}", gen["start"])
-        export, truth = generate_leads(
-            gen["n_leads"],
-            start=gen["start"],
-            days=gen["days"],
-            sample_seed=gen["sample_seed"],
-            **common,
-        )
+        for batch in batches:
+            write_csv(Path(args.out) / f"{batch.name}.csv", batch.export)
+            write_parquet(Path(args.truth) / f"{batch.name}.parquet", batch.truth)
+            log.info("wrote batch %s: %s leads", batch.name, f"{len(batch.export):,}")
+        return
+    log.info("generating %s leads from %s", f"{gen['n_leads']:,}", gen["start"])
+    export, truth = generate_leads(
+        gen["n_leads"],
+        start=gen["start"],
+        days=gen["days"],
+        sample_seed=gen["sample_seed"],
+        **common,
+    )
     write_csv(args.out, export)
     write_parquet(args.truth, truth)
     log.info("wrote %s (%s rows) and %s", args.out, f"{len(export):,}", args.truth)

@@ -25,6 +25,7 @@ def main() -> None:
         tuning=read("tuning.json"),
         promotion=read("promotion.json"),
         family=load_params()["model"]["family"],
+        drift=read("drift.json"),
     )
     write_text(reports / "report.md", text)
 

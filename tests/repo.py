@@ -18,7 +18,7 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "Makefil
 # Small, fast settings for tests; everything else is the project's own params.yaml.
 SMALL = {
     "generate.n_leads": 5000,
-    "incoming.n_leads": 1000,
+    "incoming.leads_per_batch": 1000,
     "evaluate.importance_rows": 600,
     "evaluate.importance_repeats": 2,
     "tune.n_trials": 4,

@@ -32,27 +32,30 @@ OWN_ROLES = {
     "data.timestamp": None,
     "data.target": "converted",
     "data.positive_label": "Yes",
+    "data.negative_label": "No",
     "data.categorical": ["region", "device", "channel"],
     "data.numeric": ["was_referred", "drops"],
     "data.non_negative": ["drops"],
+    "data.flags": ["was_referred"],
     "data.interaction_groups": {
         "pricing": ["emi_clicks", "fee_views", "checkout_visits"],
         "content": ["syllabus_dl", "brochure_dl", "course_views"],
         "support": ["chats"],
     },
     "prepare.aliases": {"region": {"bombay": "mumbai"}},
-    "score.input": "data/own/crm_export.csv",  # scoring ignores the target column
+    "score.input": "data/own/batches",
+    "monitor.labels": "data/own/labels",
 }
 
 
-def own_export() -> pd.DataFrame:
+def own_export(sample_seed: int = 3) -> pd.DataFrame:
     export, _ = generate_leads(
         4000,
         start="2024-06-01",
         days=200,
         genuine_rate=0.35,
         world_seed=11,
-        sample_seed=3,
+        sample_seed=sample_seed,
         dirt=Dirt(),
     )
     own = export[list(RENAME)].rename(columns=RENAME)
@@ -65,6 +68,13 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     (repo.path / "data/own").mkdir(parents=True)
     own = own_export()
     own.to_csv(repo.path / "data/own/crm_export.csv", index=False)
+    # A later batch to score (no target) and, separately, its labels by the batch's row number.
+    later = own_export(sample_seed=4).head(500)
+    for folder in ("batches", "labels"):
+        (repo.path / "data/own" / folder).mkdir()
+    later.drop(columns="converted").to_csv(repo.path / "data/own/batches/2025-01.csv", index=False)
+    labels = later[["converted"]].assign(row_number=range(1, len(later) + 1))
+    labels.to_csv(repo.path / "data/own/labels/2025-01.csv", index=False)
     repo.commit("own data")
     repo.repro()
 
@@ -79,5 +89,9 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     assert (repo.path / "reports/plots/roc_bayes.csv").read_text().strip() == "fpr,tpr,threshold"
     clean = pd.read_parquet(repo.path / "data/interim/leads.parquet")
     assert "row_number" in clean.columns and set(clean["converted"]) == {0, 1}
+    drift = json.loads((repo.path / "reports/drift.json").read_text())
+    assert drift["batches"]["2025-01"]["labels"]["rows"] == drift["batches"]["2025-01"]["rows"]
+    assert drift["batches"]["2025-01"]["labels"]["roc_auc"] > 0.7
+    assert set(drift["batches"]["2025-01"]["features"]) >= {"region", "pricing_total"}
     signature = (repo.path / "models/model/MLmodel").read_text()
     assert '"name": "region"' in signature and '"name": "city"' not in signature

@@ -22,6 +22,7 @@ STAGES = [
     "train",
     "evaluate",
     "register",
+    "monitor",
     "report",
     "score",
 ]
@@ -99,19 +100,39 @@ def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
         "1",
     )
     scoring = json.loads((repo.path / "reports/scoring.json").read_text())
-    assert (
-        scoring["rows_in"]
-        == scoring["rows_clean"] + scoring["rows_duplicate"] + scoring["rows_quarantined"]
-    )
-    sales = pd.read_csv(repo.path / "data/scored/leads_scored.csv")
-    assert len(sales) == scoring["rows_clean"] and sales["lead_score"].between(0, 100).all()
+    assert list(scoring["batches"]) == ["2026-01", "2026-02", "2026-03"]
+    for name, batch in scoring["batches"].items():
+        assert (
+            batch["rows_in"]
+            == batch["rows_clean"] + batch["rows_duplicate"] + batch["rows_quarantined"]
+        )
+        sales = pd.read_csv(repo.path / f"data/scored/sales/{name}.csv")
+        assert len(sales) == batch["rows_clean"] and sales["lead_score"].between(0, 100).all()
+
+
+def test_the_monitor_reads_every_batch_and_its_labels(built):
+    repo = built[0]
+    drift = json.loads((repo.path / "reports/drift.json").read_text())
+    assert list(drift["batches"]) == ["2026-01", "2026-02", "2026-03"]
+    assert drift["retrain_recommended"] == bool(drift["reasons"])
+    for batch in drift["batches"].values():
+        assert batch["labels"]["rows"] == batch["rows"]  # every scored lead's label has arrived
+        assert set(batch["features"]) >= {"utm_source", "platform", "interactions_total"}
+    table = pd.read_csv(repo.path / "reports/monitor/drift.csv")
+    assert len(table) == 3 * (len(batch["features"]) + 1)
+    assert (repo.path / "reports/monitor/drift.png").read_bytes().startswith(b"\x89PNG")
+    assert "## Incoming batches" in (repo.path / "reports/report.md").read_text()
 
 
 @pytest.mark.parametrize(
     ("change", "reruns"),
     [
-        ({"tune.seed": 7}, ["evaluate", "register", "report", "score", "train", "tune"]),
-        ({"business.min_genuine_recall": 0.9}, ["evaluate", "register", "report", "score"]),
+        ({"tune.seed": 7}, ["evaluate", "monitor", "register", "report", "score", "train", "tune"]),
+        (
+            {"business.min_genuine_recall": 0.9},
+            ["evaluate", "monitor", "register", "report", "score"],
+        ),
+        ({"monitor.psi_alert": 0.05}, ["monitor", "report"]),
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):

@@ -41,3 +41,17 @@ def test_report_without_truth_tuning_or_promotion_still_reads():
     text = render_report(metrics, DATA)
     assert "best possible" not in text and "## Promotion" not in text and "## Tuning" not in text
     assert "| ROC-AUC |" in text and "n/a" in text
+
+
+def test_report_says_whether_incoming_batches_call_for_retraining():
+    quiet = {"retrain_recommended": False, "reasons": [], "batches": {"2026-01": {}, "2026-02": {}}}
+    assert "No drift alert in batches 2026-01, 2026-02." in render_report(
+        METRICS, DATA, drift=quiet
+    )
+    loud = {
+        "retrain_recommended": True,
+        "reasons": ["2026-02: platform: PSI 0.23 >= 0.1"],
+        "batches": {"2026-01": {}, "2026-02": {}},
+    }
+    text = render_report(METRICS, DATA, drift=loud)
+    assert "**Retraining recommended**" in text and "- 2026-02: platform: PSI 0.23" in text

@@ -86,8 +86,8 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "generate.dirt.negative_counts": _SHARE,
     "generate.dirt.placeholders": _SHARE,
     "incoming.sample_seed": _integer(0),
-    "incoming.n_leads": _integer(1),
-    "incoming.days": _integer(1),
+    "incoming.n_batches": _integer(1),
+    "incoming.leads_per_batch": _integer(1),
     "incoming.drift.new_sources": _SHARE,
     "incoming.drift.platform_shift": _SHARE,
     "incoming.drift.count_inflation": _between(0, 100),
@@ -120,6 +120,13 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "evaluate.importance_repeats": _integer(1),
     "evaluate.importance_top": _integer(1),
     "evaluate.seed": _integer(0),
+    "monitor.labels": _TEXT,
+    "monitor.bins": _integer(2),
+    "monitor.psi_alert": _between(0, float("inf"), closed="neither"),
+    "monitor.p_value": _between(0, 1, closed="neither"),
+    "monitor.unseen_alert": _SHARE,
+    "monitor.auc_drop_alert": _SHARE,
+    "monitor.rate_gap_alert": _SHARE,
 }
 
 

@@ -201,3 +201,28 @@ def evaluation_figures(
         ),
         "importance": importance_figure(importance, top),
     }
+
+
+def drift_figure(table: pd.DataFrame, psi_alert: float, top: int) -> Figure:
+    """Heatmap of PSI by feature (rows: the `top` most drifted, then the scores) and batch
+    (columns), from the long table of `monitoring.drift_table`; cells with an alert are boxed."""
+    psi = table.pivot_table(index="feature", columns="batch", values="psi", aggfunc="max")
+    alerted = table.pivot_table(index="feature", columns="batch", values="alert", aggfunc="max")
+    order = psi.drop(index="scores").max(axis=1).sort_values(ascending=False, kind="stable")
+    rows = [*order.index[:top], "scores"]
+    shown, boxed = psi.loc[rows], alerted.loc[rows]
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(1.1 * len(shown.columns) + 3.4, 0.32 * len(rows) + 1.6))
+    image = ax.imshow(shown.to_numpy(), cmap="Reds", vmin=0, vmax=2 * psi_alert, aspect="auto")
+    for (i, j), value in np.ndenumerate(shown.to_numpy()):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if value > 1.2 * psi_alert else "black")  # fmt: skip
+        if boxed.iloc[i, j]:
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, color="black"))
+    ax.axhline(len(rows) - 1.5, color="black", lw=1)
+    ax.set_xticks(range(len(shown.columns)), shown.columns)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("batch")
+    ax.set_title(f"Drift against training (PSI; alert at {psi_alert:g}, boxed = alert)")
+    fig.colorbar(image, ax=ax, label="PSI", shrink=0.8)
+    return fig

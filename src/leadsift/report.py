@@ -16,6 +16,7 @@ FIGURES = (
     ("Confusion at the business threshold", "figures/confusion.png"),
     ("Permutation importance", "figures/importance.png"),
     ("Tuning history", "tuning/history.png"),
+    ("Drift of incoming batches", "monitor/drift.png"),
 )
 
 
@@ -54,6 +55,7 @@ def render_report(
     tuning: Mapping[str, Any] | None = None,
     promotion: Mapping[str, Any] | None = None,
     family: str | None = None,
+    drift: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as Markdown text."""
     test, validation, business = metrics["test"], metrics["validation"], metrics["business"]
@@ -95,6 +97,14 @@ def render_report(
             f"completed, {tuning['n_pruned']} pruned.",
             "",
         ]
+    if drift:
+        batches = ", ".join(drift["batches"])
+        parts += ["## Incoming batches", ""]
+        if drift["retrain_recommended"]:
+            parts += [f"**Retraining recommended** after batches {batches}:", ""]
+            parts += [f"- {reason}" for reason in drift["reasons"]] + [""]
+        else:
+            parts += [f"No drift alert in batches {batches}.", ""]
     parts += ["## Data", ""]
     parts += [
         f"{data['rows_in']:,} rows in: {data['rows_clean']:,} clean, {data['rows_duplicate']:,} "

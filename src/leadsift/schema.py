@@ -193,6 +193,12 @@ def _canonical(label: Any) -> str:
     return canonical_labels(pd.Series([label])).iloc[0]
 
 
+def positive_mask(values: pd.Series, positive_label: Any) -> pd.Series:
+    """True where the label is `positive_label` (in canonical form); missing stays missing."""
+    labels = canonical_labels(values)
+    return labels.eq(_canonical(positive_label)).astype("boolean").mask(labels.isna())
+
+
 def target_classes(
     values: pd.Series, positive_label: Any, negative_label: Any, source: str
 ) -> tuple[str, str]:

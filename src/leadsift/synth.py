@@ -15,7 +15,7 @@ the same world as the training data. The *sample* seed draws the leads themselve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -160,6 +160,10 @@ class Drift:
     platform_shift: float = 0.0  # 0..1: moves the platform mix toward the mobile apps
     count_inflation: float = 0.0  # relative inflation of interaction rates (0.5 = +50%)
     genuine_rate_shift: float = 0.0  # added to the genuine rate (a prior shift)
+
+    def scaled(self, factor: float) -> Drift:
+        """The same drift, `factor` of the way there (0 = none, 1 = all of it)."""
+        return Drift(**{k: v * factor for k, v in asdict(self).items()})
 
 
 @dataclass(frozen=True)
@@ -441,3 +445,48 @@ def generate_leads(
     truth = pd.DataFrame({ID: clean[ID], "p_true": p_true, TARGET: label})
     export = add_dirt(clean.assign(**{TARGET: label}), dirt, [sample_seed, 4])
     return export, truth
+
+
+@dataclass(frozen=True)
+class Batch:
+    name: str  # the month it covers, YYYY-MM
+    export: pd.DataFrame  # unlabelled, with the CRM dirt
+    truth: pd.DataFrame  # lead id, p_true and the label, which in real life arrive later
+
+
+def monthly_batches(
+    n_batches: int,
+    leads_per_batch: int,
+    *,
+    after: str,
+    genuine_rate: float,
+    world_seed: int,
+    sample_seed: int,
+    dirt: Dirt,
+    drift: Drift,
+    id_offset: int,
+) -> list[Batch]:
+    """Unlabelled batches of leads, one per calendar month from the first month starting at or
+    after `after`, with drift ramping linearly to `drift` at the last batch (batch i of n gets
+    i/n of it), as campaigns and platforms change gradually. Batch i is drawn with seed
+    `sample_seed + i`, so adding a batch leaves the earlier ones unchanged.
+    """
+    first = pd.Timestamp(after).to_period("M")
+    if pd.Timestamp(after) > first.start_time:
+        first += 1
+    batches = []
+    for i in range(n_batches):
+        month = first + i
+        export, truth = generate_leads(
+            leads_per_batch,
+            start=str(month.start_time),
+            days=month.days_in_month,
+            genuine_rate=genuine_rate,
+            world_seed=world_seed,
+            sample_seed=sample_seed + i,
+            dirt=dirt,
+            drift=drift.scaled((i + 1) / n_batches),
+            id_offset=id_offset + i * leads_per_batch,
+        )
+        batches.append(Batch(str(month), export.drop(columns=TARGET), truth))
+    return batches
