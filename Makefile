@@ -6,7 +6,7 @@ BIN := $(abspath $(VENV))/bin
 # Stage commands call `python` and `dvc queue` workers call `dvc`: both must be the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install repro test lint format dag metrics compare serve pr-report clean-venv lock help
+.PHONY: install repro test lint format dag metrics compare serve bench pr-report clean-venv lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_
 PORT ?= 5001
 serve: $(VENV)/.runtime  ## serve the registered champion on http://127.0.0.1:$(PORT) (MLflow)
 	python -m leadsift.serve --port $(PORT)
+
+BENCH_ARGS ?=
+bench: $(VENV)/.dev  ## measure quality, speed and scale into reports/bench.json (long; see README)
+	python -m leadsift.bench $(BENCH_ARGS)
 
 lock:  ## re-resolve requirements*.txt from requirements*.in in a throwaway venv
 	rm -rf .lock && $(PYTHON) -m venv .lock/venv

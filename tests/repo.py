@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from leadsift.config import set_param
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "Makefile", "stages", "src"]
 
@@ -24,14 +26,6 @@ SMALL = {
     "tune.n_trials": 4,
     "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
 }
-
-
-def set_param(params: dict, dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = params
-    for key in parents:
-        node = node[key]
-    node[leaf] = value
 
 
 class Repo:

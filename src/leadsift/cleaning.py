@@ -53,7 +53,8 @@ def normalize_leads(
     for column in categorical:
         out[column] = normalize_text(out[column], missing_values, aliases.get(column, {}))
     for column in numeric:
-        out[column] = parse_numbers(out[column])
+        if not pd.api.types.is_numeric_dtype(out[column]):  # assigning costs even a 1-row call
+            out[column] = parse_numbers(out[column])
     if timestamp:
         out[timestamp] = parse_timestamps(out[timestamp])
     return out

@@ -139,6 +139,15 @@ def _lookup(params: dict[str, Any], key: str) -> Any:
     return node
 
 
+def set_param(params: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key (`tune.n_trials`) in a params mapping, as `dvc exp run -S` does."""
+    *parents, leaf = key.split(".")
+    node = params
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
+
+
 def params_problems(params: dict[str, Any]) -> list[str]:
     """Every key whose value breaks its rule, as "`key` must be ..., got ..." (empty when fine)."""
     problems = []

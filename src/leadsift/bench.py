@@ -1,0 +1,650 @@
+"""`make bench`: quality against the known ceiling, speed and scale, measured side by side.
+
+    python -m leadsift.bench [--only pipeline,quality,tuning,throughput,scoring,serving,scale]
+                             [--scale 1000000,3000000] [--leads N] [--out reports/bench.json]
+
+Every figure is measured in this one run, on this machine, and most are ratios against a
+reference measured next to it (a peer model, a pyarrow floor, the same stage functions without
+DVC), so they say something beyond this machine's speed. The pipeline is rebuilt from scratch with
+the default params in a temporary copy of the project; the other sections use that copy's outputs.
+Writes reports/bench.json (each target: measured figure, target, met; a run of some sections
+replaces only their rows) and prints a table. It takes about 45 minutes on two cores, so it is not
+part of `make test`. Scale runs at 10,000,000 leads need about 23 GB of memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psutil
+import yaml
+
+from leadsift.config import set_param
+
+ROOT = Path.cwd()
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "src")
+SECTIONS = ("pipeline", "quality", "tuning", "throughput", "scoring", "serving", "scale")
+
+
+@dataclass
+class Result:
+    name: str
+    measured: float | None
+    target: str  # e.g. ">= 0.98"
+    met: bool | None
+    unit: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _check(name: str, value: float, op: str, bound: float, unit: str = "", **details) -> Result:
+    met = value >= bound if op == ">=" else value <= bound
+    return Result(name, round(float(value), 6), f"{op} {bound:g}", bool(met), unit, details)
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _env() -> dict[str, str]:
+    """The environment for dvc and stage subprocesses: this interpreter's bin first on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "PYTHONPATH": "src", "DVC_NO_ANALYTICS": "1"}
+
+
+def project_copy(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """A fresh git + DVC repository holding the project's code and params (plus overrides)."""
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, dest / name, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+            )
+        else:
+            shutil.copy2(source, dest / name)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    for key, value in (overrides or {}).items():
+        set_param(params, key, value)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(command, cwd=dest, env=_env(), check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@localhost",
+            "commit",
+            "-qm",
+            "bench",
+        ],
+        cwd=dest,
+        check=True,
+    )
+    return dest
+
+
+@dataclass
+class Watched:
+    wall_s: float
+    peak_rss_mb: float
+    stages: dict[str, dict[str, float]]
+
+
+def run_watched(command: Sequence[str], cwd: Path, interval: float = 0.1) -> Watched:
+    """Run `command`, sampling its process tree: total wall time, the largest process's peak RSS,
+    and per stage script seen (generate_incoming told apart by --incoming) its wall and peak RSS."""
+    log = cwd / f".bench-{int(time.time() * 1000)}.log"
+    with log.open("w") as stderr:
+        process = psutil.Popen(list(command), cwd=cwd, env=_env(), stdout=stderr, stderr=stderr)
+        start = time.perf_counter()
+        peak, stages = 0, {}
+        while process.poll() is None:
+            now = time.perf_counter() - start
+            try:
+                tree = [process, *process.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                tree = []
+            for member in tree:
+                try:
+                    rss, argv = member.memory_info().rss, member.cmdline()
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+                peak = max(peak, rss)
+                script = next(
+                    (a for a in argv if a.startswith("stages/") and a.endswith(".py")), None
+                )
+                if script is None or not member.name().startswith("python"):
+                    continue
+                stage = "generate_incoming" if "--incoming" in argv else Path(script).stem
+                seen = stages.setdefault(stage, {"first": now, "last": now, "peak_rss_mb": 0.0})
+                seen["last"] = now
+                seen["peak_rss_mb"] = max(seen["peak_rss_mb"], rss / 2**20)
+            time.sleep(interval)
+        wall = time.perf_counter() - start
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{log.read_text()[-3000:]}")
+    log.unlink()
+    per_stage = {
+        name: {
+            "wall_s": round(s["last"] - s["first"] + interval, 1),
+            "peak_rss_mb": round(s["peak_rss_mb"]),
+        }
+        for name, s in stages.items()
+    }
+    return Watched(wall, peak / 2**20, per_stage)
+
+
+def _timed(command: Sequence[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(list(command), cwd=cwd, env=_env(), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def stage_commands(repo: Path) -> list[tuple[str, list[str]]]:
+    """Each stage's script and arguments from dvc.yaml, in file order (a topological order)."""
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+
+    def resolve(token: str) -> str:
+        if token.startswith("${") and token.endswith("}"):
+            node = params
+            for key in token[2:-1].split("."):
+                node = node[key]
+            return str(node)
+        return token
+
+    commands = []
+    for name, stage in spec["stages"].items():
+        words = stage["cmd"].split()
+        assert words[:2] == ["PYTHONPATH=src", "python"], f"unexpected command for {name}"
+        commands.append((name, [resolve(w) for w in words[2:]]))
+    return commands
+
+
+IN_PROCESS = """
+import json, runpy, sys, time
+times = {}
+for name, argv in json.loads(sys.argv[1]):
+    start = time.perf_counter()
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
+    times[name] = time.perf_counter() - start
+print(json.dumps(times))
+"""
+
+
+def bench_pipeline(workdir: Path, overrides: dict[str, Any]) -> tuple[list[Result], Path]:
+    """`dvc repro` from scratch vs the same stage scripts run in one Python process; no-op repro
+    vs `dvc status`. Returns the results and the built copy, which later sections use."""
+    _log(f"pipeline: dvc repro from scratch (default params, {overrides or 'no overrides'})")
+    built = project_copy(workdir / "dvc", overrides)
+    watched = run_watched(["dvc", "repro"], built)
+    _log(f"pipeline: dvc repro took {watched.wall_s:.0f} s; now the stages in one process")
+    bare = project_copy(workdir / "bare", overrides)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, json.dumps(stage_commands(bare))],
+        cwd=bare,
+        env=_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    in_process = time.perf_counter() - start
+    stage_times = json.loads(done.stdout.strip().splitlines()[-1])
+    _log("pipeline: no-op dvc repro vs dvc status (median of 5)")
+    noop = statistics.median(_timed(["dvc", "repro"], built) for _ in range(5))
+    status = statistics.median(_timed(["dvc", "status"], built) for _ in range(5))
+    return [
+        _check(
+            "dvc repro / stages in one process",
+            watched.wall_s / in_process,
+            "<=",
+            1.25,
+            dvc_repro_s=round(watched.wall_s, 1),
+            one_process_s=round(in_process, 1),
+            one_process_stage_s={k: round(v, 1) for k, v in stage_times.items()},
+            dvc_stages=watched.stages,
+            peak_rss_mb=round(watched.peak_rss_mb),
+        ),
+        _check(
+            "no-op dvc repro / dvc status",
+            noop / status,
+            "<=",
+            1.3,
+            noop_repro_s=round(noop, 2),
+            status_s=round(status, 2),
+        ),
+    ], built
+
+
+def _load_split(built: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(built / "data/split" / f"{name}.parquet")
+
+
+def bench_quality(built: Path) -> list[Result]:
+    """Test ROC-AUC against the Bayes ceiling, and against LightGBM (defaults) on the same split
+    and the same encoded features (the saved model's preprocessing, fitted on train)."""
+    import lightgbm  # noqa: PLC0415 - a benchmark-only peer (requirements-dev)
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    from leadsift.model_store import load_model, raw_records  # noqa: PLC0415
+    from leadsift.schema import ColumnRoles  # noqa: PLC0415
+
+    metrics = json.loads((built / "reports/metrics.json").read_text())["test"]
+    params = yaml.safe_load((built / "params.yaml").read_text())
+    roles = ColumnRoles.from_params(params["data"])
+    model = load_model(built / "models/model")
+    prepare = model[:-1]
+    train, test = _load_split(built, "train"), _load_split(built, "test")
+
+    def encoded(frame: pd.DataFrame) -> pd.DataFrame:
+        out = prepare.transform(raw_records(frame, roles))
+        return out.astype({c: "category" for c in roles.categorical})
+
+    _log("quality: LightGBM with default parameters on the same features")
+    x_train = encoded(train)
+    levels = {c: x_train[c].cat.categories for c in roles.categorical}
+    x_test = encoded(test).astype({c: pd.CategoricalDtype(levels[c]) for c in roles.categorical})
+    start = time.perf_counter()
+    peer = lightgbm.LGBMClassifier(verbose=-1).fit(x_train, train[roles.target])
+    fit_s = time.perf_counter() - start
+    peer_auc = roc_auc_score(test[roles.target], peer.predict_proba(x_test)[:, 1])
+    return [
+        _check(
+            "test ROC-AUC / Bayes ROC-AUC",
+            metrics["roc_auc"] / metrics["bayes_roc_auc"],
+            ">=",
+            0.98,
+            roc_auc=metrics["roc_auc"],
+            bayes_roc_auc=metrics["bayes_roc_auc"],
+            leads=params["generate"]["n_leads"],
+        ),
+        _check(
+            "test ROC-AUC - LightGBM's",
+            metrics["roc_auc"] - peer_auc,
+            ">=",
+            -0.002,
+            roc_auc=metrics["roc_auc"],
+            lightgbm_roc_auc=round(peer_auc, 6),
+            lightgbm_fit_s=round(fit_s, 1),
+        ),
+    ]
+
+
+def bench_tuning(built: Path, seeds: Sequence[int] = (0, 1, 2)) -> list[Result]:
+    """TPE with pruning (what `tune` runs) vs random search without pruning, same trial count."""
+    import optuna  # noqa: PLC0415
+
+    from leadsift import tuning  # noqa: PLC0415
+    from leadsift.model_store import raw_records  # noqa: PLC0415
+    from leadsift.models import FAMILIES, pipeline_from_params  # noqa: PLC0415
+    from leadsift.schema import ColumnRoles  # noqa: PLC0415
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    params = yaml.safe_load((built / "params.yaml").read_text())
+    settings, family = params["tune"], params["model"]["family"]
+    roles = ColumnRoles.from_params(params["data"])
+    fixed = params["model"].get(family) or {}
+    pipeline = pipeline_from_params(params, roles, fixed)
+    classifier = pipeline[-1]
+    space = tuning.parse_space(
+        settings["spaces"][family], f"tune.spaces.{family}", set(classifier.get_params()), fixed
+    )
+    train = tuning.sample_rows(_load_split(built, "train"), settings["max_rows"], settings["seed"])
+    valid = _load_split(built, "validation")
+    data = tuning.preprocess_once(
+        pipeline[:-1],
+        (raw_records(train, roles), train[roles.target].to_numpy()),
+        (raw_records(valid, roles), valid[roles.target].to_numpy()),
+    )
+    evaluate = tuning.objective(
+        classifier,
+        space,
+        data,
+        metric=settings["metric"],
+        budget=FAMILIES[family].budget,
+        step=settings["step"],
+        overrides=FAMILIES[family].grow_overrides,
+    )
+    runs: dict[str, list[dict[str, float]]] = {"tpe": [], "random": []}
+    for seed in seeds:
+        for name, sampler, pruner in (
+            ("tpe", optuna.samplers.TPESampler(seed=seed), settings["pruner"]),
+            ("random", optuna.samplers.RandomSampler(seed=seed), "none"),
+        ):
+            _log(f"tuning: {name} seed {seed}, {settings['n_trials']} trials")
+            start = time.perf_counter()
+            study = tuning.run_study(
+                evaluate, n_trials=settings["n_trials"], seed=seed, pruner=pruner, sampler=sampler
+            )
+            runs[name].append({"best": study.best_value, "wall_s": time.perf_counter() - start})
+    mean = {k: float(np.mean([r["best"] for r in v])) for k, v in runs.items()}
+    wall = {k: float(np.mean([r["wall_s"] for r in v])) for k, v in runs.items()}
+    return [
+        _check(
+            "TPE mean best - random mean best",
+            mean["tpe"] - mean["random"],
+            ">=",
+            0.0,
+            metric=settings["metric"],
+            n_trials=settings["n_trials"],
+            seeds=list(seeds),
+            tpe_best=[round(r["best"], 6) for r in runs["tpe"]],
+            random_best=[round(r["best"], 6) for r in runs["random"]],
+            tpe_mean_wall_s=round(wall["tpe"], 1),
+            random_mean_wall_s=round(wall["random"], 1),
+        )
+    ]
+
+
+def bench_throughput(built: Path, workdir: Path) -> list[Result]:
+    """prepare + featurize (read, clean, features, write) vs reading the CSV and writing parquet
+    with pyarrow alone, on the same raw file."""
+    import pyarrow.csv as pv  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from leadsift.cleaning import clean_leads  # noqa: PLC0415
+    from leadsift.features import add_features  # noqa: PLC0415
+    from leadsift.io import write_parquet  # noqa: PLC0415
+    from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
+
+    params = yaml.safe_load((built / "params.yaml").read_text())
+    roles = ColumnRoles.from_params(params["data"])
+    raw = built / params["data"]["raw_path"]
+    _log("throughput: pyarrow floor, then prepare + featurize")
+    start = time.perf_counter()
+    table = pv.read_csv(raw)
+    pq.write_table(table, workdir / "floor.parquet")
+    floor_s = time.perf_counter() - start
+    rows = table.num_rows
+
+    start = time.perf_counter()
+    result = clean_leads(
+        load_raw_table(raw, roles, "data.raw_path"),
+        roles,
+        missing_values=params["prepare"]["missing_values"],
+        aliases=params["prepare"]["aliases"] or {},
+        source=str(raw),
+    )
+    write_parquet(workdir / "leads.parquet", result.clean)
+    write_parquet(workdir / "quarantine.parquet", result.quarantine)
+    features = add_features(result.clean, roles.interaction_groups, roles.timestamp)
+    write_parquet(workdir / "features.parquet", features)
+    ours_s = time.perf_counter() - start
+    return [
+        _check(
+            "prepare+featurize rows/s / pyarrow floor",
+            (rows / ours_s) / (rows / floor_s),
+            ">=",
+            1 / 3,
+            rows=rows,
+            ours_rows_per_s=round(rows / ours_s),
+            pyarrow_rows_per_s=round(rows / floor_s),
+        )
+    ]
+
+
+def _lead_batch(n: int, seed: int) -> pd.DataFrame:
+    from leadsift.synth import TARGET, Dirt, generate_leads  # noqa: PLC0415
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())["generate"]
+    export, _ = generate_leads(
+        n,
+        start="2026-01-01",
+        days=31,
+        genuine_rate=params["genuine_rate"],
+        world_seed=params["world_seed"],
+        sample_seed=seed,
+        dirt=Dirt(**params["dirt"]),
+    )
+    return export.drop(columns=TARGET)
+
+
+def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result]:
+    """Batch scoring of a 1M-lead CSV as the `score` stage does it: read, clean, score."""
+    from leadsift.cleaning import clean_leads  # noqa: PLC0415
+    from leadsift.model_store import load_model, raw_records  # noqa: PLC0415
+    from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
+    from leadsift.scoring import score_leads  # noqa: PLC0415
+
+    params = yaml.safe_load((built / "params.yaml").read_text())
+    roles = ColumnRoles.from_params(params["data"])
+    _log(f"scoring: generating {n:,} leads")
+    path = workdir / "score_batch.csv"
+    _lead_batch(n, seed=9001).to_csv(path, index=False)
+    model = load_model(built / "models/model")
+    _log("scoring: read, clean and score")
+    start = time.perf_counter()
+    batch = load_raw_table(path, roles, "score.input", labelled=False)
+    read_s = time.perf_counter() - start
+    clean = clean_leads(
+        batch,
+        roles,
+        missing_values=params["prepare"]["missing_values"],
+        aliases=params["prepare"]["aliases"] or {},
+        source=str(path),
+        labelled=False,
+    ).clean
+    clean_s = time.perf_counter() - start - read_s
+    score_leads(model, clean, roles, threshold=0.5, model_version="bench")
+    total_s = time.perf_counter() - start
+    records = raw_records(clean, roles)
+    start = time.perf_counter()
+    model.predict_proba(records)
+    model_s = time.perf_counter() - start
+    return [
+        _check(
+            "batch scoring rows/s (read+clean+score)",
+            n / total_s,
+            ">=",
+            250_000,
+            "rows/s",
+            rows=n,
+            read_s=round(read_s, 1),
+            clean_s=round(clean_s, 1),
+            score_s=round(total_s - read_s - clean_s, 1),
+            model_only_rows_per_s=round(len(records) / model_s),
+        )
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_serving(built: Path, requests: int = 1000) -> list[Result]:
+    """p50 / p99 latency of single-lead requests to `make serve`'s server, over loopback, one
+    keep-alive connection, after a warm-up."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "leadsift.serve",
+        "--model",
+        "models/model",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(
+        command, cwd=built, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.request("GET", "/ping")
+                pong = connection.getresponse()
+                pong.read()
+                if pong.status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the scoring server did not start") from None
+                time.sleep(0.5)
+        leads = json.loads(
+            _lead_batch(requests + 50, seed=9002).head(requests + 50).to_json(orient="records")
+        )
+        latencies = []
+        for i, lead in enumerate(leads):
+            body = json.dumps({"dataframe_records": [lead]})
+            start = time.perf_counter()
+            connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"serving answered {response.status}")
+            if i >= 50:  # the first 50 warm up
+                latencies.append((time.perf_counter() - start) * 1000)
+        connection.close()
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    p50, p99 = np.percentile(latencies, [50, 99])
+    return [
+        _check(
+            "serving p99 latency",
+            p99,
+            "<=",
+            20,
+            "ms",
+            p50_ms=round(p50, 2),
+            requests=len(latencies),
+        )
+    ]
+
+
+def bench_scale(workdir: Path, sizes: Sequence[int]) -> list[Result]:
+    """`dvc repro train` (generate → prepare → featurize → split → tune → train) at each size:
+    wall time per lead and the largest process's peak RSS."""
+    runs = {}
+    for n in sizes:
+        _log(f"scale: generate → train at {n:,} leads")
+        repo = project_copy(workdir / f"scale_{n}", {"generate.n_leads": n})
+        watched = run_watched(["dvc", "repro", "train"], repo)
+        runs[n] = watched
+        _log(
+            f"scale: {n:,} leads took {watched.wall_s:.0f} s, peak RSS {watched.peak_rss_mb:.0f} MB"
+        )
+        shutil.rmtree(repo, ignore_errors=True)
+    results = []
+    largest, smallest = max(sizes), min(sizes)
+    results.append(
+        _check(
+            f"peak RSS at {largest:,} leads",
+            runs[largest].peak_rss_mb,
+            "<=",
+            4096,
+            "MB",
+            stages=runs[largest].stages,
+        )
+    )
+    if largest != smallest:
+        per_row = {n: runs[n].wall_s / n for n in sizes}
+        results.append(
+            _check(
+                f"time per lead at {largest:,} / at {smallest:,}",
+                per_row[largest] / per_row[smallest],
+                "<=",
+                1.2,
+                us_per_lead={f"{n:,}": round(per_row[n] * 1e6, 2) for n in sizes},
+                wall_s={f"{n:,}": round(runs[n].wall_s) for n in sizes},
+                peak_rss_mb={f"{n:,}": round(runs[n].peak_rss_mb) for n in sizes},
+                stages={f"{n:,}": runs[n].stages for n in sizes},
+            )
+        )
+    return results
+
+
+def print_table(results: Sequence[Result]) -> None:
+    width = max(len(r.name) for r in results)
+    print(f"{'measure':<{width}}  {'measured':>14}  {'target':>12}  met")
+    for r in results:
+        value = "n/a" if r.measured is None else f"{r.measured:,.4g} {r.unit}".strip()
+        print(f"{r.name:<{width}}  {value:>14}  {r.target:>12}  {'yes' if r.met else 'NO'}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--scale", default="1000000,3000000", help="lead counts for `scale`")
+    parser.add_argument(
+        "--leads", type=int, help="generate.n_leads for the built copy (a smoke run)"
+    )
+    parser.add_argument("--out", default="reports/bench.json")
+    args = parser.parse_args(argv)
+    sections = args.only.split(",")
+    if unknown := set(sections) - set(SECTIONS):
+        parser.error(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
+    results: list[Result] = []
+    workdir = Path(tempfile.mkdtemp(prefix="leadsift-bench-"))
+    started = time.perf_counter()
+    try:
+        built = None
+        if set(sections) & {"pipeline", "quality", "tuning", "throughput", "scoring", "serving"}:
+            overrides = {"generate.n_leads": args.leads} if args.leads else {}
+            pipeline, built = bench_pipeline(workdir, overrides)
+            results += pipeline if "pipeline" in sections else []
+        steps: dict[str, Callable[[], list[Result]]] = {
+            "quality": lambda: bench_quality(built),
+            "tuning": lambda: bench_tuning(built),
+            "throughput": lambda: bench_throughput(built, workdir),
+            "scoring": lambda: bench_scoring(built, workdir),
+            "serving": lambda: bench_serving(built),
+            "scale": lambda: bench_scale(workdir, [int(n) for n in args.scale.split(",")]),
+        }
+        for name in SECTIONS[1:]:
+            if name in sections:
+                results += steps[name]()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    out = Path(args.out)
+    kept = []
+    if out.is_file() and set(sections) != set(SECTIONS):  # a partial run updates its own rows
+        fresh = {r.name for r in results}
+        kept = [r for r in json.loads(out.read_text())["results"] if r["name"] not in fresh]
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "os": platform.platform(),
+        },
+        "date": time.strftime("%Y-%m-%d"),
+        "duration_s": round(time.perf_counter() - started),
+        "results": kept + [asdict(r) for r in results],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(results)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
