@@ -58,10 +58,8 @@ def main() -> None:
         )
         score = monitoring.score_drift(reference_scores, scored["probability"], settings["bins"])
         labels = None
-        if label_file := next(
-            (f for s in BATCH_SUFFIXES if (f := Path(args.labels) / f"{path.stem}{s}").is_file()),
-            None,
-        ):
+        candidates = [Path(args.labels) / f"{path.stem}{suffix}" for suffix in BATCH_SUFFIXES]
+        if label_file := next((f for f in candidates if f.is_file()), None):
             table = read_table(label_file, "monitor.labels", dtype={roles.id_column: "str"})
             y, probability = monitoring.labelled_scores(scored, table, roles, str(label_file))
             labels = monitoring.label_outcome(y, probability)

@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
+from leadsift.bench import copy_project
 from leadsift.config import set_param
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "Makefile", "stages", "src"]
 
 # Small, fast settings for tests; everything else is the project's own params.yaml.
 SMALL = {
@@ -31,15 +31,7 @@ SMALL = {
 class Repo:
     def __init__(self, path: Path, overrides: dict[str, Any] | None = None) -> None:
         self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        for name in PROJECT_FILES:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(
-                    source, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-                )
-            else:
-                shutil.copy2(source, path / name)
+        copy_project(path, ROOT)
         self.update_params({**SMALL, **(overrides or {})})
         self.run("git", "init", "-q", "-b", "main")
         self.run("git", "config", "user.email", "tests@leadsift.invalid")

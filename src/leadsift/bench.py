@@ -39,7 +39,7 @@ import yaml
 from leadsift.config import set_param
 
 ROOT = Path.cwd()
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "stages", "src")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "Makefile", "stages", "src")
 SECTIONS = ("pipeline", "quality", "tuning", "throughput", "scoring", "serving", "scale")
 
 
@@ -68,17 +68,22 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PATH": path, "PYTHONPATH": "src", "DVC_NO_ANALYTICS": "1"}
 
 
-def project_copy(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
-    """A fresh git + DVC repository holding the project's code and params (plus overrides)."""
-    dest.mkdir(parents=True)
+def copy_project(dest: Path, root: Path = ROOT) -> None:
+    """Copy the files that make up the pipeline (code, params, dvc.yaml, Makefile) into `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
-        source = ROOT / name
+        source = root / name
         if source.is_dir():
             shutil.copytree(
                 source, dest / name, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
             )
         else:
             shutil.copy2(source, dest / name)
+
+
+def project_copy(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """A fresh git + DVC repository holding the project's code and params (plus overrides)."""
+    copy_project(dest)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     for key, value in (overrides or {}).items():
         set_param(params, key, value)

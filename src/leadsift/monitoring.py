@@ -220,12 +220,8 @@ def drift_table(report: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for batch, entry in report["batches"].items():
         subjects = {alert.split(": ", 1)[0] for alert in entry["alerts"]}
-        for feature, drift in entry["features"].items():
-            rows.append({"batch": batch, "feature": feature, **drift})
-        rows.append(
-            {"batch": batch, "feature": "scores", "kind": "score", "psi": entry["score"]["psi"],
-             "test": "ks", "p_value": entry["score"]["p_value"], "unseen_share": None}
-        )  # fmt: skip
-        for row in rows[-len(entry["features"]) - 1 :]:
-            row["alert"] = row["feature"] in subjects
+        score = {"kind": "score", "psi": entry["score"]["psi"], "test": "ks",
+                 "p_value": entry["score"]["p_value"], "unseen_share": None}  # fmt: skip
+        for feature, drift in [*entry["features"].items(), ("scores", score)]:
+            rows.append({"batch": batch, "feature": feature, **drift, "alert": feature in subjects})
     return pd.DataFrame(rows)
