@@ -1,8 +1,12 @@
+import re
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from leadsift.cleaning import (
+    WHITESPACE_RUN,
     LeadNormalizer,
     clean_leads,
     normalize_leads,
@@ -27,6 +31,20 @@ def test_normalize_text_trims_cases_placeholders_and_aliases():
     values = pd.Series(["  Mumbai ", "BOMBAY", "new   delhi", "Select", "n/a", "", None, "Pune"])
     out = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"})
     assert out.tolist() == ["mumbai", "mumbai", "new delhi", None, None, None, None, "pune"]
+
+
+def test_whitespace_run_is_pythons_whitespace_class_on_every_code_point():
+    spelled_out = re.compile(WHITESPACE_RUN)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert bool(spelled_out.fullmatch(char)) == bool(re.fullmatch(r"\s", char)), hex(code)
+
+
+def test_normalize_text_collapses_any_whitespace_run_like_python():
+    values = pd.Series(["new\t\x0b delhi", "navi\u00a0\u2003mumbai", " a \u3000 b "])
+    out = normalize_text(values, [], {})
+    assert out.tolist() == [re.sub(r"\s+", " ", v.strip()).lower() for v in values]
+    assert out.tolist() == ["new delhi", "navi mumbai", "a b"]
 
 
 def test_parse_timestamps_accepts_iso_and_other_formats_and_marks_bad_ones():

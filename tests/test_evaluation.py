@@ -1,8 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.inspection import permutation_importance
 
-from leadsift.evaluation import Scores, evaluate_scores, true_scores
+from leadsift.evaluation import Scores, evaluate_scores, importance_table, true_scores
 from leadsift.metrics import business_threshold
 
 SETTINGS = {"train_rate": 0.3, "min_genuine_recall": 0.9, "curve_points": 50, "calibration_bins": 5}
@@ -40,3 +41,21 @@ def test_true_scores_need_every_id():
     assert true_scores(truth, pd.Series(["c", "a"])).tolist() == [0.3, 0.1]
     assert true_scores(truth, pd.Series(["a", "zzz"])) is None
     assert true_scores(None, pd.Series(["a"])) is None
+
+
+def test_importance_on_raw_dirty_records_equals_permuting_the_whole_pipeline(
+    leads, prepared, roles, fit_model
+):
+    """importance_table normalises once instead of per permutation: the result must not change."""
+    model = fit_model(prepared, hyperparams={"max_iter": 30})
+    export = leads[0].head(800)
+    known = export[roles.target].notna()
+    inputs, y = export.loc[known, roles.model_inputs], export.loc[known, roles.target].astype(int)
+    table = importance_table(model, inputs, y.to_numpy(), n_rows=800, repeats=2, seed=3)
+    direct = permutation_importance(
+        model, inputs, y.to_numpy(), scoring="roc_auc", n_repeats=2, random_state=3
+    )
+    expected = dict(zip(inputs.columns, direct.importances_mean, strict=True))
+    assert dict(zip(table["feature"], table["importance"], strict=True)) == expected
+    assert table["importance"].is_monotonic_decreasing
+    assert table["importance"].iloc[0] > 0.01  # the strongest input matters

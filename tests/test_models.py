@@ -67,6 +67,21 @@ def test_every_family_saves_loads_identically_and_reproducibly(
     np.testing.assert_array_equal(loaded.predict_proba(records), model.predict_proba(records))
 
 
+def test_load_model_refuses_a_directory_not_serialised_with_skops(
+    halves, roles, fit_model, tmp_path
+):
+    model = fit_model(halves[0], hyperparams=HYPERPARAMS["hist_gradient_boosting"])
+    save_model(model, tmp_path / "m", raw_records(halves[1].head(5), roles))
+    mlmodel = tmp_path / "m" / "MLmodel"
+    mlmodel.write_text(
+        mlmodel.read_text().replace(
+            "serialization_format: skops", "serialization_format: cloudpickle"
+        )
+    )
+    with pytest.raises(ValueError, match="serialised as 'cloudpickle'"):
+        load_model(tmp_path / "m")
+
+
 def test_saved_model_pyfunc_returns_probabilities_for_raw_csv_like_records(
     halves, roles, fit_model, tmp_path
 ):

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.pipeline import Pipeline
 
 from leadsift import metrics
+from leadsift.cleaning import LeadNormalizer
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,10 @@ def importance_table(
     if len(inputs) > n_rows:
         rows = np.random.default_rng(seed).choice(len(inputs), n_rows, replace=False)
         inputs, y = inputs.iloc[np.sort(rows)], y[np.sort(rows)]
+    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], LeadNormalizer):
+        # Normalising is stateless and cell by cell: permuting raw cells then normalising equals
+        # normalising once then permuting, so the repeated predictions skip it.
+        inputs, model = model[:1].transform(inputs), model[1:]
     result = permutation_importance(
         model, inputs, y, scoring="roc_auc", n_repeats=repeats, random_state=seed, n_jobs=1
     )
