@@ -16,6 +16,7 @@ from leadsift.io import InputError
 from leadsift.schema import (
     ROW_ID,
     ColumnRoles,
+    canonical_labels,
     contract_violations,
     encode_target,
     lead_contract,
@@ -45,6 +46,15 @@ def test_normalize_text_collapses_any_whitespace_run_like_python():
     out = normalize_text(values, [], {})
     assert out.tolist() == [re.sub(r"\s+", " ", v.strip()).lower() for v in values]
     assert out.tolist() == ["new delhi", "navi mumbai", "a b"]
+
+
+def test_canonical_labels_equate_number_spellings_and_case_keeping_index_and_name():
+    values = pd.Series(
+        [1, "1", " 1.0 ", "Yes", "YES ", "", None, np.nan, 0.0], index=range(10, 19), name="y"
+    )
+    out = canonical_labels(values)
+    assert out.tolist() == ["1.0", "1.0", "1.0", "yes", "yes", pd.NA, pd.NA, pd.NA, "0.0"]
+    assert out.index.equals(values.index) and out.name == "y" and out.dtype == "string"
 
 
 def test_parse_timestamps_accepts_iso_and_other_formats_and_marks_bad_ones():

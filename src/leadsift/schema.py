@@ -183,10 +183,17 @@ def _blank(values: pd.Series) -> pd.Series:
 
 
 def canonical_labels(values: pd.Series) -> pd.Series:
-    """Numbers as floats ("1" == "1.0" == 1), anything else as trimmed case-folded text."""
-    text = values.astype("string").str.strip().str.casefold().mask(lambda t: t.eq(""))
+    """Numbers as floats ("1" == "1.0" == 1), anything else as trimmed case-folded text.
+
+    A label column holds a handful of distinct values: each is canonicalised once, then looked up.
+    """
+    codes, distinct = pd.factorize(values)
+    text = pd.Series(distinct, dtype=object).astype("string").str.strip().str.casefold()
+    text = text.mask(text.eq(""))
     numbers = pd.to_numeric(text, errors="coerce")
-    return text.where(numbers.isna(), numbers.astype("float64").astype("string"))
+    canonical = text.where(numbers.isna(), numbers.astype("float64").astype("string"))
+    lookup = np.append(canonical.to_numpy(dtype=object, na_value=pd.NA), pd.NA)  # code -1: NA
+    return pd.Series(lookup[codes], index=values.index, dtype="string", name=values.name)
 
 
 def _canonical(label: Any) -> str:
