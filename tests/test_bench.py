@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from leadsift import bench
@@ -57,3 +58,9 @@ def test_streaming_prepare_accounts_for_every_row_across_batches(leads, roles, c
     assert counts["rows_in"] == sum(
         counts[k] for k in ("rows_clean", "rows_duplicate", "rows_quarantined")
     )
+
+
+def test_the_command_line_names_an_unknown_section(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "quality,speed"])
+    assert "unknown section(s) ['speed']" in capsys.readouterr().err
