@@ -8,7 +8,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from leadsift.cleaning import clean_leads
+from leadsift.cleaning import clean_leads, cleaning_options
 from leadsift.cli import run_stage
 from leadsift.config import load_params
 from leadsift.io import write_json, write_parquet
@@ -31,8 +31,7 @@ def main() -> None:
     result = clean_leads(
         raw,
         roles,
-        missing_values=params["prepare"]["missing_values"],
-        aliases=params["prepare"]["aliases"] or {},
+        **cleaning_options(params),
         source=args.raw,
     )
     out = Path(args.out_dir)

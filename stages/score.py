@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from leadsift.cleaning import clean_leads
+from leadsift.cleaning import clean_leads, cleaning_options
 from leadsift.cli import run_stage
 from leadsift.config import load_params
 from leadsift.io import write_csv, write_json, write_parquet
@@ -39,8 +39,7 @@ def main() -> None:
         result = clean_leads(
             batch,
             roles,
-            missing_values=params["prepare"]["missing_values"],
-            aliases=params["prepare"]["aliases"] or {},
+            **cleaning_options(params),
             source=str(path),
             labelled=False,
         )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from leadsift.cleaning import clean_leads
+from leadsift.cleaning import clean_leads, cleaning_options
 from leadsift.model_store import raw_records, save_model
 from leadsift.models import build_pipeline
 from leadsift.schema import ColumnRoles
@@ -33,10 +33,7 @@ def roles(params: dict) -> ColumnRoles:
 @pytest.fixture(scope="session")
 def cleaning(params: dict) -> dict:
     """The `prepare:` settings as keyword arguments of the cleaning and model functions."""
-    return {
-        "missing_values": params["prepare"]["missing_values"],
-        "aliases": params["prepare"]["aliases"],
-    }
+    return cleaning_options(params)
 
 
 @pytest.fixture(scope="session")

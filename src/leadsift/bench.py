@@ -383,7 +383,7 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
     import pyarrow.csv as pv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    from leadsift.cleaning import clean_leads  # noqa: PLC0415
+    from leadsift.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
     from leadsift.features import add_features  # noqa: PLC0415
     from leadsift.io import write_parquet  # noqa: PLC0415
     from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
@@ -402,8 +402,7 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
     result = clean_leads(
         load_raw_table(raw, roles, "data.raw_path"),
         roles,
-        missing_values=params["prepare"]["missing_values"],
-        aliases=params["prepare"]["aliases"] or {},
+        **cleaning_options(params),
         source=str(raw),
     )
     write_parquet(workdir / "leads.parquet", result.clean)
@@ -442,7 +441,7 @@ def _lead_batch(n: int, seed: int) -> pd.DataFrame:
 
 def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result]:
     """Batch scoring of a 1M-lead CSV as the `score` stage does it: read, clean, score."""
-    from leadsift.cleaning import clean_leads  # noqa: PLC0415
+    from leadsift.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
     from leadsift.model_store import load_model, raw_records  # noqa: PLC0415
     from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
     from leadsift.scoring import score_leads  # noqa: PLC0415
@@ -460,8 +459,7 @@ def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result
     clean = clean_leads(
         batch,
         roles,
-        missing_values=params["prepare"]["missing_values"],
-        aliases=params["prepare"]["aliases"] or {},
+        **cleaning_options(params),
         source=str(path),
         labelled=False,
     ).clean
@@ -641,7 +639,7 @@ def stream_prepare(raw: str, out: str, block_bytes: int) -> None:
     import pyarrow.csv as pv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    from leadsift.cleaning import clean_leads  # noqa: PLC0415
+    from leadsift.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
     from leadsift.features import add_features  # noqa: PLC0415
     from leadsift.schema import ColumnRoles  # noqa: PLC0415
 
@@ -661,8 +659,7 @@ def stream_prepare(raw: str, out: str, block_bytes: int) -> None:
         result = clean_leads(
             batch.to_pandas(),
             roles,
-            missing_values=params["prepare"]["missing_values"],
-            aliases=params["prepare"]["aliases"] or {},
+            **cleaning_options(params),
             source=raw,
         )
         for key, value in result.counts.items():

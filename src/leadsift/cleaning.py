@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,13 @@ def normalize_text(
     if aliases:
         text = text.replace({str(k).lower(): str(v).lower() for k, v in aliases.items()})
     return text.astype(object).where(text.notna(), None)
+
+
+def cleaning_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """params.yaml `prepare:` as the `missing_values` and `aliases` keyword arguments of
+    `normalize_leads`, `clean_leads` and `models.build_pipeline`."""
+    settings = params["prepare"]
+    return {"missing_values": settings["missing_values"], "aliases": settings["aliases"] or {}}
 
 
 def normalize_leads(

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from leadsift.cleaning import LeadNormalizer
+from leadsift.cleaning import LeadNormalizer, cleaning_options
 from leadsift.features import LeadFeatures, RareLevelCollapser, derived_feature_names
 from leadsift.schema import ColumnRoles
 
@@ -171,8 +171,7 @@ def pipeline_from_params(
     """`build_pipeline` for `model.family` with the settings params.yaml gives it."""
     return build_pipeline(
         roles,
-        missing_values=params["prepare"]["missing_values"],
-        aliases=params["prepare"]["aliases"] or {},
+        **cleaning_options(params),
         family=params["model"]["family"],
         hyperparams=hyperparams,
         coverage=params["train"]["coverage"],
