@@ -24,9 +24,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
 
-repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns)
+repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns), then a summary
 	dvc repro
-	@dvc metrics show
+	python -m leadsift.registry sync
+	@python -m leadsift.summary
 
 test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)
 	pytest
@@ -50,7 +51,12 @@ compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best te
 	python -m leadsift.compare
 
 BASE ?= main
+# A pull request never moves the champion: the gate only says what it would do, against the
+# champion of today's store (register is forced, since the branch's committed verdict may be old).
+pr-report: export LEADSIFT_PROMOTION = off
 pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_report.md, diffs vs $(BASE)
+	dvc repro
+	dvc repro --force --single-item register
 	dvc repro
 	cp reports/report.md reports/pr_report.md
 	{ printf '\n## Metrics compared with %s\n\n' '$(BASE)'; \

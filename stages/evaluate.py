@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     settings = params["evaluate"]
-    roles = ColumnRoles.from_params(params["data"])
+    roles = ColumnRoles.from_params(params["leads"])
     model = load_model(args.model_dir)
     truth = pd.read_parquet(args.truth).set_index(roles.id_column)["p_true"] if roles.id else None
 
@@ -69,7 +69,7 @@ def main() -> None:
     )
 
     reports = Path(args.reports)
-    write_json(reports / "metrics.json", result.summary)
+    write_json(reports / "evaluation.json", result.summary)
     for name, table in {**result.tables, "importance": importance}.items():
         write_csv(reports / "plots" / f"{name}.csv", table, float_format="%.6g")
     figures = plots.evaluation_figures(
@@ -82,7 +82,7 @@ def main() -> None:
         Path(args.model_dir),
         result.summary,
         [("figures", reports / "figures" / f"{name}.png") for name in figures]
-        + [("evaluation", reports / "metrics.json")],
+        + [("evaluation", reports / "evaluation.json")],
     )
     test, business = result.summary["test"], result.summary["business"]
     log.info(

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("leads", help="clean leads (parquet)")
     parser.add_argument("out", help="leads with features (parquet)")
     args = parser.parse_args()
-    roles = ColumnRoles.from_params(load_params()["data"])
+    roles = ColumnRoles.from_params(load_params()["leads"])
     leads = pd.read_parquet(args.leads)
     features = add_features(leads, roles.interaction_groups, roles.timestamp)
     write_parquet(args.out, features)

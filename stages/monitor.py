@@ -32,19 +32,19 @@ def main() -> None:
     parser.add_argument("labels", help="directory of batch labels, params `monitor.labels`")
     parser.add_argument("split_dir", help="directory with train.parquet and test.parquet")
     parser.add_argument("model_dir", help="the model that scored the batches")
-    parser.add_argument("metrics", help="reports/metrics.json, for the test ROC-AUC")
+    parser.add_argument("evaluation", help="reports/evaluation.json, for the test ROC-AUC")
     parser.add_argument("report", help="drift JSON to write")
     parser.add_argument("out_dir", help="directory for drift.csv and drift.png")
     args = parser.parse_args()
     params = load_params()
     settings = params["monitor"]
-    roles = ColumnRoles.from_params(params["data"])
+    roles = ColumnRoles.from_params(params["leads"])
     limits = monitoring.Thresholds.from_params(settings)
     numeric = [*roles.numeric_inputs, *derived_feature_names(roles.interaction_groups, None)]
     train = pd.read_parquet(Path(args.split_dir) / "train.parquet")
     test = pd.read_parquet(Path(args.split_dir) / "test.parquet")
     reference_scores = load_model(args.model_dir).predict_proba(raw_records(test, roles))[:, 1]
-    test_roc_auc = json.loads(Path(args.metrics).read_text())["test"]["roc_auc"]
+    test_roc_auc = json.loads(Path(args.evaluation).read_text())["test"]["roc_auc"]
 
     batches = {}
     for path in sorted(Path(args.scored).glob("*.parquet")):

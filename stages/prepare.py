@@ -19,13 +19,13 @@ log = logging.getLogger("leadsift.prepare")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("raw", help="raw lead table (CSV or parquet), params `data.raw_path`")
+    parser.add_argument("raw", help="raw lead table (CSV or parquet), params `leads.raw_path`")
     parser.add_argument("out_dir", help="directory for leads.parquet and quarantine.parquet")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
     params = load_params()
-    roles = ColumnRoles.from_params(params["data"])
-    raw = load_raw_table(args.raw, roles, "data.raw_path")
+    roles = ColumnRoles.from_params(params["leads"])
+    raw = load_raw_table(args.raw, roles, "leads.raw_path")
     log.info("read %s rows from %s", f"{len(raw):,}", args.raw)
 
     result = clean_leads(

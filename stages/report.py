@@ -1,4 +1,5 @@
-"""Stage report: reports/report.md, the Markdown summary a reviewer reads (and a PR shows)."""
+"""Stage report: reports/report.md, the Markdown summary a reviewer reads (and a PR shows), and
+reports/metrics.json, the headline numbers `dvc exp show` and `dvc metrics diff` compare."""
 
 import argparse
 import json
@@ -6,8 +7,8 @@ from pathlib import Path
 
 from leadsift.cli import run_stage
 from leadsift.config import load_params
-from leadsift.io import write_text
-from leadsift.report import render_report
+from leadsift.io import write_json, write_text
+from leadsift.report import headline_metrics, render_report
 
 
 def main() -> None:
@@ -19,15 +20,17 @@ def main() -> None:
     def read(name: str) -> dict:
         return json.loads((reports / name).read_text())
 
+    evaluation, drift = read("evaluation.json"), read("drift.json")
     text = render_report(
-        read("metrics.json"),
+        evaluation,
         read("data.json"),
         tuning=read("tuning.json"),
         promotion=read("promotion.json"),
         family=load_params()["model"]["family"],
-        drift=read("drift.json"),
+        drift=drift,
     )
     write_text(reports / "report.md", text)
+    write_json(reports / "metrics.json", headline_metrics(evaluation, drift), sort_keys=False)
 
 
 if __name__ == "__main__":

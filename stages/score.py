@@ -24,13 +24,13 @@ log = logging.getLogger("leadsift.score")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("batches", help="directory of incoming batches, params `score.input`")
-    parser.add_argument("metrics", help="reports/metrics.json, for the business threshold")
+    parser.add_argument("evaluation", help="reports/evaluation.json, for the business threshold")
     parser.add_argument("out_dir", help="directory for the scored files")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
     params = load_params()
-    roles = ColumnRoles.from_params(params["data"])
-    threshold = json.loads(Path(args.metrics).read_text())["business"]["threshold"]
+    roles = ColumnRoles.from_params(params["leads"])
+    threshold = json.loads(Path(args.evaluation).read_text())["business"]["threshold"]
     model, version = load_scoring_model(params["score"]["model"])
     out = Path(args.out_dir)
     summary = {"threshold": threshold, "model_version": version, "batches": {}}

@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("report", help="split summary JSON")
     args = parser.parse_args()
     params = load_params()
-    roles = ColumnRoles.from_params(params["data"])
+    roles = ColumnRoles.from_params(params["leads"])
     settings = params["split"]
     parts, method = split_leads(
         pd.read_parquet(args.features),
@@ -34,7 +34,7 @@ def main() -> None:
         seed=settings["seed"],
     )
     if method != settings["method"]:
-        log.info("no timestamp column (`data.timestamp` is null): using a stratified split")
+        log.info("no timestamp column (`leads.timestamp` is null): using a stratified split")
     for name, part in parts.items():
         write_parquet(Path(args.out_dir) / f"{name}.parquet", part)
     summary = describe_splits(parts, roles.target, roles.timestamp)

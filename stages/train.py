@@ -13,7 +13,7 @@ import pandas as pd
 from leadsift import tracking
 from leadsift.cli import run_stage
 from leadsift.config import load_params
-from leadsift.io import InputError, read_params, write_json
+from leadsift.io import InputError, read_yaml, write_json
 from leadsift.model_store import raw_records, save_model
 from leadsift.models import pipeline_from_params, training_summary
 from leadsift.schema import ColumnRoles
@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("report", help="training summary JSON")
     args = parser.parse_args()
     params = load_params()
-    roles = ColumnRoles.from_params(params["data"])
+    roles = ColumnRoles.from_params(params["leads"])
     family = params["model"]["family"]
-    best = read_params(args.best_params)
+    best = read_yaml(args.best_params)
     if best["family"] != family:
         raise InputError(
             f"{args.best_params} was tuned for {best['family']!r}, not {family!r}; run tune"
@@ -50,7 +50,7 @@ def main() -> None:
     log.info("saved %s; logging the run to MLflow", args.model_dir)
     run = tracking.log_training(
         params["mlflow"]["experiment"],
-        tags=tracking.run_tags("train", family, params["data"]["raw_path"]),
+        tags=tracking.run_tags("train", family, params["leads"]["raw_path"]),
         params={k: params[k] for k in ("model", "train", "split")}
         | {"hyperparameters": hyperparams},
         metrics=summary,

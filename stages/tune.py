@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     settings, family = params["tune"], params["model"]["family"]
-    roles = ColumnRoles.from_params(params["data"])
+    roles = ColumnRoles.from_params(params["leads"])
     fixed = params["model"].get(family) or {}
     pipeline = pipeline_from_params(params, roles, fixed)
     classifier = pipeline[-1]
@@ -88,7 +88,7 @@ def main() -> None:
     tracking.log_stage(
         params["mlflow"]["experiment"],
         "tune",
-        tags=tracking.run_tags("tune", family, params["data"]["raw_path"]),
+        tags=tracking.run_tags("tune", family, params["leads"]["raw_path"]),
         params={
             "tune": {k: v for k, v in settings.items() if k != "spaces"},
             "model": params["model"],

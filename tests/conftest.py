@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from leadsift.cleaning import clean_leads, cleaning_options
+from leadsift.config import read_params
 from leadsift.model_store import raw_records, save_model
 from leadsift.models import build_pipeline
 from leadsift.schema import ColumnRoles
@@ -22,12 +22,12 @@ WORLD_7 = {"start": "2025-01-01", "days": 365, "genuine_rate": 0.3, "world_seed"
 
 @pytest.fixture(scope="session")
 def params() -> dict:
-    return yaml.safe_load((ROOT / "params.yaml").read_text())
+    return read_params(ROOT)
 
 
 @pytest.fixture(scope="session")
 def roles(params: dict) -> ColumnRoles:
-    return ColumnRoles.from_params(params["data"])
+    return ColumnRoles.from_params(params["leads"])
 
 
 @pytest.fixture(scope="session")

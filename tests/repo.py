@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from leadsift.bench import copy_project
-from leadsift.config import set_param
+from leadsift.config import write_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,8 @@ SMALL = {
     "evaluate.importance_rows": 600,
     "evaluate.importance_repeats": 2,
     "tune.n_trials": 4,
+    # four trials never prune: cap the rounds and trees each one grows
+    "tune.spaces.hist_gradient_boosting.max_iter": {"low": 50, "high": 150, "step": 50},
     "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
 }
 
@@ -58,9 +60,17 @@ class Repo:
         env["DVC_NO_ANALYTICS"] = "1"
         return env
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run a command in the repository (with `env` added to its environment)."""
         result = subprocess.run(
-            args, cwd=self.path, env=self.env, capture_output=True, text=True, check=False
+            args,
+            cwd=self.path,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -73,10 +83,8 @@ class Repo:
         self.run("git", "commit", "-q", "-m", message)
 
     def update_params(self, overrides: dict[str, Any]) -> None:
-        params = yaml.safe_load((self.path / "params.yaml").read_text())
-        for dotted, value in overrides.items():
-            set_param(params, dotted, value)
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        """Set dotted keys in params.yaml or config.yaml, wherever each lives."""
+        write_overrides(self.path, overrides)
 
     def repro(self, *args: str) -> list[str]:
         """Run `dvc repro` and return the names of the stages that ran."""

@@ -29,7 +29,7 @@ ROLES = ColumnRoles.from_params(
 
 def prepare(name: str):
     path = BAD / name
-    raw = load_raw_table(path, ROLES, "data.raw_path")
+    raw = load_raw_table(path, ROLES, "leads.raw_path")
     return clean_leads(raw, ROLES, missing_values=["Select"], aliases={}, source=str(path))
 
 
@@ -65,14 +65,14 @@ def test_row_problems_are_quarantined_with_their_reason(name):
 
 
 def test_non_utf8_bytes_are_decoded_as_latin1_and_said_so():
-    raw = load_raw_table(BAD / "latin1.csv", ROLES, "data.raw_path")
+    raw = load_raw_table(BAD / "latin1.csv", ROLES, "leads.raw_path")
     assert raw.attrs["encoding"] == "latin-1"
     assert "Münster" in set(raw["city"])
 
 
 def test_a_byte_order_mark_and_windows_line_ends_change_nothing():
-    plain = load_raw_table(BAD / "crlf.csv", ROLES, "data.raw_path")
-    bom = load_raw_table(BAD / "utf8_bom.csv", ROLES, "data.raw_path")
+    plain = load_raw_table(BAD / "crlf.csv", ROLES, "leads.raw_path")
+    bom = load_raw_table(BAD / "utf8_bom.csv", ROLES, "leads.raw_path")
     assert list(bom.columns) == list(plain.columns) and bom.equals(plain)
 
 

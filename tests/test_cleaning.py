@@ -181,9 +181,9 @@ def test_target_given_as_labels_is_encoded_and_must_have_two_classes():
     [
         ({"numeric": ["colour"]}, "declared twice"),
         ({"categorical": ["y"]}, "cannot also be a feature"),
-        ({"non_negative": ["colour"]}, "not in `data.numeric`"),
-        ({"flags": ["colour"]}, "`data.flags` lists"),
-        ({"target": None}, "data.target"),
+        ({"non_negative": ["colour"]}, "not in `leads.numeric`"),
+        ({"flags": ["colour"]}, "`leads.flags` lists"),
+        ({"target": None}, "leads.target"),
         ({"categorical": [], "numeric": [], "non_negative": []}, "at least one feature"),
     ],
 )

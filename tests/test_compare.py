@@ -5,9 +5,9 @@ def rev(name, family, roc_auc=None, error=None):
     metrics = (
         {}
         if roc_auc is None
-        else {"reports/metrics.json": {"data": {"test": {"roc_auc": roc_auc}}}}
+        else {"reports/metrics.json": {"data": {"roc_auc": roc_auc, "drift_alerts": 0}}}
     )
-    params = {"params.yaml": {"data": {"model": {"family": family}}}}
+    params = {"params.yaml": {"data": {"model": {"family": family}, "tune": {"n_trials": 25}}}}
     return {
         "rev": "f" * 40,
         "name": name,
@@ -47,7 +47,7 @@ def test_rows_are_ranked_best_first_with_unscored_last():
 
 def test_table_aligns_and_marks_missing_values():
     lines = format_table(experiment_rows(SHOWN)).splitlines()
-    assert lines[0].split()[:4] == ["name", "kind", "family", "test"]
-    assert "0.8900" in lines[1] and lines[-1].split()[3] == "-"
+    assert lines[0].split()[:5] == ["name", "kind", "family", "trials", "test"]
+    assert "0.8900" in lines[1] and lines[-1].split()[4] == "-"
     column = lines[0].index("family")  # every row's family starts under its header
     assert all(line[column:].startswith(("hist_", "logistic_", "random_")) for line in lines[1:])

@@ -1,8 +1,10 @@
-"""params.yaml is checked before any work, every problem named by its key."""
+"""params.yaml and config.yaml are read as DVC reads them and checked before any work, every
+problem named by its key."""
 
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pytest
 import yaml
@@ -11,7 +13,7 @@ from leadsift import config, models, tuning
 from leadsift.io import InputError
 from tests.conftest import ROOT
 
-PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+PARAMS = config.read_params(ROOT)
 
 
 def problems_with(**changes) -> list[str]:
@@ -57,16 +59,52 @@ def test_each_bad_value_is_named_by_its_key(changes, message):
     assert len(problems) == 1 and message in problems[0], problems
 
 
+def copy_params(tmp_path):
+    for name in config.PARAMS_FILES:
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
 def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
-    params = copy.deepcopy(PARAMS)
-    params["model"]["family"] = "xgboost"
-    params["tune"]["n_trials"] = 0
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
+    config.write_overrides(copy_params(tmp_path), {"model.family": "xgboost", "tune.step": 0})
     with pytest.raises(InputError, match=r"2 problem\(s\)") as err:
-        config.load_params(path)
-    assert "`model.family`" in str(err.value) and "`tune.n_trials`" in str(err.value)
-    assert config.load_params(ROOT / "params.yaml") == PARAMS
+        config.load_params(tmp_path)
+    assert "`model.family`" in str(err.value) and "`tune.step`" in str(err.value)
+    assert config.load_params(ROOT) == PARAMS
+
+
+def test_overrides_land_in_the_file_that_holds_the_key(tmp_path):
+    config.write_overrides(
+        copy_params(tmp_path),
+        {"tune.n_trials": 3, "tune.spaces.logistic_regression.C.high": 5.0, "leads.id": None},
+    )
+    knobs, setup = (yaml.safe_load((tmp_path / name).read_text()) for name in config.PARAMS_FILES)
+    assert knobs["tune"]["n_trials"] == 3 and "spaces" not in knobs["tune"]
+    assert setup["tune"]["spaces"]["logistic_regression"]["C"]["high"] == 5.0
+    assert setup["leads"]["id"] is None and "n_trials" not in setup["tune"]
+
+
+def test_a_key_set_in_both_files_is_refused(tmp_path):
+    copy_params(tmp_path)
+    with (tmp_path / "config.yaml").open("a") as setup:
+        setup.write("business:\n  min_genuine_recall: 0.9\n")
+    with pytest.raises(
+        InputError, match=r"`business\.min_genuine_recall` is set in both params\.yaml"
+    ):
+        config.load_params(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("Yes", "Yes"), ("no", "no"), ("on", "on"), ("'1'", "1"), ("1", 1), ("true", True)],
+)
+def test_values_are_read_with_yaml_1_2_as_dvc_reads_them(tmp_path, written, read):
+    """PyYAML (YAML 1.1) turns an unquoted Yes into True; DVC and leadsift keep the string."""
+    copy_params(tmp_path)
+    text = (tmp_path / "config.yaml").read_text()
+    text = text.replace("  positive_label: 1 ", f"  positive_label: {written} ", 1)
+    (tmp_path / "config.yaml").write_text(text)
+    assert config.load_params(tmp_path)["leads"]["positive_label"] == read
 
 
 def test_the_allowed_names_match_what_the_library_implements():

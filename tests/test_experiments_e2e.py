@@ -1,8 +1,10 @@
-"""`dvc exp run` variants and a queued grid, compared via `dvc exp show --json` and compare."""
+"""`dvc exp run` variants and a queued grid: readable in `dvc exp show`, compared by compare, and
+never moving the champion."""
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 
@@ -20,7 +22,7 @@ def repo(baseline, tmp_path_factory) -> Repo:
 
 
 def experiments(repo: Repo) -> dict[str, dict]:
-    """Name -> {family, roc_auc, error} for every experiment of the current commit."""
+    """Name -> {rev, family, trials, max_levels, roc_auc, error} for this commit's experiments."""
     shown = json.loads(repo.run("dvc", "exp", "show", "--json").stdout)
     found = {}
     for baseline in shown:
@@ -28,47 +30,53 @@ def experiments(repo: Repo) -> dict[str, dict]:
             for rev in experiment["revs"]:
                 data = rev.get("data") or {}
                 params = data["params"]["params.yaml"]["data"]
-                metrics = (
-                    (data.get("metrics") or {}).get("reports/metrics.json", {}).get("data", {})
-                )
+                setup = data["params"]["config.yaml"]["data"]
+                metrics = (data.get("metrics") or {}).get("reports/metrics.json", {}).get("data")
                 found[rev["name"]] = {
+                    "rev": rev["rev"],
                     "family": params["model"]["family"],
                     "trials": params["tune"]["n_trials"],
-                    "roc_auc": (metrics.get("test") or {}).get("roc_auc"),
+                    "max_levels": setup["train"]["max_levels"],
+                    "roc_auc": (metrics or {}).get("roc_auc"),
                     "error": rev.get("error"),
                 }
     return found
 
 
-def test_single_variants_run_and_show_their_metrics(repo):
-    repo.run("dvc", "exp", "run", "-n", "linear", "-S", "model.family=logistic_regression")
-    repo.run("dvc", "exp", "run", "-n", "forest", "-S", "model.family=random_forest")
-    shown = experiments(repo)
-    assert shown["linear"]["family"] == "logistic_regression"
-    assert shown["forest"]["family"] == "random_forest"
-    for name in ("linear", "forest"):
-        assert shown[name]["error"] is None
-        assert 0.7 < shown[name]["roc_auc"] < 1.0
-    # The experiments ran in temporary copies, yet their MLflow runs are in this repository's store.
+def champion_versions(repo: Repo) -> list[tuple[str, str]]:
+    """(version, alias) rows of the registry in the repository's own MLflow store."""
     with sqlite3.connect(repo.path / "mlflow.db") as db:
-        tagged = db.execute(
-            "select r.name, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
-            "where t.key = 'leadsift.dvc_experiment'"
+        return db.execute(
+            "select v.version, a.alias from model_versions v left join registered_model_aliases a "
+            "on a.name = v.name and a.version = v.version order by v.version"
         ).fetchall()
-    assert {("train", "linear"), ("train", "forest"), ("tune", "forest")} <= set(tagged)
 
 
-def test_a_queued_grid_completes(repo):
+def test_a_variant_records_what_the_gate_would_do_and_registers_nothing(repo):
+    assert champion_versions(repo) == [(1, "champion")]
     repo.run(
-        "dvc",
-        "exp",
-        "run",
-        "--queue",
-        "-S",
-        "model.family=logistic_regression,random_forest",
-        "-S",
-        "tune.n_trials=2",
+        "dvc", "exp", "run", "-n", "linear", "-S", "model.family=logistic_regression",
+        "-S", "config.yaml:train.max_levels=20",
+    )  # fmt: skip
+    linear = experiments(repo)["linear"]
+    assert (linear["family"], linear["max_levels"], linear["error"]) == (
+        "logistic_regression",
+        20,
+        None,
     )
+    assert 0.7 < linear["roc_auc"] < 1.0
+    promotion = json.loads(
+        repo.run("git", "show", f"{linear['rev']}:reports/promotion.json").stdout
+    )
+    assert not promotion["applied"] and promotion["promotion"]["why"] == "DVC experiment linear"
+    assert champion_versions(repo) == [(1, "champion")]
+
+
+def test_a_queued_grid_completes_and_logs_to_this_store(repo):
+    repo.run(
+        "dvc", "exp", "run", "--queue", "-S", "model.family=random_forest,hist_gradient_boosting",
+        "-S", "tune.n_trials=3",
+    )  # fmt: skip
     repo.run("dvc", "queue", "start", "-j", "1")
     deadline = time.monotonic() + 600
     try:
@@ -82,9 +90,50 @@ def test_a_queued_grid_completes(repo):
     finally:
         repo.run("dvc", "queue", "stop", "--kill", check=False)
     assert status.count("Success") == 2, status
-    grid = {name: e for name, e in experiments(repo).items() if e["trials"] == 2}
-    assert sorted(e["family"] for e in grid.values()) == ["logistic_regression", "random_forest"]
+    grid = {name: e for name, e in experiments(repo).items() if e["trials"] == 3}
+    assert sorted(e["family"] for e in grid.values()) == ["hist_gradient_boosting", "random_forest"]
     assert all(e["roc_auc"] and e["roc_auc"] > 0.7 for e in grid.values())
+    # Queued experiments run in temporary copies, yet their runs are in this repository's store,
+    # and none of them moved the champion.
+    with sqlite3.connect(repo.path / "mlflow.db") as db:
+        tagged = db.execute(
+            "select r.name, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+            "where t.key = 'leadsift.dvc_experiment'"
+        ).fetchall()
+    assert {(stage, name) for name in grid for stage in ("tune", "train")} <= set(tagged)
+    assert champion_versions(repo) == [(1, "champion")]
+
+
+def test_exp_show_is_readable_in_a_200_column_terminal(repo):
+    """The headline numbers and the params the variants changed are shown with their values (the
+    plain table also has a column per declared dependency, about fifty files: see README)."""
+    command = ["dvc", "exp", "show", "--no-pager", "--only-changed"]
+    table = repo.run(*command, env={"COLUMNS": "200"}).stdout
+    lines = table.splitlines()
+    header = next(line for line in lines if "Experiment" in line)
+    wanted = ["roc_auc", "bayes_share", "pr_auc", "junk_filtered", "model.family", "tune.n_trials"]
+    assert all(f" {name} " in header for name in wanted), table
+    starts = {name: header.index(name) for name in wanted}  # each a column of its own
+    rows = [line for line in lines if line.lstrip().startswith(("├──", "└──"))]
+    assert len(rows) == 3, table
+    for line in rows:
+        cells = {col: line[at:].split()[0] for col, at in starts.items()}
+        assert all(re.fullmatch(r"0\.\d+", cells[c]) for c in wanted[:4]), (line, cells)
+        assert cells["model.family"] in (
+            "logistic_regression",
+            "random_forest",
+            "hist_gradient_boosting",
+        )
+        assert cells["tune.n_trials"] == ("4" if "[linear]" in line else "3"), line
+    assert max(len(line) for line in lines) <= 200
+
+
+def test_params_yaml_holds_the_knobs_and_config_yaml_the_setup(repo):
+    shown = json.loads(repo.run("dvc", "exp", "show", "--json").stdout)
+    data = next(b for b in shown if b["rev"] != "workspace")["data"]
+    knobs = data["params"]["params.yaml"]["data"]
+    assert knobs["model"] == {"family": "hist_gradient_boosting"}
+    assert "spaces" not in knobs["tune"] and "leads" not in knobs  # the setup is in config.yaml
 
 
 def test_compare_ranks_every_experiment_best_first(repo):

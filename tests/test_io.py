@@ -33,7 +33,7 @@ def test_json_is_sorted_rounded_and_strict(tmp_path):
 @pytest.mark.parametrize(
     ("content", "name", "message"),
     [
-        (None, "absent.csv", "file not found; set `data.raw_path`"),
+        (None, "absent.csv", "file not found; set `leads.raw_path`"),
         ("", "empty.csv", "file is empty"),
         ("a,b\n", "header.csv", "header only"),
         ("a,b\n1,2\n", "table.xlsx", "unsupported file type"),
@@ -44,7 +44,7 @@ def test_read_table_explains_unusable_files(tmp_path, content, name, message):
     if content is not None:
         path.write_text(content)
     with pytest.raises(InputError, match=message) as err:
-        read_table(path, "data.raw_path")
+        read_table(path, "leads.raw_path")
     assert str(path) in str(err.value)
 
 

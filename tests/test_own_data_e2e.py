@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from leadsift.io import read_yaml
 from leadsift.synth import Dirt, generate_leads
 from tests.repo import Repo
 
@@ -27,17 +28,17 @@ RENAME = {
     "chat_clicks": "chats",
 }
 OWN_ROLES = {
-    "data.raw_path": "data/own/crm_export.csv",
-    "data.id": None,
-    "data.timestamp": None,
-    "data.target": "converted",
-    "data.positive_label": "Yes",
-    "data.negative_label": "No",
-    "data.categorical": ["region", "device", "channel"],
-    "data.numeric": ["was_referred", "drops"],
-    "data.non_negative": ["drops"],
-    "data.flags": ["was_referred"],
-    "data.interaction_groups": {
+    "leads.raw_path": "data/own/crm_export.csv",
+    "leads.id": None,
+    "leads.timestamp": None,
+    "leads.target": "converted",
+    "leads.positive_label": "Yes",
+    "leads.negative_label": "No",
+    "leads.categorical": ["region", "device", "channel"],
+    "leads.numeric": ["was_referred", "drops"],
+    "leads.non_negative": ["drops"],
+    "leads.flags": ["was_referred"],
+    "leads.interaction_groups": {
         "pricing": ["emi_clicks", "fee_views", "checkout_visits"],
         "content": ["syllabus_dl", "brochure_dl", "course_views"],
         "support": ["chats"],
@@ -75,6 +76,12 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     later.drop(columns="converted").to_csv(repo.path / "data/own/batches/2025-01.csv", index=False)
     labels = later[["converted"]].assign(row_number=range(1, len(later) + 1))
     labels.to_csv(repo.path / "data/own/labels/2025-01.csv", index=False)
+    # The common slip: `Yes` unquoted, a boolean to YAML 1.1 (PyYAML), a string to DVC and leadsift.
+    setup = (repo.path / "config.yaml").read_text()
+    (repo.path / "config.yaml").write_text(
+        setup.replace("positive_label: 'Yes'", "positive_label: Yes")
+    )
+    assert "positive_label: Yes\n" in (repo.path / "config.yaml").read_text()
     repo.commit("own data")
     repo.repro()
 
@@ -83,7 +90,9 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     assert data["rows_in"] == data["rows_clean"] + data["rows_duplicate"] + data["rows_quarantined"]
     split = json.loads((repo.path / "reports/split.json").read_text())
     assert split["method"] == "stratified"
-    metrics = json.loads((repo.path / "reports/metrics.json").read_text())
+    lock = read_yaml(repo.path / "dvc.lock")  # with YAML 1.2, as DVC wrote it
+    assert lock["stages"]["prepare"]["params"]["config.yaml"]["leads"]["positive_label"] == "Yes"
+    metrics = json.loads((repo.path / "reports/evaluation.json").read_text())
     assert metrics["test"]["roc_auc"] > 0.7
     assert "bayes_roc_auc" not in metrics["test"]  # the truth file is for the embedded data only
     assert (repo.path / "reports/plots/roc_bayes.csv").read_text().strip() == "fpr,tpr,threshold"

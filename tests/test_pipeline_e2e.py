@@ -60,7 +60,7 @@ def test_repro_runs_every_stage_and_creates_every_out(built):
 
 def test_model_is_good_and_close_to_the_bayes_ceiling(built):
     repo, _, _ = built
-    metrics = json.loads((repo.path / "reports/metrics.json").read_text())
+    metrics = json.loads((repo.path / "reports/evaluation.json").read_text())
     test = metrics["test"]
     assert test["roc_auc"] > 0.8
     assert test["roc_auc"] >= 0.94 * test["bayes_roc_auc"]
@@ -99,6 +99,7 @@ def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
         "champion",
         "1",
     )
+    assert promotion["applied"] and promotion["promotion"]["why"] == "workspace of main"
     scoring = json.loads((repo.path / "reports/scoring.json").read_text())
     assert list(scoring["batches"]) == ["2026-01", "2026-02", "2026-03"]
     for name, batch in scoring["batches"].items():
@@ -124,15 +125,24 @@ def test_the_monitor_reads_every_batch_and_its_labels(built):
     assert "## Incoming batches" in (repo.path / "reports/report.md").read_text()
 
 
+def test_only_headline_numbers_are_dvc_metrics(built):
+    repo = built[0]
+    shown = json.loads(repo.run("dvc", "metrics", "show", "--json").stdout)
+    (workspace,) = shown.values()
+    headline = workspace["data"]["reports/metrics.json"]["data"]
+    assert list(workspace["data"]) == ["reports/metrics.json"]
+    assert list(headline) == ["roc_auc", "bayes_share", "pr_auc", "junk_filtered", "drift_alerts"]
+
+
 @pytest.mark.parametrize(
     ("change", "reruns"),
     [
-        ({"tune.seed": 7}, ["evaluate", "monitor", "register", "report", "score", "train", "tune"]),
-        (
-            {"business.min_genuine_recall": 0.9},
-            ["evaluate", "monitor", "register", "report", "score"],
+        (  # a knob in params.yaml (business.min_genuine_recall: test_sharing_e2e)
+            {"incoming.drift.platform_shift": 0.5},
+            ["generate_incoming", "monitor", "report", "score"],
         ),
-        ({"monitor.psi_alert": 0.05}, ["monitor", "report"]),
+        ({"monitor.psi_alert": 0.05}, ["monitor", "report"]),  # config.yaml
+        ({"evaluate.importance_repeats": 3}, ["evaluate"]),  # config.yaml: the figures only
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):

@@ -5,8 +5,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from leadsift import registry, tracking
+from leadsift.io import InputError
 from leadsift.model_store import raw_records, save_model
-from leadsift.registry import Comparison, decide
+from leadsift.registry import Comparison, Mode, decide, promotion_mode
 from leadsift.scoring import load_scoring_model
 
 
@@ -49,9 +50,25 @@ def test_a_required_improvement_raises_the_bar():
     )
 
 
-def test_the_same_model_is_left_alone():
-    decision = decide(0.9, **GATE, comparison=None, champion_version="2", same_as_champion=True)
-    assert decision.outcome == "unchanged" and decision.alias is None
+@pytest.mark.parametrize(
+    ("env", "branch", "on", "why"),
+    [
+        ({}, "main", True, "workspace of main"),
+        ({}, "feature", False, "branch feature, not main"),
+        ({}, "", False, "detached checkout"),
+        ({"DVC_EXP_NAME": "linear"}, "main", False, "DVC experiment linear"),
+        ({"LEADSIFT_PROMOTION": "off"}, "main", False, "LEADSIFT_PROMOTION=off"),
+        ({"LEADSIFT_PROMOTION": "on"}, "", True, "LEADSIFT_PROMOTION=on"),
+        ({"LEADSIFT_PROMOTION": "auto", "DVC_EXP_NAME": "x"}, "main", False, "DVC experiment x"),
+    ],
+)
+def test_only_the_main_workspace_promotes_unless_told(env, branch, on, why):
+    assert promotion_mode("main", env=env, branch=branch) == Mode(on, why)
+
+
+def test_a_misspelt_promotion_switch_is_named():
+    with pytest.raises(InputError, match="LEADSIFT_PROMOTION must be on, off or auto"):
+        promotion_mode("main", env={"LEADSIFT_PROMOTION": "yes"}, branch="main")
 
 
 @pytest.fixture
@@ -92,9 +109,11 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
         "confidence": 0.95,
         "n_bootstrap": 100,
         "seed": 0,
+        "main_branch": "main",
     }
+    on, off = Mode(True, "workspace of main"), Mode(False, "branch x, not main")
 
-    def submit(name, **kwargs):
+    def submit(name, mode=on, **kwargs):
         model, model_dir = train_and_log(name, prepared, roles, fit_model, store, **kwargs)
         auc = roc_auc_score(y, model.predict_proba(records)[:, 1])
         return registry.gate_and_register(
@@ -105,16 +124,29 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
             gate=gate,
             experiment="gate-test",
             model_name="leads",
+            mode=mode,
         )
 
     weak = {"max_iter": 2, "max_leaf_nodes": 2, "early_stopping": False}
     strong = {"max_iter": 80, "early_stopping": False}
+    with pytest.raises(InputError, match=r"no model version in .*run `make repro`"):
+        load_scoring_model("models:/leads@champion")
+    candidate = submit("weak_off", mode=off, hyperparams=weak)  # a pull request's run
+    assert (candidate["decision"], candidate["would_promote"], candidate["applied"]) == (
+        "promoted",
+        True,
+        False,
+    )
+    assert candidate["version"] is None and registry.current_champion("leads") is None
     first = submit("weak", hyperparams=weak)
     assert (first["decision"], first["version"], first["champion_before"]) == (
         "promoted",
         "1",
         None,
     )
+    better_off = submit("strong_off", mode=off, hyperparams={**strong, "learning_rate": 0.2})
+    assert better_off["would_promote"] and not better_off["applied"]
+    assert str(registry.current_champion("leads").version) == "1"  # untouched
     better = submit("strong", hyperparams=strong)
     assert (better["decision"], better["version"], better["champion_before"]) == (
         "promoted",
@@ -132,13 +164,34 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
     useless = submit("shuffled", hyperparams=strong, shuffle=True)
     assert (useless["decision"], useless["alias"]) == ("rejected", None)
     again = submit("strong_again", hyperparams=strong)
-    assert (again["decision"], again["version"]) == ("unchanged", None)
+    assert (again["decision"], again["version"]) == ("unchanged", "2")
+    assert again["reasons"] == ["identical to champion version 2"]
+    challenger_again = submit("weak_again_2", hyperparams={**weak, "learning_rate": 0.05})
+    assert challenger_again["reasons"] == ["already registered as version 3 (challenger)"]
 
     client = registry.MlflowClient()
     assert str(client.get_model_version_by_alias("leads", "champion").version) == "2"
     assert str(client.get_model_version_by_alias("leads", "challenger").version) == "3"
+    assert len(client.search_model_versions("name = 'leads'")) == 4
     tags = client.get_model_version("leads", "4").tags
     assert tags["decision"] == "rejected" and "below the floor" in tags["reasons"]
     assert (store / "mlflow.db").is_file() and (store / "mlartifacts").is_dir()
     model, label = load_scoring_model("models:/leads@champion")
     assert label == "leads v2" and model.predict_proba(records).shape == (len(records), 2)
+
+
+def test_a_model_no_run_logged_is_registered_from_its_directory(prepared, roles, fit_model, store):
+    """Outputs pulled from a DVC remote skip `train`, so no run logged the model: register logs
+    the directory itself."""
+    pipeline = fit_model(prepared.iloc[:2000], hyperparams={"max_iter": 5})
+    save_model(pipeline, store / "pulled", raw_records(prepared, roles).head(5))
+    uri = tracking.logged_model_uri("gate-test", store / "pulled")
+    version = registry.record("pulled", uri, registry.Decision("promoted", "champion"), {})
+    model, _ = load_scoring_model("models:/pulled@champion")
+    assert version == "1" and model.predict_proba(raw_records(prepared, roles).head(3)).shape == (
+        3,
+        2,
+    )
+    assert (
+        tracking.logged_model_uri("gate-test", store / "pulled") == uri
+    )  # found, not logged again

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.repo import Repo
+from tests.server import free_port
 
 pytestmark = pytest.mark.e2e
 VENV = Path(sys.executable).parent.parent
@@ -20,25 +23,31 @@ VENV = Path(sys.executable).parent.parent
 
 def test_make_pr_report_builds_what_a_pull_request_gets(baseline, tmp_path):
     repo = Repo.copy_of(baseline.repo, tmp_path / "pr")
-    repo.run("git", "checkout", "-q", "-b", "lower-recall-target")
-    repo.update_params({"business.min_genuine_recall": 0.9})
+    repo.run("git", "checkout", "-q", "-b", "fewer-levels-lower-recall")
+    repo.update_params({"business.min_genuine_recall": 0.9, "train.coverage": 0.8})
+    repo.commit("a pull request's change")
     # The workflow's own step, minus posting; -o: use this test's environment as it is.
     repo.run("make", "-o", f"{VENV}/.runtime", "pr-report", f"VENV={VENV}", "BASE=main")
     report = (repo.path / "reports/pr_report.md").read_text()
     assert report.startswith("# leadsift model report")
-    assert "## Metrics compared with main" in report and "business.threshold" in report
+    assert "## Metrics compared with main" in report and "junk_filtered" in report
     assert "## Params compared with main" in report and "business.min_genuine_recall" in report
-    assert "| 0.95 " in report and "| 0.9 " in report
+    assert "| 0.95 " in report and "| 0.9 " in report and "train.coverage" in report
     assert (
         "![ROC curve](figures/roc.png)" in report
         and (repo.path / "reports/figures/roc.png").is_file()
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    # The reviewer sees the gate's verdict; the champion does not move.
+    promotion = json.loads((repo.path / "reports/promotion.json").read_text())
+    assert promotion["promotion"] == {"on": False, "why": "LEADSIFT_PROMOTION=off"}
+    assert not promotion["applied"] and promotion["decision"] in ("promoted", "challenger")
+    assert (
+        "would be promoted" if promotion["would_promote"] else "would stay challenger"
+    ) in report
+    with sqlite3.connect(repo.path / "mlflow.db") as db:
+        versions = db.execute("select version from model_versions").fetchall()
+        champion = db.execute("select version from registered_model_aliases").fetchall()
+    assert versions == [(1,)] and champion == [(1,)]
 
 
 def digests(root: Path, paths: list[str]) -> dict[str, str]:

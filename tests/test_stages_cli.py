@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from leadsift import synth
+from leadsift.config import PARAMS_FILES, write_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "src" / "leadsift"
 
 
 def run_prepare(tmp_path: Path, raw: str) -> subprocess.CompletedProcess:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["raw_path"] = raw
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for name in PARAMS_FILES:
+        shutil.copy(ROOT / name, tmp_path / name)
+    write_overrides(tmp_path, {"leads.raw_path": raw})
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run(
         [sys.executable, str(ROOT / "stages/prepare.py"), raw, "out", "out/data.json"],
@@ -34,10 +35,10 @@ def run_prepare(tmp_path: Path, raw: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (None, "leads.csv: file not found; set `data.raw_path` in params.yaml"),
+        (None, "leads.csv: file not found; set `leads.raw_path` in config.yaml"),
         ("", "leads.csv: file is empty"),
         ("lead_id,city\n", "leads.csv: header only, no rows"),
-        ("lead_id,city\nLD1,Pune\n", "leads.csv: missing column(s) 'platform' (data.categorical)"),
+        ("lead_id,city\nLD1,Pune\n", "leads.csv: missing column(s) 'platform' (leads.categorical)"),
     ],
 )
 def test_prepare_explains_unusable_input_in_one_line(tmp_path, content, expected):
@@ -55,17 +56,17 @@ def test_missing_column_message_says_where_it_is_declared(tmp_path):
     (tmp_path / "leads.csv").write_text("lead_id,city\nLD1,Pune\n")
     message = run_prepare(tmp_path, "leads.csv").stderr
     assert (
-        "'chat_clicks' (data.interaction_groups.assistance)" in message
+        "'chat_clicks' (leads.interaction_groups.assistance)" in message
         and "whatsapp" not in message
     )
     assert (
-        "and 39 more declared in params.yaml" in message
+        "and 39 more declared in config.yaml" in message
         and "the file has: lead_id, city." in message
     )
 
 
 def test_no_library_module_names_a_column_of_the_default_dataset():
-    """Column names belong to params.yaml (and the generator that writes the default data)."""
+    """Column names belong to config.yaml (and the generator that writes the default data)."""
     names = {
         synth.ID,
         synth.TIMESTAMP,

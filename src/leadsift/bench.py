@@ -41,10 +41,19 @@ import pandas as pd
 import psutil
 import yaml
 
-from leadsift.config import set_param
+from leadsift.config import read_params, write_overrides
 
 ROOT = Path.cwd()
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "Makefile", "stages", "src")
+PROJECT_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    "config.yaml",
+    ".dvcignore",
+    ".gitignore",
+    "Makefile",
+    "stages",
+    "src",
+)
 SECTIONS = (
     "pipeline",
     "quality",
@@ -98,10 +107,7 @@ def copy_project(dest: Path, root: Path = ROOT) -> None:
 def project_copy(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
     """A fresh git + DVC repository holding the project's code and params (plus overrides)."""
     copy_project(dest)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    for key, value in (overrides or {}).items():
-        set_param(params, key, value)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_overrides(dest, overrides or {})
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         subprocess.run(command, cwd=dest, env=_env(), check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
@@ -182,7 +188,7 @@ def _timed(command: Sequence[str], cwd: Path) -> float:
 def stage_commands(repo: Path) -> list[tuple[str, list[str]]]:
     """Each stage's script and arguments from dvc.yaml, in file order (a topological order)."""
     spec = yaml.safe_load((repo / "dvc.yaml").read_text())
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = read_params(repo)
 
     def resolve(token: str) -> str:
         if token.startswith("${") and token.endswith("}"):
@@ -270,9 +276,9 @@ def bench_quality(built: Path) -> list[Result]:
     from leadsift.model_store import load_model, raw_records  # noqa: PLC0415
     from leadsift.schema import ColumnRoles  # noqa: PLC0415
 
-    metrics = json.loads((built / "reports/metrics.json").read_text())["test"]
-    params = yaml.safe_load((built / "params.yaml").read_text())
-    roles = ColumnRoles.from_params(params["data"])
+    metrics = json.loads((built / "reports/evaluation.json").read_text())["test"]
+    params = read_params(built)
+    roles = ColumnRoles.from_params(params["leads"])
     model = load_model(built / "models/model")
     prepare = model[:-1]
     train, test = _load_split(built, "train"), _load_split(built, "test")
@@ -321,9 +327,9 @@ def bench_tuning(built: Path, seeds: Sequence[int] = (0, 1, 2)) -> list[Result]:
     from leadsift.schema import ColumnRoles  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    params = yaml.safe_load((built / "params.yaml").read_text())
+    params = read_params(built)
     settings, family = params["tune"], params["model"]["family"]
-    roles = ColumnRoles.from_params(params["data"])
+    roles = ColumnRoles.from_params(params["leads"])
     fixed = params["model"].get(family) or {}
     pipeline = pipeline_from_params(params, roles, fixed)
     classifier = pipeline[-1]
@@ -388,9 +394,9 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
     from leadsift.io import write_parquet  # noqa: PLC0415
     from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
 
-    params = yaml.safe_load((built / "params.yaml").read_text())
-    roles = ColumnRoles.from_params(params["data"])
-    raw = built / params["data"]["raw_path"]
+    params = read_params(built)
+    roles = ColumnRoles.from_params(params["leads"])
+    raw = built / params["leads"]["raw_path"]
     _log("throughput: pyarrow floor, then prepare + featurize")
     start = time.perf_counter()
     table = pv.read_csv(raw)
@@ -400,7 +406,7 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
 
     start = time.perf_counter()
     result = clean_leads(
-        load_raw_table(raw, roles, "data.raw_path"),
+        load_raw_table(raw, roles, "leads.raw_path"),
         roles,
         **cleaning_options(params),
         source=str(raw),
@@ -426,7 +432,7 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
 def _lead_batch(n: int, seed: int) -> pd.DataFrame:
     from leadsift.synth import TARGET, Dirt, generate_leads  # noqa: PLC0415
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())["generate"]
+    params = read_params(ROOT)["generate"]
     export, _ = generate_leads(
         n,
         start="2026-01-01",
@@ -446,8 +452,8 @@ def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result
     from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
     from leadsift.scoring import score_leads  # noqa: PLC0415
 
-    params = yaml.safe_load((built / "params.yaml").read_text())
-    roles = ColumnRoles.from_params(params["data"])
+    params = read_params(built)
+    roles = ColumnRoles.from_params(params["leads"])
     _log(f"scoring: generating {n:,} leads")
     path = workdir / "score_batch.csv"
     _lead_batch(n, seed=9001).to_csv(path, index=False)
@@ -606,7 +612,7 @@ def stream_generate(path: str, n: int, chunk: int) -> None:
     """Write `n` leads to one CSV, `chunk` leads at a time (chunk i drawn with sample_seed + i)."""
     from leadsift.synth import Dirt, generate_leads  # noqa: PLC0415
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())["generate"]
+    params = read_params(ROOT)["generate"]
     for i, first in enumerate(range(0, n, chunk)):
         export, _ = generate_leads(
             min(chunk, n - first),
@@ -643,8 +649,8 @@ def stream_prepare(raw: str, out: str, block_bytes: int) -> None:
     from leadsift.features import add_features  # noqa: PLC0415
     from leadsift.schema import ColumnRoles  # noqa: PLC0415
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    roles = ColumnRoles.from_params(params["data"])
+    params = read_params(ROOT)
+    roles = ColumnRoles.from_params(params["leads"])
     text = [*roles.categorical, roles.id, roles.timestamp, roles.target]
     reader = pv.open_csv(
         raw,
@@ -691,8 +697,8 @@ def stream_train(features: str, out: str) -> None:
     from leadsift.features import derived_feature_names, levels_to_keep  # noqa: PLC0415
     from leadsift.schema import ColumnRoles  # noqa: PLC0415
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    roles = ColumnRoles.from_params(params["data"])
+    params = read_params(ROOT)
+    roles = ColumnRoles.from_params(params["leads"])
     columns = [
         *roles.categorical,
         *roles.numeric_inputs,

@@ -49,8 +49,8 @@ def normalize_text(
 
 
 def cleaning_options(params: Mapping[str, Any]) -> dict[str, Any]:
-    """params.yaml `prepare:` as the `missing_values` and `aliases` keyword arguments of
-    `normalize_leads`, `clean_leads` and `models.build_pipeline`."""
+    """The `prepare:` settings (config.yaml) as the `missing_values` and `aliases` keyword
+    arguments of `normalize_leads`, `clean_leads` and `models.build_pipeline`."""
     settings = params["prepare"]
     return {"missing_values": settings["missing_values"], "aliases": settings["aliases"] or {}}
 
@@ -179,6 +179,6 @@ def clean_leads(
         listed = ", ".join(f"{reason} ({n})" for reason, n in common.items())
         raise InputError(
             f"{source}: all {len(kept)} rows are quarantined (most common: {listed}); "
-            "check the column roles in params.yaml `data:` against the file"
+            "check the column roles in config.yaml `leads:` against the file"
         )
     return CleanResult(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)

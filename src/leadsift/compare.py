@@ -1,9 +1,9 @@
 """`make compare`: every experiment on one line, best first, from `dvc exp show --json`.
 
-`dvc exp show` is wide; this prints what decides between variants: the family, the tuned
-validation score, the test metrics and the business view.
+It prints what decides between variants (the family and budget, the headline metrics) sorted by
+one of them, which `dvc exp show` does not do by default.
 
-    python -m leadsift.compare [--sort-by test.roc_auc] [--all-commits]
+    python -m leadsift.compare [--sort-by roc_auc] [--all-commits]
 """
 
 from __future__ import annotations
@@ -18,16 +18,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 METRICS_FILE = "reports/metrics.json"
-TUNING_FILE = "reports/tuning.json"
-COLUMNS = {  # header: (file, dotted key, format)
-    "test roc_auc": (METRICS_FILE, "test.roc_auc", ".4f"),
-    "test pr_auc": (METRICS_FILE, "test.pr_auc", ".4f"),
-    "of bayes": (METRICS_FILE, "test.roc_auc_share_of_bayes", ".1%"),
-    "junk filtered": (METRICS_FILE, "business.junk_filtered", ".1%"),
-    "genuine kept": (METRICS_FILE, "business.genuine_recall", ".1%"),
-    "tuned (valid)": (TUNING_FILE, "best_value", ".4f"),
-    "trials": (TUNING_FILE, "n_trials", "d"),
+METRICS = {  # header: (key in reports/metrics.json, format)
+    "test roc_auc": ("roc_auc", ".4f"),
+    "of bayes": ("bayes_share", ".1%"),
+    "test pr_auc": ("pr_auc", ".4f"),
+    "junk filtered": ("junk_filtered", ".1%"),
+    "drift alerts": ("drift_alerts", "d"),
 }
+PARAMS = {"family": "model.family", "trials": "tune.n_trials"}  # header: key in params.yaml
 
 
 def _dig(data: Mapping[str, Any] | None, dotted: str) -> Any:
@@ -65,27 +63,24 @@ def _revisions(exp_show: list[dict]) -> Iterator[tuple[str, str, dict, str | Non
                 )
 
 
-def experiment_rows(exp_show: list[dict], sort_by: str = "test.roc_auc") -> list[dict[str, Any]]:
+def experiment_rows(exp_show: list[dict], sort_by: str = "roc_auc") -> list[dict[str, Any]]:
     """One row per baseline and experiment, sorted by `sort_by` (a key of reports/metrics.json)."""
     rows = []
     for name, kind, data, error in _revisions(exp_show):
         params = _file_data(data, "params", "params.yaml") or {}
-        row = {
-            "name": name,
-            "kind": "failed" if error else kind,
-            "family": _dig(params, "model.family"),
-        }
-        for header, (path, key, _) in COLUMNS.items():
-            row[header] = _dig(_file_data(data, "metrics", path), key)
-        row["_sort"] = _dig(_file_data(data, "metrics", METRICS_FILE), sort_by)
+        metrics = _file_data(data, "metrics", METRICS_FILE) or {}
+        row = {"name": name, "kind": "failed" if error else kind}
+        row |= {header: _dig(params, key) for header, key in PARAMS.items()}
+        row |= {header: metrics.get(key) for header, (key, _) in METRICS.items()}
+        row["_sort"] = metrics.get(sort_by)
         rows.append(row)
     rows.sort(key=lambda r: -r["_sort"] if isinstance(r["_sort"], int | float) else math.inf)
     return rows
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    headers = ["name", "kind", "family", *COLUMNS]
-    formats = {h: f for h, (_, _, f) in COLUMNS.items()}
+    headers = ["name", "kind", *PARAMS, *METRICS]
+    formats = {h: f for h, (_, f) in METRICS.items()}
 
     def cell(row: dict, header: str) -> str:
         value = row.get(header)
@@ -106,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sort-by", default="test.roc_auc", help="key of reports/metrics.json")
+    parser.add_argument("--sort-by", default="roc_auc", help="key of reports/metrics.json")
     parser.add_argument("--all-commits", action="store_true", help="experiments of every commit")
     args = parser.parse_args()
     if shutil.which("dvc") is None:

@@ -1,10 +1,14 @@
-"""params.yaml, checked before any work: every problem is reported at once, named by its key.
+"""params.yaml and config.yaml, read as one set and checked before any work.
+
+params.yaml holds the knobs experiments turn (`dvc exp show` shows all of it); config.yaml holds
+the description of the data and the project's setup. The code sees one merged mapping, so a key
+can move between the files without code changes; it may live in one file only.
 
 Each stage loads its params through `load_params`, so a bad value stops the first stage that runs,
-with a message saying which key to change, instead of failing minutes later deep inside a fit.
-Two parts are checked where they are read, still before any work: the column roles under `data:`
-(`ColumnRoles.from_params`) and the search spaces under `tune.spaces`, which need the model's own
-parameter list.
+with a message saying which key (and file) to change, instead of failing minutes later deep inside
+a fit. Two parts are checked where they are read, still before any work: the column roles under
+`leads:` (`ColumnRoles.from_params`) and the search spaces under `tune.spaces`, which need the
+model's own parameter list.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from leadsift.io import InputError, read_params
+import yaml
+
+from leadsift.io import InputError, read_yaml
+
+PARAMS_FILES = ("params.yaml", "config.yaml")  # the knobs, then the setup
 
 SPLITS = ("train", "validation", "test")
 SPLIT_METHODS = ("time", "stratified")
@@ -73,7 +81,7 @@ def _fractions(value: Any) -> bool:
 _TEXT = (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty string"
 _SHARE = _between(0, 1)
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "data.raw_path": _TEXT,
+    "leads.raw_path": _TEXT,
     "generate.world_seed": _integer(0),
     "generate.sample_seed": _integer(0),
     "generate.n_leads": _integer(1),
@@ -106,6 +114,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "tune.pruner": _one_of(PRUNERS),
     "tune.timeout": _or_null(_between(0, float("inf"), closed="neither")),
     "tune.seed": _integer(0),
+    "register.main_branch": _TEXT,
     "register.min_roc_auc": _SHARE,
     "register.min_improvement": _between(-1, 1),
     "register.confidence": _between(0, 1, closed="neither"),
@@ -148,6 +157,57 @@ def set_param(params: dict[str, Any], key: str, value: Any) -> None:
     node[leaf] = value
 
 
+def _depth(data: dict[str, Any], key: str) -> int:
+    """How many leading parts of a dotted key exist in `data`."""
+    node, found = data, 0
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            break
+        node, found = node[part], found + 1
+    return found
+
+
+def write_overrides(root: str | Path, overrides: dict[str, Any]) -> None:
+    """Set dotted keys in whichever params file of the repository at `root` holds them (the one
+    holding the deepest part of a new key), for throwaway copies of the project: benchmarks and
+    tests. Comments are not kept; a real change goes through the files or `dvc exp run -S`."""
+    files = {name: read_yaml(Path(root) / name) or {} for name in PARAMS_FILES}
+    for key, value in overrides.items():
+        owner = max(files, key=lambda name: _depth(files[name], key))
+        *parents, leaf = key.split(".")
+        node = files[owner]
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    for name, data in files.items():
+        (Path(root) / name).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def merge_params(parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Merge the params files section by section; a key set in two files is an error."""
+    merged: dict[str, Any] = {}
+    where: dict[str, str] = {}
+
+    def merge(into: dict[str, Any], other: dict[str, Any], prefix: str, source: str) -> None:
+        for key, value in other.items():
+            dotted = f"{prefix}{key}"
+            if key in into and not (isinstance(value, dict) and isinstance(into[key], dict)):
+                raise InputError(
+                    f"`{dotted}` is set in both {where[dotted]} and {source}; keep it in one"
+                )
+            where.setdefault(dotted, source)
+            if isinstance(value, dict):
+                merge(into.setdefault(key, {}), value, f"{dotted}.", source)
+            else:
+                into[key] = value
+
+    for source, data in parts.items():
+        if not isinstance(data, dict):
+            raise InputError(f"{source}: must be a mapping of sections, got {type(data).__name__}")
+        merge(merged, data, "", source)
+    return merged
+
+
 def params_problems(params: dict[str, Any]) -> list[str]:
     """Every key whose value breaks its rule, as "`key` must be ..., got ..." (empty when fine)."""
     problems = []
@@ -160,10 +220,17 @@ def params_problems(params: dict[str, Any]) -> list[str]:
     return problems
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Read params.yaml and stop with every problem named, before the stage does any work."""
-    params = read_params(path)
+def read_params(root: str | Path = ".") -> dict[str, Any]:
+    """params.yaml and config.yaml of the repository at `root`, merged, unchecked."""
+    return merge_params({name: read_yaml(Path(root) / name) or {} for name in PARAMS_FILES})
+
+
+def load_params(root: str | Path = ".") -> dict[str, Any]:
+    """Read the params files and stop with every problem named, before the stage does any work."""
+    params = read_params(root)
     if problems := params_problems(params):
         listed = "".join(f"\n  - {p}" for p in problems)
-        raise InputError(f"{path}: {len(problems)} problem(s), fix them and rerun:{listed}")
+        raise InputError(
+            f"{' + '.join(PARAMS_FILES)}: {len(problems)} problem(s), fix them and rerun:{listed}"
+        )
     return params

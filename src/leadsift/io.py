@@ -68,9 +68,10 @@ def _rounded(value: Any, digits: int) -> Any:
     return value
 
 
-def write_json(path: str | Path, data: Any, digits: int = 6) -> None:
-    """Write JSON with sorted keys and rounded floats (NaN/inf become null)."""
-    text = json.dumps(_rounded(data, digits), indent=2, sort_keys=True, allow_nan=False)
+def write_json(path: str | Path, data: Any, digits: int = 6, *, sort_keys: bool = True) -> None:
+    """Write JSON with rounded floats (NaN/inf become null) and sorted keys, unless the caller's
+    order matters (it is then the code's order, as deterministic)."""
+    text = json.dumps(_rounded(data, digits), indent=2, sort_keys=sort_keys, allow_nan=False)
     write_text(path, text + "\n")
 
 
@@ -90,12 +91,23 @@ def write_csv(path: str | Path, df: pd.DataFrame, float_format: str | None = Non
     )
 
 
-def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Read a YAML mapping: params.yaml by default (relative to the repository root)."""
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with the rules DVC uses for params files (YAML 1.2, via ruamel.yaml).
+
+    PyYAML follows YAML 1.1, where an unquoted `Yes` or `on` is a boolean; DVC reads the same
+    line as the string "Yes". Reading params the way DVC does keeps the code, `dvc params diff`
+    and `dvc exp show` in agreement about every value.
+    """
+    from ruamel.yaml import YAML  # noqa: PLC0415 - a stage reads params once
+    from ruamel.yaml.error import YAMLError  # noqa: PLC0415
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found (run stages from the repository root)")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except YAMLError as err:
+        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
 
 
 ENCODINGS = ("utf-8-sig", "latin-1")  # UTF-8 (a byte-order mark is dropped), then any byte
@@ -136,7 +148,7 @@ def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) 
     """Read a CSV or parquet table; `key` names the params entry that points at it, for errors."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: file not found; set `{key}` in params.yaml to your data file")
+        raise InputError(f"{path}: file not found; set `{key}` in config.yaml to your data file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty; `{key}` must point at a CSV or parquet table")
     suffix = path.suffix.lower()

@@ -1,6 +1,7 @@
 """Model families and the full scoring pipeline: raw lead record in, probability of genuine out.
 
-Adding a family is one entry in `FAMILIES` (and its hyperparameters under `model:` in params.yaml).
+Adding a family is one entry in `FAMILIES`, with its fixed settings under `model:` and its search
+space under `tune.spaces` in config.yaml.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def build_pipeline(
 def pipeline_from_params(
     params: Mapping[str, Any], roles: ColumnRoles, hyperparams: Mapping[str, Any]
 ) -> Pipeline:
-    """`build_pipeline` for `model.family` with the settings params.yaml gives it."""
+    """`build_pipeline` for `model.family` with the settings the params files give it."""
     return build_pipeline(
         roles,
         **cleaning_options(params),

@@ -142,7 +142,7 @@ def labelled_scores(
     """(label, probability) of the scored leads whose labels have arrived (1 = positive label)."""
     if missing := [c for c in (roles.id_column, roles.target) if c not in labels.columns]:
         raise InputError(
-            f"{source}: labels need the columns {missing} (`data.id`, `data.target`); "
+            f"{source}: labels need the columns {missing} (`leads.id`, `leads.target`); "
             f"the file has {list(labels.columns)[:12]}"
         )
     key = roles.id_column

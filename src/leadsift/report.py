@@ -48,8 +48,46 @@ def _metric_rows(test: Mapping[str, Any], validation: Mapping[str, Any]) -> list
     return rows
 
 
+WOULD = {
+    "promoted": "would be promoted",
+    "challenger": "would stay challenger",
+    "rejected": "would be rejected",
+}
+
+
+def verdict(promotion: Mapping[str, Any]) -> str:
+    """The decision in a few words: what happened, or what would happen where promotion is off."""
+    outcome, version = promotion["decision"], promotion.get("version")
+    if outcome == "unchanged":
+        return f"unchanged ({promotion['reasons'][0]})"
+    if not promotion["applied"]:
+        return f"{WOULD[outcome]} (promotion is off: {promotion['promotion']['why']})"
+    if outcome == "promoted":
+        return f"promoted: version {version} is the champion"
+    return f"{outcome}: version {version}"
+
+
+def headline_metrics(
+    evaluation: Mapping[str, Any], drift: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """reports/metrics.json: the few numbers `dvc exp show` and `dvc metrics diff` compare, most
+    important first (DVC keeps the leftmost columns when a terminal is too narrow)."""
+    test, business = evaluation["test"], evaluation["business"]
+    headline = {
+        "roc_auc": test["roc_auc"],
+        "bayes_share": test.get("roc_auc_share_of_bayes"),
+        "pr_auc": test["pr_auc"],
+        "junk_filtered": business["junk_filtered"],
+    }
+    if drift is not None:
+        headline["drift_alerts"] = len(drift["reasons"])
+    return {
+        k: round(v, 4) if isinstance(v, float) else v for k, v in headline.items() if v is not None
+    }
+
+
 def render_report(
-    metrics: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
     data: Mapping[str, Any],
     *,
     tuning: Mapping[str, Any] | None = None,
@@ -58,7 +96,8 @@ def render_report(
     drift: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as Markdown text."""
-    test, validation, business = metrics["test"], metrics["validation"], metrics["business"]
+    test, validation = evaluation["test"], evaluation["validation"]
+    business = evaluation["business"]
     parts = ["# leadsift model report", ""]
     share = test.get("roc_auc_share_of_bayes")
     headline = f"Test ROC-AUC **{test['roc_auc']:.4f}**"
@@ -86,8 +125,7 @@ def render_report(
     ]
     if promotion:
         parts += ["## Promotion", ""]
-        version = f" version {promotion['version']}" if promotion.get("version") else ""
-        parts += [f"**{promotion['decision']}**{version} of `{promotion['model_name']}`:", ""]
+        parts += [f"`{promotion['model_name']}`: **{verdict(promotion)}**.", ""]
         parts += [f"- {reason}" for reason in promotion["reasons"]] + [""]
     if tuning:
         parts += ["## Tuning", ""]
@@ -114,3 +152,44 @@ def render_report(
     parts += ["## Figures", ""]
     parts += [f"![{title}]({path})" for title, path in FIGURES]
     return "\n".join(parts) + "\n"
+
+
+def render_summary(
+    evaluation: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    promotion: Mapping[str, Any] | None,
+    drift: Mapping[str, Any] | None,
+    family: str,
+) -> str:
+    """What `make repro` prints at the end: the headline against the ceiling, the promotion
+    verdict, the drift verdict and where to look next, in a dozen lines."""
+    test, business = evaluation["test"], evaluation["business"]
+    ceiling = (
+        f" = {test['roc_auc_share_of_bayes']:.1%} of the Bayes ceiling {test['bayes_roc_auc']:.4f}"
+        if "bayes_roc_auc" in test
+        else ""
+    )
+    lines = [
+        f"Junk-lead classifier: {family}, {data['rows_clean']:,} clean leads",
+        f"  test ROC-AUC {test['roc_auc']:.4f}{ceiling}; PR-AUC {test['pr_auc']:.4f}",
+        f"  at the business threshold {business['threshold']:.3f}: "
+        f"{business['junk_filtered']:.1%} of junk filtered, "
+        f"{business['genuine_recall']:.1%} of genuine leads kept",
+    ]
+    if promotion:
+        lines.append(f"  promotion: {verdict(promotion)}")
+    if drift:
+        batches = f"{len(drift['batches'])} incoming batch(es)"
+        if drift["retrain_recommended"]:
+            lines.append(f"  drift: {len(drift['reasons'])} alert(s) in {batches}, retrain advised")
+            lines += [f"    - {reason}" for reason in drift["reasons"][:3]]
+            if len(drift["reasons"]) > 3:
+                lines.append(f"    ... and {len(drift['reasons']) - 3} more in reports/drift.json")
+        else:
+            lines.append(f"  drift: no alert in {batches}")
+    lines += [
+        "Report: reports/report.md (figures in reports/figures/)",
+        "Next: `make compare` or `dvc exp show` for variants, `make serve` for the champion",
+    ]
+    return "\n".join(lines)

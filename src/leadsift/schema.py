@@ -1,4 +1,4 @@
-"""Column roles: which column of a lead table plays which part, read from `params.yaml` `data:`.
+"""Column roles: which column of a lead table plays which part, read from config.yaml `leads:`.
 
 Nothing downstream names a column of the default dataset; everything asks the roles. That is what
 lets a team point leadsift at its own CRM export by editing params only.
@@ -17,7 +17,7 @@ import pandera.pandas as pa
 
 from leadsift.io import InputError, read_table
 
-ROW_ID = "row_number"  # identifier made from the raw file's row number when `data.id` is null
+ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,10 @@ class ColumnRoles:
 
     @classmethod
     def from_params(cls, data: dict[str, Any]) -> ColumnRoles:
-        """Build roles from the `data:` section, rejecting inconsistent declarations."""
+        """Build roles from the `leads:` section, rejecting inconsistent declarations."""
         for key in ("target", "positive_label"):
             if data.get(key) is None:
-                raise InputError(f"params.yaml: `data.{key}` is required")
+                raise InputError(f"config.yaml: `leads.{key}` is required")
         groups = {
             str(g): tuple(cols or ()) for g, cols in (data.get("interaction_groups") or {}).items()
         }
@@ -63,37 +63,41 @@ class ColumnRoles:
         for column in declared:
             if column in seen:
                 raise InputError(
-                    f"params.yaml: column {column!r} is declared twice across "
-                    "`data.categorical`, `data.numeric` and `data.interaction_groups`"
+                    f"config.yaml: column {column!r} is declared twice across "
+                    "`leads.categorical`, `leads.numeric` and `leads.interaction_groups`"
                 )
             seen.add(column)
         if not declared:
             raise InputError(
-                "params.yaml: declare at least one feature column in `data.categorical`,"
-                " `data.numeric` or `data.interaction_groups`"
+                "config.yaml: declare at least one feature column in `leads.categorical`,"
+                " `leads.numeric` or `leads.interaction_groups`"
             )
         special = {self.target, self.id, self.timestamp} - {None}
         if clash := special & seen:
             raise InputError(
-                f"params.yaml: {sorted(clash)} is the target, id or timestamp and cannot also be a "
-                "feature column in `data:`"
+                f"config.yaml: {sorted(clash)} is the target, id or timestamp and cannot also be a "
+                "feature column in `leads:`"
             )
         for key in ("non_negative", "flags"):
             if stray := set(getattr(self, key)) - set(self.numeric):
                 raise InputError(
-                    f"params.yaml: `data.{key}` lists {sorted(stray)}, not in `data.numeric`"
+                    f"config.yaml: `leads.{key}` lists {sorted(stray)}, not in `leads.numeric`"
                 )
 
     def key_of(self, column: str) -> str:
-        """The params.yaml key that declares `column`, for error messages."""
-        singles = {self.id: "data.id", self.timestamp: "data.timestamp", self.target: "data.target"}
+        """The config.yaml key that declares `column`, for error messages."""
+        singles = {
+            self.id: "leads.id",
+            self.timestamp: "leads.timestamp",
+            self.target: "leads.target",
+        }
         if column in singles:
             return singles[column]
         for key in ("categorical", "numeric"):
             if column in getattr(self, key):
-                return f"data.{key}"
+                return f"leads.{key}"
         group = next(g for g, cols in self.interaction_groups.items() if column in cols)
-        return f"data.interaction_groups.{group}"
+        return f"leads.interaction_groups.{group}"
 
     @property
     def interactions(self) -> list[str]:
@@ -153,8 +157,8 @@ def check_columns(
     more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
     have = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
     raise InputError(
-        f"{source}: missing column(s) {shown}{more} declared in params.yaml; the file has: {have}. "
-        "Rename the columns in params.yaml `data:` or in the file."
+        f"{source}: missing column(s) {shown}{more} declared in config.yaml; the file has: {have}. "
+        "Rename the columns in config.yaml `leads:` or in the file."
     )
 
 
@@ -211,7 +215,7 @@ def target_classes(
 ) -> tuple[str, str]:
     """The target's two classes in canonical form: (positive, negative).
 
-    The negative class is `data.negative_label`, or, when that is null, the most frequent value
+    The negative class is `leads.negative_label`, or, when that is null, the most frequent value
     other than the positive label. Rows with any third value are quarantined by the contract; a
     target without both classes is a file-level error, since a model trained on the wrong notion
     of "genuine" is worse than no model.
@@ -228,15 +232,15 @@ def target_classes(
     if positive not in counts.index or negative not in others:
         shown = [str(v) for v in counts.index[:6]] + (["…"] if len(counts) > 6 else [])
         wanted = (
-            "`data.negative_label` = " + repr(negative_label)
+            "`leads.negative_label` = " + repr(negative_label)
             if negative_label is not None
             else "one other value"
         )
         raise InputError(
             f"{source}: target column {values.name!r} must hold two classes, "
-            f"`data.positive_label` = {positive_label!r} and {wanted}; found {len(counts)}: "
-            f"{shown}. Fix `data.target`/`data.positive_label`/`data.negative_label` in "
-            "params.yaml or the file."
+            f"`leads.positive_label` = {positive_label!r} and {wanted}; found {len(counts)}: "
+            f"{shown}. Fix `leads.target`/`leads.positive_label`/`leads.negative_label` in "
+            "config.yaml or the file."
         )
     return positive, negative
 

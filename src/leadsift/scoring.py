@@ -49,14 +49,11 @@ def load_scoring_model(source: str) -> tuple[Pipeline, str]:
     if not source.startswith(REGISTRY_PREFIX):
         return model_store.load_model(source), f"{source}@{model_store.model_uuid(source)[:12]}"
     import mlflow.sklearn  # noqa: PLC0415 - only registry scoring needs the tracking client
-    from mlflow import MlflowClient  # noqa: PLC0415
 
-    from leadsift.tracking import tracking_uri  # noqa: PLC0415
+    from leadsift.tracking import alias_version  # noqa: PLC0415
 
-    mlflow.set_tracking_uri(tracking_uri())
-    name, _, alias = source.removeprefix(REGISTRY_PREFIX).partition("@")
-    version = MlflowClient().get_model_version_by_alias(name, alias).version if alias else None
-    label = f"{name} v{version}" if version else source.removeprefix(REGISTRY_PREFIX)
+    name, version = alias_version(source, "`score.model` in config.yaml")
+    label = f"{name} v{version}"
     return mlflow.sklearn.load_model(source), label
 
 

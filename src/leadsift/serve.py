@@ -13,8 +13,9 @@ import os
 import shutil
 import sys
 
-from leadsift.io import read_params
-from leadsift.tracking import tracking_uri
+from leadsift.cli import run_stage
+from leadsift.config import read_params
+from leadsift.tracking import alias_version, tracking_uri
 
 
 def serve_command(model: str, port: int, host: str = "127.0.0.1") -> list[str]:
@@ -46,6 +47,9 @@ def main() -> None:
         sys.exit(
             "error: mlflow is not on PATH; run `make serve`, or `source .venv/bin/activate` first"
         )
+    if model.startswith("models:/"):
+        name, version = alias_version(model, "the model to serve")
+        print(f"{model} is {name} version {version}", file=sys.stderr)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
     command = serve_command(model, args.port)
     print(
@@ -55,4 +59,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

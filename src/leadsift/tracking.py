@@ -25,6 +25,7 @@ from mlflow.entities import Run
 from sklearn.pipeline import Pipeline
 
 from leadsift import model_store
+from leadsift.io import InputError
 
 MODEL_UUID_TAG = "leadsift.model_uuid"
 MODEL_URI_TAG = "leadsift.model_uri"
@@ -44,10 +45,38 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or _local_uri()
 
 
+def point_at_store() -> str:
+    """Point MLflow at the project's store (which also exports it as MLFLOW_TRACKING_URI)."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def alias_version(uri: str, setting: str) -> tuple[str, str]:
+    """(name, version) that a registry URI `models:/NAME@ALIAS` or `models:/NAME/VERSION` names in
+    the project's store; one line saying what to do when it names nothing (e.g. no champion yet).
+    `setting` says where the URI came from, for that line."""
+    from mlflow import MlflowClient  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    store = point_at_store()
+    name, at, alias = uri.removeprefix("models:/").partition("@")
+    if not at:
+        name, _, version = name.partition("/")
+        return name, version
+    try:
+        return name, str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException as err:
+        raise InputError(
+            f"{uri} ({setting}) names no model version in {store}: run `make repro` on the main "
+            "branch (it registers and promotes the first model), or use this workspace's model "
+            "directory, models/model"
+        ) from err
+
+
 def experiment_id(name: str) -> str:
     """Point MLflow at the project's store and return the experiment's id (created if new)."""
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)  # (which also exports it as MLFLOW_TRACKING_URI)
+    uri = point_at_store()
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
@@ -123,6 +152,22 @@ def run_of_model(experiment: str, model_uuid: str) -> Run:
             "run `dvc repro -f train` to log it"
         )
     return runs[0]
+
+
+def logged_model_uri(experiment: str, model_dir: Path) -> str:
+    """The URI of this model as logged by `train`; if no run logged it (outputs pulled from a DVC
+    remote, or a newly configured store), a `register` run logs the directory itself."""
+    uuid = model_store.model_uuid(model_dir)
+    try:
+        return run_of_model(experiment, uuid).data.tags[MODEL_URI_TAG]
+    except LookupError:
+        pass
+    tags = {"leadsift.stage": "register", MODEL_UUID_TAG: uuid}
+    with stage_run(experiment, "register", tags) as run:
+        mlflow.log_artifacts(str(model_dir), "model")
+        uri = f"runs:/{run.info.run_id}/model"
+        mlflow.set_tag(MODEL_URI_TAG, uri)
+    return uri
 
 
 def log_stage(

@@ -60,16 +60,16 @@ class Dimension:
 def parse_space(
     spec: Mapping[str, Any], key: str, accepted: set[str], fixed: Mapping[str, Any]
 ) -> list[Dimension]:
-    """Check a search space from params.yaml; every problem names its key, before any trial runs.
+    """Check a search space from config.yaml; every problem names its key, before any trial runs.
 
     `key` is where the space lives (e.g. `tune.spaces.random_forest`), `accepted` the classifier's
     parameter names and `fixed` the family's settings under `model:`, which must not overlap.
     """
     if not isinstance(spec, Mapping) or not spec:
-        raise InputError(f"params.yaml: `{key}` must map hyperparameter names to ranges or choices")
+        raise InputError(f"config.yaml: `{key}` must map hyperparameter names to ranges or choices")
     dimensions = []
     for name, entry in spec.items():
-        where = f"params.yaml: `{key}.{name}`"
+        where = f"config.yaml: `{key}.{name}`"
         if name not in accepted:
             raise InputError(f"{where} is not a parameter of this model family")
         if name in fixed:
