@@ -26,7 +26,7 @@ install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
 
 repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns), then a summary
 	dvc repro
-	python -m leadsift.registry sync
+	python -m leadsift.promotion sync
 	@python -m leadsift.summary
 
 test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)

@@ -5,10 +5,11 @@ import argparse
 import json
 from pathlib import Path
 
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_json, write_text
-from leadsift.report import headline_metrics, render_report
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_json, write_text
+from leadsift.leads.params import RULES
+from leadsift.leads.report import headline_metrics, render_report
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
         read("data.json"),
         tuning=read("tuning.json"),
         promotion=read("promotion.json"),
-        family=load_params()["model"]["family"],
+        family=load_params(RULES)["model"]["family"],
         drift=drift,
     )
     write_text(reports / "report.md", text)

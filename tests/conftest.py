@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadsift.cleaning import clean_leads, cleaning_options
-from leadsift.config import read_params
-from leadsift.model_store import raw_records, save_model
-from leadsift.models import build_pipeline
-from leadsift.schema import ColumnRoles
-from leadsift.synth import Dirt, generate_leads
+from leadsift.core.config import read_params
+from leadsift.core.model_store import save_model
+from leadsift.leads.cleaning import clean_leads, cleaning_options
+from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
+from leadsift.leads.schema import ColumnRoles, raw_records
+from leadsift.leads.synth import Dirt, generate_leads
 from tests.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def saved_model(prepared, roles, fit_model, tmp_path_factory) -> tuple[object, P
     """A small fitted pipeline and its saved MLflow model directory, for scoring and serving."""
     pipeline = fit_model(prepared, hyperparams={"max_iter": 40})
     path = tmp_path_factory.mktemp("saved") / "model"
-    save_model(pipeline, path, raw_records(prepared, roles).head(5))
+    save_model(pipeline, path, raw_records(prepared, roles).head(5), TRUSTED_TYPES)
     return pipeline, path
 
 

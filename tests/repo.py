@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from leadsift.bench import copy_project
-from leadsift.config import write_overrides
+from leadsift.core.config import write_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 

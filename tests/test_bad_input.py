@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leadsift.cleaning import clean_leads
-from leadsift.io import InputError
-from leadsift.schema import ColumnRoles, load_raw_table
+from leadsift.core.io import InputError
+from leadsift.leads.cleaning import clean_leads
+from leadsift.leads.schema import ColumnRoles, load_raw_table
 
 BAD = Path(__file__).parent / "data" / "bad"
 EXPECTED = yaml.safe_load((BAD / "expected.yaml").read_text())

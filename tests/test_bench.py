@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from leadsift import bench
-from leadsift.cleaning import clean_leads
+from leadsift.leads.cleaning import clean_leads
 from tests.conftest import ROOT
 
 

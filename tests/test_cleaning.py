@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.cleaning import (
+from leadsift.core.io import InputError
+from leadsift.leads.cleaning import (
     WHITESPACE_RUN,
     LeadNormalizer,
     clean_leads,
     normalize_leads,
     normalize_text,
 )
-from leadsift.io import InputError
-from leadsift.schema import (
+from leadsift.leads.schema import (
     ROW_ID,
     ColumnRoles,
     canonical_labels,
@@ -23,7 +23,7 @@ from leadsift.schema import (
     parse_timestamps,
     target_classes,
 )
-from leadsift.synth import TARGET
+from leadsift.leads.synth import TARGET
 
 PLACEHOLDERS = ["Select", "N/A"]
 

@@ -9,11 +9,14 @@ import shutil
 import pytest
 import yaml
 
-from leadsift import config, models, tuning
-from leadsift.io import InputError
+from leadsift.core import config
+from leadsift.core import tuning as study
+from leadsift.core.io import InputError
+from leadsift.leads import models, params, tuning
 from tests.conftest import ROOT
 
 PARAMS = config.read_params(ROOT)
+RULES = params.RULES
 
 
 def problems_with(**changes) -> list[str]:
@@ -27,11 +30,11 @@ def problems_with(**changes) -> list[str]:
             del node[last]
         else:
             node[last] = value
-    return config.params_problems(params)
+    return config.params_problems(params, RULES)
 
 
 def test_the_shipped_params_pass():
-    assert config.params_problems(PARAMS) == []
+    assert config.params_problems(PARAMS, RULES) == []
 
 
 @pytest.mark.parametrize(
@@ -68,9 +71,9 @@ def copy_params(tmp_path):
 def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
     config.write_overrides(copy_params(tmp_path), {"model.family": "xgboost", "tune.step": 0})
     with pytest.raises(InputError, match=r"2 problem\(s\)") as err:
-        config.load_params(tmp_path)
+        config.load_params(RULES, tmp_path)
     assert "`model.family`" in str(err.value) and "`tune.step`" in str(err.value)
-    assert config.load_params(ROOT) == PARAMS
+    assert config.load_params(RULES, ROOT) == PARAMS
 
 
 def test_overrides_land_in_the_file_that_holds_the_key(tmp_path):
@@ -91,7 +94,7 @@ def test_a_key_set_in_both_files_is_refused(tmp_path):
     with pytest.raises(
         InputError, match=r"`business\.min_genuine_recall` is set in both params\.yaml"
     ):
-        config.load_params(tmp_path)
+        config.load_params(RULES, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -104,10 +107,10 @@ def test_values_are_read_with_yaml_1_2_as_dvc_reads_them(tmp_path, written, read
     text = (tmp_path / "config.yaml").read_text()
     text = text.replace("  positive_label: 1 ", f"  positive_label: {written} ", 1)
     (tmp_path / "config.yaml").write_text(text)
-    assert config.load_params(tmp_path)["leads"]["positive_label"] == read
+    assert config.load_params(RULES, tmp_path)["leads"]["positive_label"] == read
 
 
 def test_the_allowed_names_match_what_the_library_implements():
-    assert set(config.FAMILIES) == set(models.FAMILIES)
-    assert set(config.TUNE_METRICS) == set(tuning.METRICS)
-    assert set(config.PRUNERS) == set(tuning.PRUNERS)
+    assert set(params.FAMILIES) == set(models.FAMILIES)
+    assert set(params.TUNE_METRICS) == set(tuning.METRICS)
+    assert set(params.PRUNERS) == set(study.PRUNERS)

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.inspection import permutation_importance
 
-from leadsift.evaluation import Scores, evaluate_scores, importance_table, true_scores
-from leadsift.metrics import business_threshold
+from leadsift.leads.evaluation import Scores, evaluate_scores, importance_table, true_scores
+from leadsift.leads.metrics import business_threshold
 
 SETTINGS = {"train_rate": 0.3, "min_genuine_recall": 0.9, "curve_points": 50, "calibration_bins": 5}
 

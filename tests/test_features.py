@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.features import (
+from leadsift.leads.features import (
     RareLevelCollapser,
     add_features,
     derived_feature_names,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadsift import synth
-from leadsift.synth import Dirt, generate_leads
+from leadsift.leads import synth
+from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import WORLD_7
 from tests.repo import Repo
 from tests.server import post, serving

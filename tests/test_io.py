@@ -4,7 +4,7 @@ import stat
 import pandas as pd
 import pytest
 
-from leadsift.io import InputError, atomic_path, read_table, write_json
+from leadsift.core.io import InputError, atomic_path, read_table, write_json
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from leadsift import metrics
+from leadsift.leads import metrics
 
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
 SCORE = np.array([0.9, 0.8, 0.4, 0.2, 0.7, 0.3, 0.25, 0.1, 0.05, 0.01])

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift.model_store import load_model, raw_records, save_model
-from leadsift.models import FAMILIES
+from leadsift.core.model_store import load_model, save_model
+from leadsift.leads.models import FAMILIES, TRUSTED_TYPES
+from leadsift.leads.schema import raw_records
 
 HYPERPARAMS = {
     "hist_gradient_boosting": {"max_iter": 60},
@@ -50,11 +51,12 @@ def test_every_family_saves_loads_identically_and_reproducibly(
 ):
     model = fit_model(halves[0], family=family, hyperparams=HYPERPARAMS[family])
     records = raw_records(halves[1], roles)
-    save_model(model, tmp_path / "a", records.head(5))
+    save_model(model, tmp_path / "a", records.head(5), TRUSTED_TYPES)
     save_model(
         fit_model(halves[0], family=family, hyperparams=HYPERPARAMS[family]),
         tmp_path / "b",
         records.head(5),
+        TRUSTED_TYPES,
     )
     comparison = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
     assert (
@@ -63,7 +65,7 @@ def test_every_family_saves_loads_identically_and_reproducibly(
     assert filecmp.cmp(
         tmp_path / "a" / "model.skops", tmp_path / "b" / "model.skops", shallow=False
     )
-    loaded = load_model(tmp_path / "a")
+    loaded = load_model(tmp_path / "a", TRUSTED_TYPES)
     np.testing.assert_array_equal(loaded.predict_proba(records), model.predict_proba(records))
 
 
@@ -71,7 +73,7 @@ def test_load_model_refuses_a_directory_not_serialised_with_skops(
     halves, roles, fit_model, tmp_path
 ):
     model = fit_model(halves[0], hyperparams=HYPERPARAMS["hist_gradient_boosting"])
-    save_model(model, tmp_path / "m", raw_records(halves[1].head(5), roles))
+    save_model(model, tmp_path / "m", raw_records(halves[1].head(5), roles), TRUSTED_TYPES)
     mlmodel = tmp_path / "m" / "MLmodel"
     mlmodel.write_text(
         mlmodel.read_text().replace(
@@ -79,7 +81,7 @@ def test_load_model_refuses_a_directory_not_serialised_with_skops(
         )
     )
     with pytest.raises(ValueError, match="serialised as 'cloudpickle'"):
-        load_model(tmp_path / "m")
+        load_model(tmp_path / "m", TRUSTED_TYPES)
 
 
 def test_saved_model_pyfunc_returns_probabilities_for_raw_csv_like_records(
@@ -87,7 +89,7 @@ def test_saved_model_pyfunc_returns_probabilities_for_raw_csv_like_records(
 ):
     model = fit_model(halves[0], hyperparams=HYPERPARAMS["hist_gradient_boosting"])
     records = raw_records(halves[1].head(20), roles)
-    save_model(model, tmp_path / "m", records.head(5))
+    save_model(model, tmp_path / "m", records.head(5), TRUSTED_TYPES)
     out = np.asarray(mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(records))
     np.testing.assert_allclose(out, model.predict_proba(records))
 

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift import monitoring
-from leadsift.cleaning import clean_leads
-from leadsift.features import add_features, derived_feature_names
-from leadsift.model_store import raw_records
-from leadsift.synth import Dirt, Drift, generate_leads, monthly_batches
+from leadsift.core import monitoring as measures
+from leadsift.leads import monitoring
+from leadsift.leads.cleaning import clean_leads
+from leadsift.leads.features import add_features, derived_feature_names
+from leadsift.leads.schema import raw_records
+from leadsift.leads.synth import Dirt, Drift, generate_leads, monthly_batches
 from tests.conftest import WORLD_7
 
 BATCH = 5000
@@ -50,14 +51,14 @@ def check_batch(reference, context, *, seed: int, drift: Drift) -> list[str]:
     clean = clean_leads(batch.export, roles, source="b", labelled=False, **cleaning).clean
     scored = clean.assign(probability=model.predict_proba(raw_records(clean, roles))[:, 1])
     settings = params["monitor"]
-    features = monitoring.feature_drift(
+    features = measures.feature_drift(
         train,
         add_features(scored, roles.interaction_groups, None),
         categorical=roles.categorical,
         numeric=[*roles.numeric_inputs, *derived_feature_names(roles.interaction_groups, None)],
         bins=settings["bins"],
     )
-    score = monitoring.score_drift(test_scores, scored["probability"], settings["bins"])
+    score = measures.score_drift(test_scores, scored["probability"], settings["bins"])
     y, probability = monitoring.labelled_scores(scored, batch.truth, roles, "labels")
     return monitoring.batch_alerts(
         features,
@@ -95,21 +96,21 @@ def test_each_drift_knob_raises_its_alert(reference, context, drift, subject):
 def test_unseen_categories_are_counted_and_missing_values_are_not_unseen():
     reference = pd.Series(["a", "b", "a", None, "c"])
     batch = pd.Series(["a", "z", "y", None, "b", "z", "c", "a"])
-    drift = monitoring.categorical_drift(reference, batch)
+    drift = measures.categorical_drift(reference, batch)
     assert drift["unseen_share"] == pytest.approx(3 / 8)
     assert drift["psi"] > 0 and drift["test"] == "chi-square"
-    same = monitoring.categorical_drift(reference, reference)
+    same = measures.categorical_drift(reference, reference)
     assert same["unseen_share"] == 0 and same["psi"] == pytest.approx(0)
 
 
 def test_psi_uses_training_quantile_bins_with_repeated_values_merged():
     counts = pd.Series([0] * 70 + [1] * 20 + [2] * 10, dtype=float)
-    assert monitoring.bin_edges(counts, 10).tolist() == [0.0, 1.0]
+    assert measures.bin_edges(counts, 10).tolist() == [0.0, 1.0]
     shifted = counts + 1
-    assert monitoring.numeric_drift(counts, counts, 10)["psi"] == pytest.approx(0)
-    moved = monitoring.numeric_drift(counts, shifted, 10)
+    assert measures.numeric_drift(counts, counts, 10)["psi"] == pytest.approx(0)
+    moved = measures.numeric_drift(counts, shifted, 10)
     assert moved["psi"] > 1 and moved["p_value"] < 1e-6
-    assert monitoring.psi(np.array([50, 50]), np.array([50, 50])) == 0
+    assert measures.psi(np.array([50, 50]), np.array([50, 50])) == 0
 
 
 def test_the_report_recommends_retraining_only_with_reasons(params):

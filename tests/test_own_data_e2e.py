@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from leadsift.io import read_yaml
-from leadsift.synth import Dirt, generate_leads
+from leadsift.core.io import read_yaml
+from leadsift.leads.synth import Dirt, generate_leads
 from tests.repo import Repo
 
 pytestmark = pytest.mark.e2e

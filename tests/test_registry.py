@@ -1,28 +1,50 @@
 """The promotion gate: pure decision rules, then the real MLflow registry (SQLite, temp dir)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift import registry, tracking
-from leadsift.io import InputError
-from leadsift.model_store import raw_records, save_model
-from leadsift.registry import Comparison, Mode, decide, promotion_mode
-from leadsift.scoring import load_scoring_model
+from leadsift.core import registry, tracking
+from leadsift.core.gate import (
+    Candidate,
+    Comparison,
+    Decision,
+    Mode,
+    compare_paired,
+    decide,
+    promotion_mode,
+)
+from leadsift.core.io import InputError
+from leadsift.core.model_store import save_model
+from leadsift.leads.evaluation import champion_comparison, roc_auc_of
+from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.schema import raw_records
+from leadsift.leads.scoring import load_scoring_model
 
 
-def test_compare_auc_brackets_the_observed_difference():
+def test_the_paired_bootstrap_brackets_the_observed_difference():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 3000)
     strong, weak = y + rng.normal(0, 0.7, 3000), y + rng.normal(0, 1.5, 3000)
-    result = registry.compare_auc(y, strong, weak, n_bootstrap=200, confidence=0.95, seed=1)
+    auc = roc_auc_of(y)
+    result = compare_paired(auc, strong, weak, n_bootstrap=200, confidence=0.95, seed=1)
     assert result.difference == pytest.approx(roc_auc_score(y, strong) - roc_auc_score(y, weak))
     assert 0 < result.low < result.difference < result.high
-    same = registry.compare_auc(y, strong, strong, n_bootstrap=50, confidence=0.95, seed=1)
+    same = compare_paired(auc, strong, strong, n_bootstrap=50, confidence=0.95, seed=1)
     assert same.low == same.high == same.difference == 0
 
 
-GATE = {"floor": 0.7, "min_improvement": 0.0}
+def test_a_resample_the_metric_cannot_measure_is_skipped():
+    y = np.array([1] + [0] * 9)  # most resamples of ten rows miss the one positive
+    result = compare_paired(roc_auc_of(y), np.arange(10.0), -np.arange(10.0), n_bootstrap=50,
+                            confidence=0.9, seed=0)  # fmt: skip
+    assert np.isfinite([result.low, result.high]).all() and result.difference == -1.0
+
+
+def candidate(value: float, floor: float = 0.7) -> Candidate:
+    return Candidate(Path("m"), "test_roc_auc", "test ROC-AUC", value, floor)
 
 
 @pytest.mark.parametrize(
@@ -37,17 +59,19 @@ GATE = {"floor": 0.7, "min_improvement": 0.0}
     ],
 )
 def test_decision_rules(auc, comparison, outcome, alias):
-    decision = decide(auc, **GATE, comparison=comparison, champion_version="3")
+    decision = decide(
+        candidate(auc), min_improvement=0.0, comparison=comparison, champion_version="3"
+    )
     assert (decision.outcome, decision.alias) == (outcome, alias)
-    assert decision.reasons
+    assert decision.reasons and decision.reasons[0].startswith(f"test ROC-AUC {auc:.4f}")
 
 
 def test_a_required_improvement_raises_the_bar():
     better = Comparison(0.02, 0.01, 0.03, 0.95)
-    assert (
-        decide(0.8, floor=0.7, min_improvement=0.015, comparison=better, champion_version="1").alias
-        == "challenger"
+    decision = decide(
+        candidate(0.8), min_improvement=0.015, comparison=better, champion_version="1"
     )
+    assert decision.alias == "challenger"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +111,7 @@ def train_and_log(name, prepared, roles, fit_model, store, *, hyperparams, shuff
     pipeline = fit_model(train, hyperparams=hyperparams, y=y)
     records = raw_records(train, roles)
     model_dir = store / name
-    save_model(pipeline, model_dir, records.head(5))
+    save_model(pipeline, model_dir, records.head(5), TRUSTED_TYPES)
     tracking.log_training(
         "gate-test",
         tags={},
@@ -96,6 +120,7 @@ def train_and_log(name, prepared, roles, fit_model, store, *, hyperparams, shuff
         pipeline=pipeline,
         example=records.head(5),
         model_dir=model_dir,
+        trusted=TRUSTED_TYPES,
     )
     return pipeline, model_dir
 
@@ -109,7 +134,6 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
         "confidence": 0.95,
         "n_bootstrap": 100,
         "seed": 0,
-        "main_branch": "main",
     }
     on, off = Mode(True, "workspace of main"), Mode(False, "branch x, not main")
 
@@ -117,10 +141,9 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
         model, model_dir = train_and_log(name, prepared, roles, fit_model, store, **kwargs)
         auc = roc_auc_score(y, model.predict_proba(records)[:, 1])
         return registry.gate_and_register(
-            model_dir=model_dir,
-            test_records=records,
-            y_test=y,
-            roc_auc=auc,
+            Candidate(model_dir, "test_roc_auc", "test ROC-AUC", auc, gate["min_roc_auc"]),
+            compare=champion_comparison(model, records, y, gate),
+            min_improvement=gate["min_improvement"],
             gate=gate,
             experiment="gate-test",
             model_name="leads",
@@ -184,9 +207,9 @@ def test_a_model_no_run_logged_is_registered_from_its_directory(prepared, roles,
     """Outputs pulled from a DVC remote skip `train`, so no run logged the model: register logs
     the directory itself."""
     pipeline = fit_model(prepared.iloc[:2000], hyperparams={"max_iter": 5})
-    save_model(pipeline, store / "pulled", raw_records(prepared, roles).head(5))
+    save_model(pipeline, store / "pulled", raw_records(prepared, roles).head(5), TRUSTED_TYPES)
     uri = tracking.logged_model_uri("gate-test", store / "pulled")
-    version = registry.record("pulled", uri, registry.Decision("promoted", "champion"), {})
+    version = registry.record("pulled", uri, Decision("promoted", "champion"), {})
     model, _ = load_scoring_model("models:/pulled@champion")
     assert version == "1" and model.predict_proba(raw_records(prepared, roles).head(3)).shape == (
         3,

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from leadsift.report import FIGURES, headline_metrics, render_report, render_summary, verdict
+from leadsift.leads.report import FIGURES, headline_metrics, render_report, render_summary, verdict
 from tests.conftest import ROOT
 
 METRICS = json.loads((ROOT / "reports/evaluation.json").read_text())

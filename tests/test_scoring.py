@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from leadsift import synth
-from leadsift.cleaning import clean_leads
-from leadsift.scoring import load_scoring_model, sales_view, score_leads
-from leadsift.synth import Dirt, Drift, generate_leads
+from leadsift.leads import synth
+from leadsift.leads.cleaning import clean_leads
+from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
+from leadsift.leads.synth import Dirt, Drift, generate_leads
 from tests.conftest import WORLD_7
 
 

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from leadsift import synth
-from leadsift.synth import Dirt, generate_leads
+from leadsift.leads import synth
+from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
 from tests.server import post, serving
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.split import split_leads
+from leadsift.leads.split import split_leads
 
 FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 COLUMNS = {"fractions": FRACTIONS, "target": "y", "id_column": "id", "timestamp": "at"}

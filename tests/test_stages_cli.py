@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from leadsift import synth
-from leadsift.config import PARAMS_FILES, write_overrides
+from leadsift.core.config import PARAMS_FILES, write_overrides
+from leadsift.leads import synth
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "src" / "leadsift"
@@ -23,7 +23,7 @@ def run_prepare(tmp_path: Path, raw: str) -> subprocess.CompletedProcess:
     write_overrides(tmp_path, {"leads.raw_path": raw})
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run(
-        [sys.executable, str(ROOT / "stages/prepare.py"), raw, "out", "out/data.json"],
+        [sys.executable, str(ROOT / "stages/leads/prepare.py"), raw, "out", "out/data.json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -75,7 +75,7 @@ def test_no_library_module_names_a_column_of_the_default_dataset():
         *synth.OTHER_NUMERIC,
         *synth.INTERACTIONS,
     }
-    for module in sorted(LIBRARY.glob("*.py")):
+    for module in sorted(LIBRARY.rglob("*.py")):
         if module.name == "synth.py":
             continue
         text = module.read_text()

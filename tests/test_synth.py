@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift import synth
-from leadsift.synth import Dirt, Drift, generate_leads
+from leadsift.leads import synth
+from leadsift.leads.synth import Dirt, Drift, generate_leads
 from tests.conftest import WORLD_7
 
 NO_DIRT = Dirt(**dict.fromkeys(Dirt.__dataclass_fields__, 0.0))

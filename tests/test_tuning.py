@@ -4,10 +4,11 @@ import numpy as np
 import optuna
 import pytest
 
-from leadsift import tuning
-from leadsift.io import InputError
-from leadsift.model_store import raw_records
-from leadsift.models import FAMILIES, build_pipeline
+from leadsift.core import tuning
+from leadsift.core.io import InputError
+from leadsift.leads.models import FAMILIES, build_pipeline
+from leadsift.leads.schema import raw_records
+from leadsift.leads.tuning import objective, preprocess_once
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -34,7 +35,7 @@ def tuning_inputs(prepared, roles, cleaning):
         fixed = {"max_iter": 2000} if family == "logistic_regression" else {}
         pipeline = build_pipeline(roles, **cleaning, family=family, hyperparams=fixed,
                                   coverage=0.9, max_levels=50, seed=0)  # fmt: skip
-        data = tuning.preprocess_once(
+        data = preprocess_once(
             pipeline[:-1],
             (raw_records(train, roles), train[roles.target].to_numpy()),
             (raw_records(valid, roles), valid[roles.target].to_numpy()),
@@ -49,7 +50,7 @@ def study(tuning_inputs, family, *, n_trials=8, seed=3, pruner="median", metric=
         SPACES[family], f"tune.spaces.{family}", set(classifier.get_params()), {}
     )
     spec = FAMILIES[family]
-    evaluate = tuning.objective(classifier, space, data, metric=metric, budget=spec.budget, step=20,
+    evaluate = objective(classifier, space, data, metric=metric, budget=spec.budget, step=20,
                                 overrides=spec.grow_overrides)  # fmt: skip
     return tuning.run_study(evaluate, n_trials=n_trials, seed=seed, pruner=pruner)
 

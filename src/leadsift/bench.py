@@ -41,7 +41,7 @@ import pandas as pd
 import psutil
 import yaml
 
-from leadsift.config import read_params, write_overrides
+from leadsift.core.config import read_params, write_overrides
 
 ROOT = Path.cwd()
 PROJECT_FILES = (
@@ -273,13 +273,14 @@ def bench_quality(built: Path) -> list[Result]:
     import lightgbm  # noqa: PLC0415 - a benchmark-only peer (requirements-dev)
     from sklearn.metrics import roc_auc_score  # noqa: PLC0415
 
-    from leadsift.model_store import load_model, raw_records  # noqa: PLC0415
-    from leadsift.schema import ColumnRoles  # noqa: PLC0415
+    from leadsift.core.model_store import load_model  # noqa: PLC0415
+    from leadsift.leads.models import TRUSTED_TYPES  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles, raw_records  # noqa: PLC0415
 
     metrics = json.loads((built / "reports/evaluation.json").read_text())["test"]
     params = read_params(built)
     roles = ColumnRoles.from_params(params["leads"])
-    model = load_model(built / "models/model")
+    model = load_model(built / "models/model", TRUSTED_TYPES)
     prepare = model[:-1]
     train, test = _load_split(built, "train"), _load_split(built, "test")
 
@@ -321,10 +322,10 @@ def bench_tuning(built: Path, seeds: Sequence[int] = (0, 1, 2)) -> list[Result]:
     """TPE with pruning (what `tune` runs) vs random search without pruning, same trial count."""
     import optuna  # noqa: PLC0415
 
-    from leadsift import tuning  # noqa: PLC0415
-    from leadsift.model_store import raw_records  # noqa: PLC0415
-    from leadsift.models import FAMILIES, pipeline_from_params  # noqa: PLC0415
-    from leadsift.schema import ColumnRoles  # noqa: PLC0415
+    from leadsift.core import tuning  # noqa: PLC0415
+    from leadsift.leads.models import FAMILIES, pipeline_from_params  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles, raw_records  # noqa: PLC0415
+    from leadsift.leads.tuning import objective, preprocess_once  # noqa: PLC0415
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = read_params(built)
@@ -338,12 +339,12 @@ def bench_tuning(built: Path, seeds: Sequence[int] = (0, 1, 2)) -> list[Result]:
     )
     train = tuning.sample_rows(_load_split(built, "train"), settings["max_rows"], settings["seed"])
     valid = _load_split(built, "validation")
-    data = tuning.preprocess_once(
+    data = preprocess_once(
         pipeline[:-1],
         (raw_records(train, roles), train[roles.target].to_numpy()),
         (raw_records(valid, roles), valid[roles.target].to_numpy()),
     )
-    evaluate = tuning.objective(
+    evaluate = objective(
         classifier,
         space,
         data,
@@ -389,10 +390,10 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
     import pyarrow.csv as pv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    from leadsift.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
-    from leadsift.features import add_features  # noqa: PLC0415
-    from leadsift.io import write_parquet  # noqa: PLC0415
-    from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
+    from leadsift.core.io import write_parquet  # noqa: PLC0415
+    from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
+    from leadsift.leads.features import add_features  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
 
     params = read_params(built)
     roles = ColumnRoles.from_params(params["leads"])
@@ -430,7 +431,7 @@ def bench_throughput(built: Path, workdir: Path) -> list[Result]:
 
 
 def _lead_batch(n: int, seed: int) -> pd.DataFrame:
-    from leadsift.synth import TARGET, Dirt, generate_leads  # noqa: PLC0415
+    from leadsift.leads.synth import TARGET, Dirt, generate_leads  # noqa: PLC0415
 
     params = read_params(ROOT)["generate"]
     export, _ = generate_leads(
@@ -447,17 +448,18 @@ def _lead_batch(n: int, seed: int) -> pd.DataFrame:
 
 def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result]:
     """Batch scoring of a 1M-lead CSV as the `score` stage does it: read, clean, score."""
-    from leadsift.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
-    from leadsift.model_store import load_model, raw_records  # noqa: PLC0415
-    from leadsift.schema import ColumnRoles, load_raw_table  # noqa: PLC0415
-    from leadsift.scoring import score_leads  # noqa: PLC0415
+    from leadsift.core.model_store import load_model  # noqa: PLC0415
+    from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
+    from leadsift.leads.models import TRUSTED_TYPES  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles, load_raw_table, raw_records  # noqa: PLC0415
+    from leadsift.leads.scoring import score_leads  # noqa: PLC0415
 
     params = read_params(built)
     roles = ColumnRoles.from_params(params["leads"])
     _log(f"scoring: generating {n:,} leads")
     path = workdir / "score_batch.csv"
     _lead_batch(n, seed=9001).to_csv(path, index=False)
-    model = load_model(built / "models/model")
+    model = load_model(built / "models/model", TRUSTED_TYPES)
     _log("scoring: read, clean and score")
     start = time.perf_counter()
     batch = load_raw_table(path, roles, "score.input", labelled=False)
@@ -610,7 +612,7 @@ def bench_scale(workdir: Path, sizes: Sequence[int]) -> list[Result]:
 
 def stream_generate(path: str, n: int, chunk: int) -> None:
     """Write `n` leads to one CSV, `chunk` leads at a time (chunk i drawn with sample_seed + i)."""
-    from leadsift.synth import Dirt, generate_leads  # noqa: PLC0415
+    from leadsift.leads.synth import Dirt, generate_leads  # noqa: PLC0415
 
     params = read_params(ROOT)["generate"]
     for i, first in enumerate(range(0, n, chunk)):
@@ -645,9 +647,9 @@ def stream_prepare(raw: str, out: str, block_bytes: int) -> None:
     import pyarrow.csv as pv  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
-    from leadsift.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
-    from leadsift.features import add_features  # noqa: PLC0415
-    from leadsift.schema import ColumnRoles  # noqa: PLC0415
+    from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
+    from leadsift.leads.features import add_features  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles  # noqa: PLC0415
 
     params = read_params(ROOT)
     roles = ColumnRoles.from_params(params["leads"])
@@ -694,8 +696,8 @@ def stream_train(features: str, out: str) -> None:
     import pyarrow.parquet as pq  # noqa: PLC0415
     from sklearn.metrics import roc_auc_score  # noqa: PLC0415
 
-    from leadsift.features import derived_feature_names, levels_to_keep  # noqa: PLC0415
-    from leadsift.schema import ColumnRoles  # noqa: PLC0415
+    from leadsift.leads.features import derived_feature_names, levels_to_keep  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles  # noqa: PLC0415
 
     params = read_params(ROOT)
     roles = ColumnRoles.from_params(params["leads"])

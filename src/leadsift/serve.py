@@ -13,9 +13,9 @@ import os
 import shutil
 import sys
 
-from leadsift.cli import run_stage
-from leadsift.config import read_params
-from leadsift.tracking import alias_version, tracking_uri
+from leadsift.core.cli import run_stage
+from leadsift.core.config import read_params
+from leadsift.core.tracking import alias_version, tracking_uri
 
 
 def serve_command(model: str, port: int, host: str = "127.0.0.1") -> list[str]:
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--model", help="model directory or models:/ URI (default: the champion)")
     parser.add_argument("--port", type=int, default=5001)
     args = parser.parse_args()
-    model = args.model or f"models:/{read_params()['mlflow']['model_name']}@champion"
+    model = args.model or f"models:/{read_params()['mlflow']['models']['leads']}@champion"
     if shutil.which("mlflow") is None:
         sys.exit(
             "error: mlflow is not on PATH; run `make serve`, or `source .venv/bin/activate` first"

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import InputError
-from leadsift.report import render_summary
+from leadsift.core.cli import run_stage
+from leadsift.core.config import read_params
+from leadsift.core.io import InputError
+from leadsift.leads.report import render_summary
 
 REPORTS = Path("reports")
 
@@ -33,7 +33,7 @@ def main() -> None:
             data,
             promotion=_read("promotion.json"),
             drift=_read("drift.json"),
-            family=load_params()["model"]["family"],
+            family=read_params()["model"]["family"],
         )
     )
 

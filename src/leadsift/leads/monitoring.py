@@ -1,29 +1,25 @@
-"""Drift monitoring: how far each incoming batch has moved from what the model learned from.
+"""Drift monitoring of incoming lead batches: is the lead model still fit for the leads it scores?
 
 Features are compared with the training split. Scores are compared with the model's scores on the
 test split, which it never saw: on training rows its scores are sharper than they will ever be in
-use. PSI (population stability index) measures how far a distribution moved; a KS test (numbers) or
-a chi-square test (categories) says whether a move that large could be chance at the batch's size.
-A feature alert needs both, so large batches do not alarm on trivial moves and small batches do not
-alarm on noise. Once a batch's labels arrive, its realised ROC-AUC and genuine rate show whether the
-model still ranks and is still calibrated; a pure change in the genuine rate shows only there.
+use. The measures (PSI, KS and chi-square tests) are `core.monitoring`'s; this module decides when
+a batch calls for retraining. A feature alert needs both a large PSI and a rejecting test, so large
+batches do not alarm on trivial moves and small batches do not alarm on noise. Once a batch's
+labels arrive, its realised ROC-AUC and genuine rate show whether the model still ranks and is
+still calibrated; a pure change in the genuine rate shows only there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from leadsift.io import InputError
-from leadsift.schema import ColumnRoles, positive_mask
-
-EPSILON = 1e-4  # floor on a bin's share, so an empty bin adds a large but finite PSI term
+from leadsift.core.io import InputError
+from leadsift.leads.schema import ColumnRoles, positive_mask
 
 
 @dataclass(frozen=True)
@@ -37,92 +33,6 @@ class Thresholds:
     @classmethod
     def from_params(cls, monitor: dict[str, Any]) -> Thresholds:
         return cls(**{name: monitor[name] for name in cls.__dataclass_fields__})
-
-
-def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population stability index between two count vectors over the same bins."""
-    p = np.clip(expected / max(expected.sum(), 1), EPSILON, None)
-    q = np.clip(actual / max(actual.sum(), 1), EPSILON, None)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def bin_edges(reference: pd.Series, bins: int) -> np.ndarray:
-    """Inner edges at the reference's quantiles; repeated values (a count's zeros) share one bin."""
-    values = reference.dropna().to_numpy(dtype=float)
-    if len(values) == 0:
-        return np.array([])
-    return np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf"))
-
-
-def _binned(values: pd.Series, edges: np.ndarray) -> np.ndarray:
-    """Counts per bin ((-inf, e0], (e0, e1], ..., (e_last, inf)), then a count of missing values."""
-    numbers = values.to_numpy(dtype=float)
-    present = ~np.isnan(numbers)
-    counts = np.bincount(np.searchsorted(edges, numbers[present]), minlength=len(edges) + 1)
-    return np.append(counts, (~present).sum())
-
-
-def numeric_drift(reference: pd.Series, batch: pd.Series, bins: int) -> dict[str, Any]:
-    """PSI over the reference's quantile bins (plus a missing bin) and the two-sample KS test."""
-    edges = bin_edges(reference, bins)
-    left, right = reference.dropna(), batch.dropna()
-    p_value = stats.ks_2samp(left, right).pvalue if len(left) and len(right) else 1.0
-    return {
-        "kind": "numeric",
-        "psi": psi(_binned(reference, edges), _binned(batch, edges)),
-        "test": "ks",
-        "p_value": float(p_value),
-        "unseen_share": None,
-    }
-
-
-def categorical_drift(reference: pd.Series, batch: pd.Series) -> dict[str, Any]:
-    """PSI over the training levels plus `missing` and `unseen` bins, a chi-square test of the
-    two tables, and the share of the batch's leads whose category training never saw."""
-    ref = reference.astype(object).where(reference.notna(), "(missing)")
-    new = batch.astype(object).where(batch.notna(), "(missing)")
-    known = set(ref)
-    new = new.where(new.isin(known), "(unseen)")
-    levels = sorted(known | set(new))
-    table = np.array(
-        [
-            ref.value_counts().reindex(levels, fill_value=0),
-            new.value_counts().reindex(levels, fill_value=0),
-        ]
-    )
-    table = table[:, table.sum(axis=0) > 0]
-    p_value = stats.chi2_contingency(table).pvalue if table.shape[1] > 1 else 1.0
-    return {
-        "kind": "categorical",
-        "psi": psi(table[0], table[1]),
-        "test": "chi-square",
-        "p_value": float(p_value),
-        "unseen_share": float((new == "(unseen)").mean()) if len(new) else 0.0,
-    }
-
-
-def feature_drift(
-    reference: pd.DataFrame,
-    batch: pd.DataFrame,
-    *,
-    categorical: Sequence[str],
-    numeric: Sequence[str],
-    bins: int,
-) -> pd.DataFrame:
-    """One row per feature: kind, PSI, test, p-value and (categories) unseen share."""
-    rows = {c: categorical_drift(reference[c], batch[c]) for c in categorical}
-    rows |= {c: numeric_drift(reference[c], batch[c], bins) for c in numeric}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("feature")
-
-
-def score_drift(reference: np.ndarray, batch: np.ndarray, bins: int) -> dict[str, float]:
-    """How the batch's predicted probabilities moved from the test split's."""
-    shift = numeric_drift(pd.Series(reference), pd.Series(batch), bins)
-    return {
-        "psi": shift["psi"],
-        "p_value": shift["p_value"],
-        "mean_probability": float(np.mean(batch)) if len(batch) else None,
-    }
 
 
 def label_outcome(y: np.ndarray, probability: np.ndarray) -> dict[str, Any]:

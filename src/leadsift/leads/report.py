@@ -1,13 +1,12 @@
-"""The model report (reports/report.md): what a reviewer needs to judge a change, in Markdown.
-
-Plain Markdown with relative image links, so it reads the same on GitHub, in a pull-request
-comment (CML uploads the images) and in a local viewer.
-"""
+"""The lead model's part of the report (reports/report.md), its headline metrics and its lines in
+the `make repro` summary."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
+
+from leadsift.core.report import table, verdict
 
 FIGURES = (
     ("ROC curve", "figures/roc.png"),
@@ -18,12 +17,6 @@ FIGURES = (
     ("Tuning history", "tuning/history.png"),
     ("Drift of incoming batches", "monitor/drift.png"),
 )
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _metric_rows(test: Mapping[str, Any], validation: Mapping[str, Any]) -> list[list[str]]:
@@ -46,25 +39,6 @@ def _metric_rows(test: Mapping[str, Any], validation: Mapping[str, Any]) -> list
             ]
         )
     return rows
-
-
-WOULD = {
-    "promoted": "would be promoted",
-    "challenger": "would stay challenger",
-    "rejected": "would be rejected",
-}
-
-
-def verdict(promotion: Mapping[str, Any]) -> str:
-    """The decision in a few words: what happened, or what would happen where promotion is off."""
-    outcome, version = promotion["decision"], promotion.get("version")
-    if outcome == "unchanged":
-        return f"unchanged ({promotion['reasons'][0]})"
-    if not promotion["applied"]:
-        return f"{WOULD[outcome]} (promotion is off: {promotion['promotion']['why']})"
-    if outcome == "promoted":
-        return f"promoted: version {version} is the champion"
-    return f"{outcome}: version {version}"
 
 
 def headline_metrics(
@@ -117,7 +91,7 @@ def render_report(
     ]
     parts += ["## Metrics", ""]
     parts += [
-        _table(
+        table(
             ["metric", "test", "validation", "Bayes (test)", "no-skill (test)"],
             _metric_rows(test, validation),
         ),

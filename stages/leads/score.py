@@ -11,12 +11,13 @@ import json
 import logging
 from pathlib import Path
 
-from leadsift.cleaning import clean_leads, cleaning_options
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_csv, write_json, write_parquet
-from leadsift.schema import ColumnRoles, load_raw_table
-from leadsift.scoring import batch_files, load_scoring_model, sales_view, score_leads
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_csv, write_json, write_parquet
+from leadsift.leads.cleaning import clean_leads, cleaning_options
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles, load_raw_table
+from leadsift.leads.scoring import batch_files, load_scoring_model, sales_view, score_leads
 
 log = logging.getLogger("leadsift.score")
 
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for the scored files")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     threshold = json.loads(Path(args.evaluation).read_text())["business"]["threshold"]
     model, version = load_scoring_model(params["score"]["model"])

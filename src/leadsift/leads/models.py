@@ -19,9 +19,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from leadsift.cleaning import LeadNormalizer, cleaning_options
-from leadsift.features import LeadFeatures, RareLevelCollapser, derived_feature_names
-from leadsift.schema import ColumnRoles
+from leadsift.leads.cleaning import LeadNormalizer, cleaning_options
+from leadsift.leads.features import LeadFeatures, RareLevelCollapser, derived_feature_names
+from leadsift.leads.schema import ColumnRoles
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
@@ -66,10 +66,10 @@ def _logistic_regression(
 # models it saved itself or took from its own registry. A test saves and loads every family.
 TRUSTED_TYPES = [
     "functools.partial",
-    "leadsift.cleaning.LeadNormalizer",
-    "leadsift.features.LeadFeatures",
-    "leadsift.features.RareLevelCollapser",
-    "leadsift.models.signed_log1p",
+    "leadsift.leads.cleaning.LeadNormalizer",
+    "leadsift.leads.features.LeadFeatures",
+    "leadsift.leads.features.RareLevelCollapser",
+    "leadsift.leads.models.signed_log1p",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",

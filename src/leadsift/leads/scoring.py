@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from leadsift import model_store
-from leadsift.io import InputError
-from leadsift.schema import ColumnRoles
+from leadsift.core import model_store
+from leadsift.core.io import InputError
+from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.schema import ColumnRoles, raw_records
 
 REGISTRY_PREFIX = "models:/"
 BATCH_SUFFIXES = (".csv", ".parquet")
@@ -47,10 +48,11 @@ def load_scoring_model(source: str) -> tuple[Pipeline, str]:
     such as `models:/leadsift-junk-lead@champion`; nothing else is loaded (a model is code).
     """
     if not source.startswith(REGISTRY_PREFIX):
-        return model_store.load_model(source), f"{source}@{model_store.model_uuid(source)[:12]}"
+        model = model_store.load_model(source, TRUSTED_TYPES)
+        return model, f"{source}@{model_store.model_uuid(source)[:12]}"
     import mlflow.sklearn  # noqa: PLC0415 - only registry scoring needs the tracking client
 
-    from leadsift.tracking import alias_version  # noqa: PLC0415
+    from leadsift.core.tracking import alias_version  # noqa: PLC0415
 
     name, version = alias_version(source, "`score.model` in config.yaml")
     label = f"{name} v{version}"
@@ -66,7 +68,7 @@ def score_leads(
     model_version: str,
 ) -> pd.DataFrame:
     """The clean batch with its probability, 0-100 score and junk flag at the business threshold."""
-    probability = model.predict_proba(model_store.raw_records(leads, roles))[:, 1]
+    probability = model.predict_proba(raw_records(leads, roles))[:, 1]
     return leads.assign(
         probability=probability,
         lead_score=np.round(100 * probability, 1),

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_json, write_parquet
-from leadsift.schema import ColumnRoles
-from leadsift.split import describe_splits, split_leads
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_json, write_parquet
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles
+from leadsift.leads.split import describe_splits, split_leads
 
 log = logging.getLogger("leadsift.split")
 
@@ -21,7 +22,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for train/validation/test.parquet")
     parser.add_argument("report", help="split summary JSON")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     settings = params["split"]
     parts, method = split_leads(

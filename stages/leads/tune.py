@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import plots, tracking, tuning
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_csv, write_json, write_yaml
-from leadsift.model_store import raw_records
-from leadsift.models import FAMILIES, pipeline_from_params
-from leadsift.schema import ColumnRoles
+from leadsift.core import plots, tracking, tuning
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_csv, write_json, write_yaml
+from leadsift.leads.models import FAMILIES, pipeline_from_params
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles, raw_records
+from leadsift.leads.tuning import objective, preprocess_once
 
 log = logging.getLogger("leadsift.tune")
 
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("best_params", help="YAML of the best hyperparameters")
     parser.add_argument("reports", help="reports directory")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     settings, family = params["tune"], params["model"]["family"]
     roles = ColumnRoles.from_params(params["leads"])
     fixed = params["model"].get(family) or {}
@@ -45,13 +46,13 @@ def main() -> None:
     log.info(
         "tuning %s: %d trials on %s training leads", family, settings["n_trials"], f"{len(train):,}"
     )
-    data = tuning.preprocess_once(
+    data = preprocess_once(
         pipeline[:-1],
         (raw_records(train, roles), train[roles.target].to_numpy()),
         (raw_records(valid, roles), valid[roles.target].to_numpy()),
     )
     spec = FAMILIES[family]
-    evaluate = tuning.objective(
+    evaluate = objective(
         classifier,
         space,
         data,

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_csv, write_parquet
-from leadsift.synth import Dirt, Drift, generate_leads, monthly_batches
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_csv, write_parquet
+from leadsift.leads.params import RULES
+from leadsift.leads.synth import Dirt, Drift, generate_leads, monthly_batches
 
 log = logging.getLogger("leadsift.generate")
 
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("truth", help="parquet of lead_id, p_true, label; --incoming: a directory")
     parser.add_argument("--incoming", action="store_true", help="write later, unlabelled batches")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     gen = params["generate"]
     common = {
         "genuine_rate": gen["genuine_rate"],

@@ -13,15 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import monitoring
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.features import add_features, derived_feature_names
-from leadsift.io import read_table, write_csv, write_json
-from leadsift.model_store import load_model, raw_records
-from leadsift.plots import drift_figure, save_figure
-from leadsift.schema import ColumnRoles
-from leadsift.scoring import BATCH_SUFFIXES
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import read_table, write_csv, write_json
+from leadsift.core.model_store import load_model
+from leadsift.core.monitoring import feature_drift, score_drift
+from leadsift.core.plots import drift_figure, save_figure
+from leadsift.leads import monitoring
+from leadsift.leads.features import add_features, derived_feature_names
+from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles, raw_records
+from leadsift.leads.scoring import BATCH_SUFFIXES
 
 log = logging.getLogger("leadsift.monitor")
 
@@ -36,27 +39,28 @@ def main() -> None:
     parser.add_argument("report", help="drift JSON to write")
     parser.add_argument("out_dir", help="directory for drift.csv and drift.png")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     settings = params["monitor"]
     roles = ColumnRoles.from_params(params["leads"])
     limits = monitoring.Thresholds.from_params(settings)
     numeric = [*roles.numeric_inputs, *derived_feature_names(roles.interaction_groups, None)]
     train = pd.read_parquet(Path(args.split_dir) / "train.parquet")
     test = pd.read_parquet(Path(args.split_dir) / "test.parquet")
-    reference_scores = load_model(args.model_dir).predict_proba(raw_records(test, roles))[:, 1]
+    model = load_model(args.model_dir, TRUSTED_TYPES)
+    reference_scores = model.predict_proba(raw_records(test, roles))[:, 1]
     test_roc_auc = json.loads(Path(args.evaluation).read_text())["test"]["roc_auc"]
 
     batches = {}
     for path in sorted(Path(args.scored).glob("*.parquet")):
         scored = pd.read_parquet(path)
-        features = monitoring.feature_drift(
+        features = feature_drift(
             train,
             add_features(scored, roles.interaction_groups, None),
             categorical=roles.categorical,
             numeric=numeric,
             bins=settings["bins"],
         )
-        score = monitoring.score_drift(reference_scores, scored["probability"], settings["bins"])
+        score = score_drift(reference_scores, scored["probability"], settings["bins"])
         labels = None
         candidates = [Path(args.labels) / f"{path.stem}{suffix}" for suffix in BATCH_SUFFIXES]
         if label_file := next((f for f in candidates if f.is_file()), None):

@@ -8,11 +8,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from leadsift.cleaning import clean_leads, cleaning_options
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_json, write_parquet
-from leadsift.schema import ColumnRoles, load_raw_table
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_json, write_parquet
+from leadsift.leads.cleaning import clean_leads, cleaning_options
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles, load_raw_table
 
 log = logging.getLogger("leadsift.prepare")
 
@@ -23,7 +24,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for leads.parquet and quarantine.parquet")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     raw = load_raw_table(args.raw, roles, "leads.raw_path")
     log.info("read %s rows from %s", f"{len(raw):,}", args.raw)

@@ -7,11 +7,12 @@ is derived from the model's own bytes. When and where a model was trained belong
 that logs it, not to the artifact.
 
 MLflow saves scikit-learn models with skops, a format that, unlike pickle, does not run code on
-load and refuses types that are not trusted (see `models.TRUSTED_TYPES`). skops names archive
+load and refuses types that are not trusted (each pipeline lists its own, e.g.
+`leads.models.TRUSTED_TYPES`). skops names archive
 members after Python object ids and stamps them with the wall-clock time, so `_canonical_skops`
 renumbers the ids in order of appearance and fixes the timestamps; the loaded model is unchanged.
 
-The model carries a copy of the `leadsift` package (MLflow `code_paths`), because its first steps
+The model carries a copy of the `leadsift` package (MLflow `code_paths`), because its steps
 are leadsift transformers: it loads in any environment with its pinned pip requirements, without
 the training code path.
 """
@@ -26,6 +27,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -35,32 +37,19 @@ import pandas as pd
 import yaml
 from sklearn.pipeline import Pipeline
 
-from leadsift.models import TRUSTED_TYPES
-from leadsift.schema import ColumnRoles
-
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole leadsift package
 REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle", "pyarrow", "pyyaml")
-
-
-def raw_records(df: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
-    """Model inputs as they arrive in a CRM export: timestamps as ISO text, numbers as floats."""
-    records = df[roles.model_inputs].copy()
-    for column in roles.numeric_inputs:
-        records[column] = records[column].astype("float64")
-    for column in roles.categorical:
-        records[column] = records[column].astype(object).where(records[column].notna(), None)
-    if roles.timestamp:
-        stamp = pd.to_datetime(records[roles.timestamp])
-        records[roles.timestamp] = stamp.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object)
-    return records
 
 
 def _clean_package_copy(into: Path) -> Path:
     """Copy the package's .py files only (no bytecode caches, which would break reproducibility)."""
     target = into / PACKAGE_DIR.name
-    target.mkdir()
-    for source in sorted(PACKAGE_DIR.glob("*.py")):
-        shutil.copyfile(source, target / source.name)
+    for source in sorted(PACKAGE_DIR.rglob("*.py")):
+        if "__pycache__" in source.parts:
+            continue
+        copy = target / source.relative_to(PACKAGE_DIR)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, copy)
     return target
 
 
@@ -99,7 +88,9 @@ def _canonical_skops(path: Path) -> None:
             archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), renamed[name])
 
 
-def _flavor_arguments(pipeline: Pipeline, example: pd.DataFrame, code_dir: Path) -> dict[str, Any]:
+def _flavor_arguments(
+    pipeline: Pipeline, example: pd.DataFrame, code_dir: Path, trusted: Sequence[str]
+) -> dict[str, Any]:
     """What `save_model` and `log_model` both pass to mlflow.sklearn: one model format, two uses."""
     from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow costs ~1.5 s to import
 
@@ -110,12 +101,15 @@ def _flavor_arguments(pipeline: Pipeline, example: pd.DataFrame, code_dir: Path)
         "pip_requirements": [f"{name}=={version(name)}" for name in REQUIREMENTS],
         "code_paths": [str(_clean_package_copy(code_dir))],
         "serialization_format": "skops",
-        "skops_trusted_types": TRUSTED_TYPES,
+        "skops_trusted_types": list(trusted),
     }
 
 
-def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> None:
-    """Save a fitted pipeline as an MLflow model whose pyfunc returns class probabilities."""
+def save_model(
+    pipeline: Pipeline, path: str | Path, example: pd.DataFrame, trusted: Sequence[str]
+) -> None:
+    """Save a fitted pipeline as an MLflow model; skops will load only the `trusted` types beyond
+    scikit-learn's own."""
     import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
     from mlflow.models import Model  # noqa: PLC0415
 
@@ -129,7 +123,7 @@ def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         staged = Path(tmp) / "model"
-        arguments = _flavor_arguments(pipeline, example, Path(tmp))
+        arguments = _flavor_arguments(pipeline, example, Path(tmp), trusted)
         mlflow.sklearn.save_model(pipeline, staged, mlflow_model=stamp, **arguments)
         _canonical_skops(staged / "model.skops")
         meta = Model.load(staged)
@@ -139,13 +133,15 @@ def save_model(pipeline: Pipeline, path: str | Path, example: pd.DataFrame) -> N
         staged.rename(path)
 
 
-def log_model(pipeline: Pipeline, example: pd.DataFrame, name: str = "model") -> str:
+def log_model(
+    pipeline: Pipeline, example: pd.DataFrame, trusted: Sequence[str], name: str = "model"
+) -> str:
     """Log the pipeline to the active MLflow run in the same format; return its model URI."""
     import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
 
     with tempfile.TemporaryDirectory() as tmp:
         info = mlflow.sklearn.log_model(
-            pipeline, name=name, **_flavor_arguments(pipeline, example, Path(tmp))
+            pipeline, name=name, **_flavor_arguments(pipeline, example, Path(tmp), trusted)
         )
     return info.model_uri
 
@@ -156,11 +152,12 @@ def model_uuid(path: str | Path) -> str:
     return meta["model_uuid"]
 
 
-def load_model(path: str | Path) -> Pipeline:
+def load_model(path: str | Path, trusted: Sequence[str]) -> Pipeline:
     """Load a model directory `save_model` wrote, or a `models:/` URI from the registry.
 
-    A directory is read straight from its skops archive, trusting only this package's own
-    `TRUSTED_TYPES` (not the list in the model's MLmodel file, which a crafted model could widen),
+    A directory is read straight from its skops archive, trusting only the `trusted` types the
+    caller's pipeline declares (not the list in the model's MLmodel file, which a crafted model
+    could widen),
     and without importing MLflow, which saves a stage about 2 s. Only load models this pipeline or
     its registry made.
     """
@@ -176,4 +173,4 @@ def load_model(path: str | Path) -> Pipeline:
             f"{path}: the model is serialised as {flavor.get('serialization_format')!r}; "
             "leadsift saves and loads skops models only"
         )
-    return skops.io.load(Path(path) / flavor["pickled_model"], trusted=TRUSTED_TYPES)
+    return skops.io.load(Path(path) / flavor["pickled_model"], trusted=list(trusted))

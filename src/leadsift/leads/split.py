@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from leadsift.io import InputError
+from leadsift.core.io import InputError
 
 
 def split_leads(

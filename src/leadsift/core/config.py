@@ -4,46 +4,39 @@ params.yaml holds the knobs experiments turn (`dvc exp show` shows all of it); c
 the description of the data and the project's setup. The code sees one merged mapping, so a key
 can move between the files without code changes; it may live in one file only.
 
-Each stage loads its params through `load_params`, so a bad value stops the first stage that runs,
-with a message saying which key (and file) to change, instead of failing minutes later deep inside
-a fit. Two parts are checked where they are read, still before any work: the column roles under
-`leads:` (`ColumnRoles.from_params`) and the search spaces under `tune.spaces`, which need the
-model's own parameter list.
+Each stage loads its params through `load_params(rules)` with its pipeline's rules (e.g.
+`leads.params.RULES`), so a bad value stops the first stage that runs, with a message saying which
+key to change, instead of failing minutes later deep inside a fit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from leadsift.io import InputError, read_yaml
+from leadsift.core.io import InputError, read_yaml
 
 PARAMS_FILES = ("params.yaml", "config.yaml")  # the knobs, then the setup
 
-SPLITS = ("train", "validation", "test")
-SPLIT_METHODS = ("time", "stratified")
-FAMILIES = ("hist_gradient_boosting", "logistic_regression", "random_forest")
-TUNE_METRICS = ("roc_auc", "pr_auc")
-PRUNERS = ("median", "successive_halving", "none")
-
 _MISSING = object()
+Rule = tuple[Callable[[Any], bool], str]  # a check and what it expects, for the message
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _integer(low: int) -> tuple[Callable[[Any], bool], str]:
+def integer(low: int) -> Rule:
     return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low), (
         f"an integer >= {low}"
     )
 
 
-def _between(low: float, high: float, *, closed: str = "both") -> tuple[Callable, str]:
+def between(low: float, high: float, *, closed: str = "both") -> Rule:
     left, right = closed in ("both", "left"), closed in ("both", "right")
 
     def ok(v: Any) -> bool:
@@ -52,11 +45,11 @@ def _between(low: float, high: float, *, closed: str = "both") -> tuple[Callable
     return ok, f"a number in {'[' if left else '('}{low:g}, {high:g}{']' if right else ')'}"
 
 
-def _one_of(choices: tuple[str, ...]) -> tuple[Callable[[Any], bool], str]:
+def one_of(choices: tuple[str, ...]) -> Rule:
     return (lambda v: v in choices), f"one of {list(choices)}"
 
 
-def _or_null(rule: tuple[Callable[[Any], bool], str]) -> tuple[Callable[[Any], bool], str]:
+def or_null(rule: Rule) -> Rule:
     ok, expected = rule
     return (lambda v: v is None or ok(v)), f"null or {expected}"
 
@@ -69,73 +62,13 @@ def _iso_date(value: Any) -> bool:
     return True
 
 
-def _fractions(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and set(value) == set(SPLITS)
-        and all(_number(v) and 0 < v < 1 for v in value.values())
-        and abs(sum(value.values()) - 1.0) <= 1e-9
-    )
-
-
-_TEXT = (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty string"
-_SHARE = _between(0, 1)
-_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "leads.raw_path": _TEXT,
-    "generate.world_seed": _integer(0),
-    "generate.sample_seed": _integer(0),
-    "generate.n_leads": _integer(1),
-    "generate.start": (_iso_date, "a date like 2025-01-01"),
-    "generate.days": _integer(1),
-    "generate.genuine_rate": _between(0, 1, closed="neither"),
-    "generate.dirt.missing_source": _SHARE,
-    "generate.dirt.city_variants": _SHARE,
-    "generate.dirt.duplicate_rows": _SHARE,
-    "generate.dirt.negative_counts": _SHARE,
-    "generate.dirt.placeholders": _SHARE,
-    "incoming.sample_seed": _integer(0),
-    "incoming.n_batches": _integer(1),
-    "incoming.leads_per_batch": _integer(1),
-    "incoming.drift.new_sources": _SHARE,
-    "incoming.drift.platform_shift": _SHARE,
-    "incoming.drift.count_inflation": _between(0, 100),
-    "incoming.drift.genuine_rate_shift": _between(-1, 1, closed="neither"),
-    "split.method": _one_of(SPLIT_METHODS),
-    "split.fractions": (_fractions, "{train, validation, test}, each in (0, 1), summing to 1"),
-    "split.seed": _integer(0),
-    "train.coverage": _between(0, 1, closed="right"),
-    "train.max_levels": _integer(1),
-    "model.family": _one_of(FAMILIES),
-    "model.seed": _integer(0),
-    "tune.n_trials": _integer(1),
-    "tune.metric": _one_of(TUNE_METRICS),
-    "tune.max_rows": _or_null(_integer(1)),
-    "tune.step": _integer(1),
-    "tune.pruner": _one_of(PRUNERS),
-    "tune.timeout": _or_null(_between(0, float("inf"), closed="neither")),
-    "tune.seed": _integer(0),
-    "register.main_branch": _TEXT,
-    "register.min_roc_auc": _SHARE,
-    "register.min_improvement": _between(-1, 1),
-    "register.confidence": _between(0, 1, closed="neither"),
-    "register.n_bootstrap": _integer(1),
-    "register.seed": _integer(0),
-    "score.input": _TEXT,
-    "score.model": _TEXT,
-    "business.min_genuine_recall": _between(0, 1, closed="right"),
-    "evaluate.curve_points": _integer(2),
-    "evaluate.calibration_bins": _integer(1),
-    "evaluate.importance_rows": _integer(1),
-    "evaluate.importance_repeats": _integer(1),
-    "evaluate.importance_top": _integer(1),
-    "evaluate.seed": _integer(0),
-    "monitor.labels": _TEXT,
-    "monitor.bins": _integer(2),
-    "monitor.psi_alert": _between(0, float("inf"), closed="neither"),
-    "monitor.p_value": _between(0, 1, closed="neither"),
-    "monitor.unseen_alert": _SHARE,
-    "monitor.auc_drop_alert": _SHARE,
-    "monitor.rate_gap_alert": _SHARE,
+ISO_DATE: Rule = (_iso_date, "a date like 2025-01-01")
+TEXT: Rule = (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty string"
+SHARE: Rule = between(0, 1)
+# What every pipeline reads.
+SHARED_RULES: dict[str, Rule] = {
+    "mlflow.experiment": TEXT,
+    "promotion.main_branch": TEXT,
 }
 
 
@@ -208,10 +141,10 @@ def merge_params(parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def params_problems(params: dict[str, Any]) -> list[str]:
+def params_problems(params: dict[str, Any], rules: Mapping[str, Rule]) -> list[str]:
     """Every key whose value breaks its rule, as "`key` must be ..., got ..." (empty when fine)."""
     problems = []
-    for key, (ok, expected) in _RULES.items():
+    for key, (ok, expected) in {**SHARED_RULES, **rules}.items():
         value = _lookup(params, key)
         if value is _MISSING:
             problems.append(f"`{key}` is missing (expected {expected})")
@@ -225,10 +158,14 @@ def read_params(root: str | Path = ".") -> dict[str, Any]:
     return merge_params({name: read_yaml(Path(root) / name) or {} for name in PARAMS_FILES})
 
 
-def load_params(root: str | Path = ".") -> dict[str, Any]:
-    """Read the params files and stop with every problem named, before the stage does any work."""
+def load_params(rules: Mapping[str, Rule], root: str | Path = ".") -> dict[str, Any]:
+    """Read the params files and stop with every problem named, before the stage does any work.
+
+    `rules` are the checks of the calling stage's pipeline (e.g. `leads.params.RULES`), on top of
+    the shared ones; a pipeline's stages do not stop for a mistake in the other's keys.
+    """
     params = read_params(root)
-    if problems := params_problems(params):
+    if problems := params_problems(params, rules):
         listed = "".join(f"\n  - {p}" for p in problems)
         raise InputError(
             f"{' + '.join(PARAMS_FILES)}: {len(problems)} problem(s), fix them and rerun:{listed}"

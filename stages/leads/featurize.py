@@ -9,11 +9,12 @@ import logging
 
 import pandas as pd
 
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.features import add_features
-from leadsift.io import write_parquet
-from leadsift.schema import ColumnRoles
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_parquet
+from leadsift.leads.features import add_features
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles
 
 log = logging.getLogger("leadsift.featurize")
 
@@ -23,7 +24,7 @@ def main() -> None:
     parser.add_argument("leads", help="clean leads (parquet)")
     parser.add_argument("out", help="leads with features (parquet)")
     args = parser.parse_args()
-    roles = ColumnRoles.from_params(load_params()["leads"])
+    roles = ColumnRoles.from_params(load_params(RULES)["leads"])
     leads = pd.read_parquet(args.leads)
     features = add_features(leads, roles.interaction_groups, roles.timestamp)
     write_parquet(args.out, features)

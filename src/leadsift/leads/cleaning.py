@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from leadsift.io import InputError
-from leadsift.schema import (
+from leadsift.core.io import InputError
+from leadsift.leads.schema import (
     ROW_ID,
     ColumnRoles,
     contract_violations,

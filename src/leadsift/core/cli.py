@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from leadsift.io import InputError
+from leadsift.core.io import InputError
 
 log = logging.getLogger("leadsift")
 

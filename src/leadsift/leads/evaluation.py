@@ -1,8 +1,12 @@
-"""The evaluation: validation picks the business threshold, test reports everything."""
+"""The evaluation: validation picks the business threshold, test reports everything; and how the
+promotion gate compares a lead model with the champion."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,8 +14,11 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from leadsift import metrics
-from leadsift.cleaning import LeadNormalizer
+from leadsift.core.gate import Comparison, compare_paired
+from leadsift.core.model_store import load_model
+from leadsift.leads import metrics
+from leadsift.leads.cleaning import LeadNormalizer
+from leadsift.leads.models import TRUSTED_TYPES
 
 
 @dataclass(frozen=True)
@@ -112,3 +119,35 @@ def importance_table(
     )
     by_importance = table.sort_values(["importance", "feature"], ascending=[False, True])
     return by_importance.reset_index(drop=True)
+
+
+def roc_auc_of(y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
+    """The gate's metric for lead models: ROC-AUC of scores on the given rows (NaN if one class)."""
+    y = np.asarray(y)
+
+    def metric(scores: np.ndarray, rows: np.ndarray) -> float:
+        if y[rows].min() == y[rows].max():
+            return math.nan
+        return float(roc_auc_score(y[rows], scores[rows]))
+
+    return metric
+
+
+def champion_comparison(
+    model: Pipeline, records: pd.DataFrame, y: np.ndarray, gate: Mapping[str, Any]
+) -> Callable[[str], Comparison]:
+    """How the gate compares a lead model with the champion: both score the same test split, and
+    a paired bootstrap over leads brackets the difference in ROC-AUC (`register.*` settings)."""
+
+    def compare(champion_uri: str) -> Comparison:
+        champion = load_model(champion_uri, TRUSTED_TYPES)
+        return compare_paired(
+            roc_auc_of(y),
+            model.predict_proba(records)[:, 1],
+            champion.predict_proba(records)[:, 1],
+            n_bootstrap=gate["n_bootstrap"],
+            confidence=gate["confidence"],
+            seed=gate["seed"],
+        )
+
+    return compare

@@ -11,13 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import plots, tracking
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.evaluation import Scores, evaluate_scores, importance_table, true_scores
-from leadsift.io import write_csv, write_json
-from leadsift.model_store import load_model, raw_records
-from leadsift.schema import ColumnRoles
+from leadsift.core import tracking
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import write_csv, write_json
+from leadsift.core.model_store import load_model
+from leadsift.core.plots import save_figure
+from leadsift.leads.evaluation import Scores, evaluate_scores, importance_table, true_scores
+from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.params import RULES
+from leadsift.leads.plots import evaluation_figures
+from leadsift.leads.schema import ColumnRoles, raw_records
 
 log = logging.getLogger("leadsift.evaluate")
 
@@ -29,10 +33,10 @@ def main() -> None:
     parser.add_argument("truth", help="parquet of true probabilities by id (used when ids match)")
     parser.add_argument("reports", help="reports directory")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     settings = params["evaluate"]
     roles = ColumnRoles.from_params(params["leads"])
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, TRUSTED_TYPES)
     truth = pd.read_parquet(args.truth).set_index(roles.id_column)["p_true"] if roles.id else None
 
     scores, inputs = {}, {}
@@ -72,11 +76,11 @@ def main() -> None:
     write_json(reports / "evaluation.json", result.summary)
     for name, table in {**result.tables, "importance": importance}.items():
         write_csv(reports / "plots" / f"{name}.csv", table, float_format="%.6g")
-    figures = plots.evaluation_figures(
+    figures = evaluation_figures(
         result.summary, result.tables, importance, settings["importance_top"]
     )
     for name, figure in figures.items():
-        plots.save_figure(figure, reports / "figures" / f"{name}.png")
+        save_figure(figure, reports / "figures" / f"{name}.png")
     tracking.log_to_model_run(
         params["mlflow"]["experiment"],
         Path(args.model_dir),

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import tracking
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import InputError, read_yaml, write_json
-from leadsift.model_store import raw_records, save_model
-from leadsift.models import pipeline_from_params, training_summary
-from leadsift.schema import ColumnRoles
+from leadsift.core import tracking
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.io import InputError, read_yaml, write_json
+from leadsift.core.model_store import save_model
+from leadsift.leads.models import TRUSTED_TYPES, pipeline_from_params, training_summary
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles, raw_records
 
 log = logging.getLogger("leadsift.train")
 
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("model_dir", help="directory for the MLflow model")
     parser.add_argument("report", help="training summary JSON")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     family = params["model"]["family"]
     best = read_yaml(args.best_params)
@@ -43,7 +44,7 @@ def main() -> None:
     X, y = raw_records(train, roles), train[roles.target].to_numpy()  # noqa: N806
     log.info("fitting %s on %s leads (%d input columns)", family, f"{len(X):,}", X.shape[1])
     pipeline.fit(X, y)
-    save_model(pipeline, args.model_dir, X.head(5))
+    save_model(pipeline, args.model_dir, X.head(5), TRUSTED_TYPES)
 
     summary = {"family": family, **training_summary(pipeline, y, hyperparams)}
     write_json(args.report, summary)
@@ -57,6 +58,7 @@ def main() -> None:
         pipeline=pipeline,
         example=X.head(5),
         model_dir=Path(args.model_dir),
+        trusted=TRUSTED_TYPES,
     )
     log.info("MLflow run %s in %s", run.info.run_id, tracking.tracking_uri())
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from leadsift.io import InputError, read_table
+from leadsift.core.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
 
@@ -337,3 +337,16 @@ def contract_violations(contract: pa.DataFrameSchema, raw: pd.DataFrame) -> pd.S
         joined = cases.groupby("index", sort=False)["check"].agg("; ".join)
         reasons[joined.index] = joined
     return reasons
+
+
+def raw_records(df: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
+    """Model inputs as they arrive in a CRM export: timestamps as ISO text, numbers as floats."""
+    records = df[roles.model_inputs].copy()
+    for column in roles.numeric_inputs:
+        records[column] = records[column].astype("float64")
+    for column in roles.categorical:
+        records[column] = records[column].astype(object).where(records[column].notna(), None)
+    if roles.timestamp:
+        stamp = pd.to_datetime(records[roles.timestamp])
+        records[roles.timestamp] = stamp.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object)
+    return records

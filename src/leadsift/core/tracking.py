@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,8 @@ import yaml
 from mlflow.entities import Run
 from sklearn.pipeline import Pipeline
 
-from leadsift import model_store
-from leadsift.io import InputError
+from leadsift.core import model_store
+from leadsift.core.io import InputError
 
 MODEL_UUID_TAG = "leadsift.model_uuid"
 MODEL_URI_TAG = "leadsift.model_uri"
@@ -196,13 +196,15 @@ def log_training(
     pipeline: Pipeline,
     example: pd.DataFrame,
     model_dir: Path,
+    trusted: Sequence[str],
+    stage: str = "train",
 ) -> Run:
-    """The train run: params, metrics and the model itself, tagged with the saved model's uuid."""
+    """The training run: params, metrics and the model, tagged with the saved model's uuid."""
     uuid = model_store.model_uuid(model_dir)
-    with stage_run(experiment, "train", {**tags, MODEL_UUID_TAG: uuid}) as run:
+    with stage_run(experiment, stage, {**tags, MODEL_UUID_TAG: uuid}) as run:
         mlflow.log_params(flatten(params))
         mlflow.log_metrics(numeric(metrics))
-        mlflow.set_tag(MODEL_URI_TAG, model_store.log_model(pipeline, example))
+        mlflow.set_tag(MODEL_URI_TAG, model_store.log_model(pipeline, example, trusted))
         return run
 
 

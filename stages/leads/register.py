@@ -14,13 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadsift import registry
-from leadsift.cli import run_stage
-from leadsift.config import load_params
-from leadsift.io import write_json
-from leadsift.model_store import raw_records
-from leadsift.report import verdict
-from leadsift.schema import ColumnRoles
+from leadsift.core import registry
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.gate import Candidate, promotion_mode
+from leadsift.core.io import write_json
+from leadsift.core.model_store import load_model
+from leadsift.core.report import verdict
+from leadsift.leads.evaluation import champion_comparison
+from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.params import RULES
+from leadsift.leads.schema import ColumnRoles, raw_records
 
 log = logging.getLogger("leadsift.register")
 
@@ -32,19 +36,32 @@ def main() -> None:
     parser.add_argument("evaluation", help="reports/evaluation.json, for the test ROC-AUC")
     parser.add_argument("report", help="promotion decision JSON")
     args = parser.parse_args()
-    params = load_params()
+    params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     test = pd.read_parquet(args.test)
-    mode = registry.promotion_mode(params["register"]["main_branch"])
+    gate = params["register"]
+    model_dir = Path(args.model_dir)
+    candidate = Candidate(
+        model_dir,
+        metric="test_roc_auc",
+        label="test ROC-AUC",
+        value=json.loads(Path(args.evaluation).read_text())["test"]["roc_auc"],
+        floor=gate["min_roc_auc"],
+    )
+    compare = champion_comparison(
+        load_model(model_dir, TRUSTED_TYPES),
+        raw_records(test, roles),
+        test[roles.target].to_numpy(),
+        gate,
+    )
     report = registry.gate_and_register(
-        model_dir=Path(args.model_dir),
-        test_records=raw_records(test, roles),
-        y_test=test[roles.target].to_numpy(),
-        roc_auc=json.loads(Path(args.evaluation).read_text())["test"]["roc_auc"],
-        gate=params["register"],
+        candidate,
+        compare=compare,
+        min_improvement=gate["min_improvement"],
+        gate=gate,
         experiment=params["mlflow"]["experiment"],
-        model_name=params["mlflow"]["model_name"],
-        mode=mode,
+        model_name=params["mlflow"]["models"]["leads"],
+        mode=promotion_mode(params["promotion"]["main_branch"]),
     )
     write_json(args.report, report)
     log.info("%s: %s", verdict(report), "; ".join(report["reasons"]))

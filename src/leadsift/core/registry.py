@@ -1,0 +1,135 @@
+"""The promotion gate's decisions applied to the MLflow registry: which version holds `champion`,
+which version holds a model already (by its uuid), registering a version with its decision as tags
+and moving the alias it earned. The rule itself is `core.gate`.
+
+A model the registry already holds (same bytes, hence same uuid) is not registered again. The
+decision and its reasons go to reports/promotion.json and to the model version's tags.
+`python -m leadsift.promotion sync` (run by `make repro`) reruns the gate when promotion is on and
+the store has never seen the workspace's model: a fresh clone, or a newly configured server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from leadsift.core import model_store, tracking
+from leadsift.core.gate import (
+    CHAMPION,
+    Candidate,
+    Comparison,
+    Decision,
+    Mode,
+    decide,
+    promotion_mode,
+)
+
+
+def current_champion(model_name: str) -> ModelVersion | None:
+    """The version that holds the `champion` alias, if the registered model and alias exist."""
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def registered_version(model_name: str, model_uuid: str) -> ModelVersion | None:
+    """The version of `model_name` that holds this very model (by its uuid), if any."""
+    try:
+        found = MlflowClient().search_model_versions(
+            f"name = '{model_name}' and tags.`{tracking.MODEL_UUID_TAG}` = '{model_uuid}'"
+        )
+    except MlflowException:
+        return None
+    return min(found, key=lambda v: int(v.version), default=None)
+
+
+def record(model_name: str, model_uri: str, decision: Decision, tags: dict[str, str]) -> str:
+    """Register the model version, tag it with the decision, and move the alias it earned."""
+    version = str(mlflow.register_model(model_uri, model_name).version)
+    client = MlflowClient()
+    for key, value in {
+        **tags,
+        "decision": decision.outcome,
+        "reasons": "; ".join(decision.reasons),
+    }.items():
+        client.set_model_version_tag(model_name, version, key, value)
+    if decision.alias:
+        client.set_registered_model_alias(model_name, decision.alias, version)
+    return version
+
+
+def _known(version: ModelVersion, champion: ModelVersion | None) -> Decision:
+    if champion is not None and champion.version == version.version:
+        return Decision("unchanged", None, [f"identical to champion version {version.version}"])
+    earlier = version.tags.get("decision", "registered")
+    return Decision(
+        "unchanged", None, [f"already registered as version {version.version} ({earlier})"]
+    )
+
+
+def gate_and_register(
+    candidate: Candidate,
+    *,
+    compare: Callable[[str], Comparison],
+    min_improvement: float,
+    gate: Mapping[str, Any],
+    experiment: str,
+    model_name: str,
+    mode: Mode,
+) -> dict[str, Any]:
+    """Decide on `candidate`; where promotion is on, register it and move the alias it earned.
+
+    `compare(champion_uri)` measures the candidate against the champion on the same rows. `gate`
+    is the pipeline's gate settings, recorded in the report (reports/promotion.json).
+    """
+    uuid = model_store.model_uuid(candidate.model_dir)
+    tracking.point_at_store()
+    champion = current_champion(model_name)
+    known = registered_version(model_name, uuid)
+    comparison = None
+    if known is not None:
+        decision = _known(known, champion)
+    else:
+        if champion is not None and candidate.value >= candidate.floor:
+            comparison = compare(f"models:/{model_name}@{CHAMPION}")
+        decision = decide(
+            candidate,
+            min_improvement=min_improvement,
+            comparison=comparison,
+            champion_version=str(champion.version) if champion else None,
+        )
+    applied = mode.promote and decision.outcome != "unchanged"
+    version = str(known.version) if known is not None else None
+    if applied:
+        tags = {tracking.MODEL_UUID_TAG: uuid, candidate.metric: f"{candidate.value:.6f}"}
+        model_uri = tracking.logged_model_uri(experiment, candidate.model_dir)
+        version = record(model_name, model_uri, decision, tags)
+    return {
+        "model_name": model_name,
+        "decision": decision.outcome,
+        "would_promote": decision.alias == CHAMPION,
+        "promotion": {"on": mode.promote, "why": mode.why},
+        "applied": applied,
+        "alias": decision.alias if applied else None,
+        "version": version,
+        "champion_before": str(champion.version) if champion else None,
+        "reasons": decision.reasons,
+        candidate.metric: candidate.value,
+        "comparison": comparison.__dict__ if comparison else None,
+        "gate": dict(gate),
+    }
+
+
+def needs_gate(model_dir: Path, model_name: str, main_branch: str) -> bool:
+    """True when promotion is on and the store holds no version of the model in `model_dir`."""
+    if not promotion_mode(main_branch).promote or not model_dir.is_dir():
+        return False
+    tracking.point_at_store()
+    return registered_version(model_name, model_store.model_uuid(model_dir)) is None

@@ -1,0 +1,35 @@
+"""Pieces of the Markdown report both pipelines use: tables, and the promotion gate's verdict.
+
+Plain Markdown with relative image links, so it reads the same on GitHub, in a pull-request
+comment (CML uploads the images) and in a local viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+WOULD = {
+    "promoted": "would be promoted",
+    "challenger": "would stay challenger",
+    "rejected": "would be rejected",
+}
+
+
+def verdict(promotion: Mapping[str, Any]) -> str:
+    """The decision in a few words: what happened, or what would happen where promotion is off."""
+    outcome, version = promotion["decision"], promotion.get("version")
+    if outcome == "unchanged":
+        return f"unchanged ({promotion['reasons'][0]})"
+    if not promotion["applied"]:
+        return f"{WOULD[outcome]} (promotion is off: {promotion['promotion']['why']})"
+    if outcome == "promoted":
+        return f"promoted: version {version} is the champion"
+    return f"{outcome}: version {version}"
