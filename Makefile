@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 # Stage commands call `python` and `dvc queue` workers call `dvc`: both must be the venv's.
 export PATH := $(BIN):$(PATH)
+# Which pipeline `make compare` and `make serve` are about: leads | customers.
+PIPELINE ?= leads
 
 .PHONY: install repro test lint format dag metrics compare serve bench pr-report clean-venv lock help
 
@@ -29,8 +31,10 @@ repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns),
 	python -m leadsift.promotion sync
 	@python -m leadsift.summary
 
+# Two workers, whole files each (a module's built repository stays in one process).
+PYTEST_WORKERS ?= 2
 test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)
-	pytest
+	pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.dev  ## ruff lint and format check; GitHub workflow files against their schema
 	ruff check .
@@ -47,8 +51,8 @@ dag: $(VENV)/.runtime  ## print the pipeline graph
 metrics: $(VENV)/.runtime  ## show current metrics
 	dvc metrics show
 
-compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best test ROC-AUC first
-	python -m leadsift.compare
+compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best first (PIPELINE=customers for segments)
+	python -m leadsift.compare --pipeline $(PIPELINE)
 
 BASE ?= main
 # A pull request never moves the champion: the gate only says what it would do, against the
@@ -56,7 +60,7 @@ BASE ?= main
 pr-report: export LEADSIFT_PROMOTION = off
 pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_report.md, diffs vs $(BASE)
 	dvc repro
-	dvc repro --force --single-item register
+	dvc repro --force --single-item register customers_register
 	dvc repro
 	cp reports/report.md reports/pr_report.md
 	{ printf '\n## Metrics compared with %s\n\n' '$(BASE)'; \
@@ -67,8 +71,8 @@ pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_
 	@echo "wrote reports/pr_report.md"
 
 PORT ?= 5001
-serve: $(VENV)/.runtime  ## serve the registered champion on http://127.0.0.1:$(PORT) (MLflow)
-	python -m leadsift.serve --port $(PORT)
+serve: $(VENV)/.runtime  ## serve a champion on http://127.0.0.1:$(PORT): PIPELINE=leads|customers
+	python -m leadsift.serve --pipeline $(PIPELINE) --port $(PORT)
 
 BENCH_ARGS ?=
 bench: $(VENV)/.dev  ## measure quality, speed and scale into reports/bench.json (long; see README)

@@ -1,5 +1,6 @@
-"""Stage report: reports/report.md, the Markdown summary a reviewer reads (and a PR shows), and
-reports/metrics.json, the headline numbers `dvc exp show` and `dvc metrics diff` compare."""
+"""Stage report: reports/report.md, the Markdown report a reviewer reads (and a pull request shows)
+with a part per pipeline, and reports/metrics.json, the headline numbers of both pipelines that
+`dvc exp show` and `dvc metrics diff` compare."""
 
 import argparse
 import json
@@ -8,8 +9,10 @@ from pathlib import Path
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_text
-from leadsift.leads.params import RULES
-from leadsift.leads.report import headline_metrics, render_report
+from leadsift.customers import report as customers
+from leadsift.customers.params import RULES as CUSTOMERS
+from leadsift.leads import report as leads
+from leadsift.leads.params import RULES as LEADS
 
 
 def main() -> None:
@@ -21,17 +24,36 @@ def main() -> None:
     def read(name: str) -> dict:
         return json.loads((reports / name).read_text())
 
+    params = load_params({**LEADS, **CUSTOMERS})
     evaluation, drift = read("evaluation.json"), read("drift.json")
-    text = render_report(
-        evaluation,
-        read("data.json"),
-        tuning=read("tuning.json"),
-        promotion=read("promotion.json"),
-        family=load_params(RULES)["model"]["family"],
-        drift=drift,
+    segments, tuning = read("customers/segments.json"), read("customers/tuning.json")
+    forecast = read("customers/forecast.json")
+    text = (
+        leads.render_report(
+            evaluation,
+            read("data.json"),
+            tuning=read("tuning.json"),
+            promotion=read("promotion.json"),
+            family=params["model"]["family"],
+            drift=drift,
+        )
+        + "\n"
+        + customers.render_section(
+            segments,
+            data=read("customers/data.json"),
+            features=read("customers/features.json"),
+            tuning=tuning,
+            train=read("customers/train.json"),
+            promotion=read("customers/promotion.json"),
+            drift=read("customers/drift.json"),
+            forecast=forecast,
+        )
     )
     write_text(reports / "report.md", text)
-    write_json(reports / "metrics.json", headline_metrics(evaluation, drift), sort_keys=False)
+    headline = leads.headline_metrics(evaluation, drift) | customers.headline_metrics(
+        segments, tuning, forecast
+    )
+    write_json(reports / "metrics.json", headline, sort_keys=False)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from leadsift.core.config import read_params
 from leadsift.core.model_store import save_model
+from leadsift.customers import synth as customers_synth
 from leadsift.leads.cleaning import clean_leads, cleaning_options
 from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
 from leadsift.leads.schema import ColumnRoles, raw_records
@@ -18,6 +20,17 @@ from tests.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD_7 = {"start": "2025-01-01", "days": 365, "genuine_rate": 0.3, "world_seed": 7}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_worker(worker_id: str):
+    """Under `make test` two workers share two cores: each computes on one thread (OpenMP, BLAS),
+    so the workers' thread pools do not spin against each other. Alone, a run keeps all cores."""
+    if worker_id == "master":
+        yield
+        return
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +94,27 @@ def saved_model(prepared, roles, fit_model, tmp_path_factory) -> tuple[object, P
     path = tmp_path_factory.mktemp("saved") / "model"
     save_model(pipeline, path, raw_records(prepared, roles).head(5), TRUSTED_TYPES)
     return pipeline, path
+
+
+def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:
+    """The embedded shop with the project's world, at `n` customers and two later months."""
+    settings = read_params(ROOT)["generate_transactions"]
+    segments = {
+        name: customers_synth.Segment.from_params(name, entry)
+        for name, entry in settings["segments"].items()
+    }
+    return customers_synth.generate_transactions(
+        n,
+        start=settings["start"],
+        months=settings["months"],
+        future_months=2,
+        recent_months=settings["recent_months"],
+        mix_concentration=settings["mix_concentration"],
+        segments=segments,
+        world_seed=settings["world_seed"],
+        sample_seed=seed,
+        dirt=customers_synth.Dirt(**settings["dirt"]),
+    )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ SMALL = {
     # four trials never prune: cap the rounds and trees each one grows
     "tune.spaces.hist_gradient_boosting.max_iter": {"low": 50, "high": 150, "step": 50},
     "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
+    "generate_transactions.n_customers": 1500,
+    "segment.sample_rows": 800,
+    "segment.n_init": 3,
+    "segment.stability_refits": 2,
+    "customers_register.n_bootstrap": 50,
+    "segment.n_trials": 8,
+    "forecast.origins": 2,
 }
 
 
@@ -58,6 +65,9 @@ class Repo:
         }
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env["DVC_NO_ANALYTICS"] = "1"
+        # `make test` runs two workers on two cores: one thread per stage process, so that
+        # OpenMP and BLAS pools of two builds do not spin against each other.
+        env |= {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         return env
 
     def run(

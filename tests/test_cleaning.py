@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadsift.core.contract import WHITESPACE_RUN, contract_violations
 from leadsift.core.io import InputError
 from leadsift.leads.cleaning import (
-    WHITESPACE_RUN,
     LeadNormalizer,
     clean_leads,
     normalize_leads,
@@ -17,7 +17,6 @@ from leadsift.leads.schema import (
     ROW_ID,
     ColumnRoles,
     canonical_labels,
-    contract_violations,
     encode_target,
     lead_contract,
     parse_timestamps,

@@ -1,4 +1,4 @@
-from leadsift.compare import experiment_rows, format_table
+from leadsift.compare import VIEWS, experiment_rows, format_table
 
 
 def rev(name, family, roc_auc=None, error=None):
@@ -51,3 +51,32 @@ def test_table_aligns_and_marks_missing_values():
     assert "0.8900" in lines[1] and lines[-1].split()[4] == "-"
     column = lines[0].index("family")  # every row's family starts under its header
     assert all(line[column:].startswith(("hist_", "logistic_", "random_")) for line in lines[1:])
+
+
+def segmentation(name, family, metrics):
+    params = {"params.yaml": {"data": {"segment": {"family": family, "n_trials": 16}}}}
+    return {
+        "rev": "e" * 40,
+        "name": name,
+        "data": {"params": params, "metrics": {"reports/metrics.json": {"data": metrics}}},
+        "error": None,
+    }
+
+
+def test_customers_rank_by_agreement_with_the_truth_else_by_silhouette():
+    def shown(with_truth: bool) -> list[dict]:
+        def metrics(silhouette, ari_share):
+            return {"segments": 5, "silhouette": silhouette} | (
+                {"ari_share": ari_share} if with_truth else {}
+            )
+
+        main = segmentation("main", "gaussian_mixture", metrics(0.30, 0.92))
+        variant = segmentation("km", "kmeans", metrics(0.35, 0.85))
+        return [{**main, "experiments": [{"name": "km", "executor": None, "revs": [variant]}]}]
+
+    view = VIEWS["customers"]
+    assert [r["name"] for r in experiment_rows(shown(True), view)] == ["main", "km"]
+    assert [r["name"] for r in experiment_rows(shown(False), view)] == ["km", "main"]
+    table = format_table(experiment_rows(shown(True), view), view).splitlines()
+    assert table[0].split()[:5] == ["name", "kind", "family", "trials", "segments"]
+    assert table[1].split()[2:] == ["gaussian_mixture", "16", "5", "0.3000", "92.0%", "-"]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from leadsift.compare import experiment_rows, format_table
+from leadsift.compare import VIEWS, experiment_rows, format_table
 from tests.repo import Repo
 
 pytestmark = pytest.mark.e2e
@@ -43,17 +43,24 @@ def experiments(repo: Repo) -> dict[str, dict]:
     return found
 
 
-def champion_versions(repo: Repo) -> list[tuple[str, str]]:
-    """(version, alias) rows of the registry in the repository's own MLflow store."""
+CHAMPIONS_OF_MAIN = [
+    ("leadsift-customer-segments", 1, "champion"),
+    ("leadsift-junk-lead", 1, "champion"),
+]
+
+
+def champion_versions(repo: Repo) -> list[tuple[str, int, str]]:
+    """(model, version, alias) rows of the registry in the repository's own MLflow store."""
     with sqlite3.connect(repo.path / "mlflow.db") as db:
         return db.execute(
-            "select v.version, a.alias from model_versions v left join registered_model_aliases a "
-            "on a.name = v.name and a.version = v.version order by v.version"
+            "select v.name, v.version, a.alias from model_versions v "
+            "left join registered_model_aliases a on a.name = v.name and a.version = v.version "
+            "order by v.name, v.version"
         ).fetchall()
 
 
 def test_a_variant_records_what_the_gate_would_do_and_registers_nothing(repo):
-    assert champion_versions(repo) == [(1, "champion")]
+    assert champion_versions(repo) == CHAMPIONS_OF_MAIN
     repo.run(
         "dvc", "exp", "run", "-n", "linear", "-S", "model.family=logistic_regression",
         "-S", "config.yaml:train.max_levels=20",
@@ -69,7 +76,7 @@ def test_a_variant_records_what_the_gate_would_do_and_registers_nothing(repo):
         repo.run("git", "show", f"{linear['rev']}:reports/promotion.json").stdout
     )
     assert not promotion["applied"] and promotion["promotion"]["why"] == "DVC experiment linear"
-    assert champion_versions(repo) == [(1, "champion")]
+    assert champion_versions(repo) == CHAMPIONS_OF_MAIN
 
 
 def test_a_queued_grid_completes_and_logs_to_this_store(repo):
@@ -101,7 +108,7 @@ def test_a_queued_grid_completes_and_logs_to_this_store(repo):
             "where t.key = 'leadsift.dvc_experiment'"
         ).fetchall()
     assert {(stage, name) for name in grid for stage in ("tune", "train")} <= set(tagged)
-    assert champion_versions(repo) == [(1, "champion")]
+    assert champion_versions(repo) == CHAMPIONS_OF_MAIN
 
 
 def test_exp_show_is_readable_in_a_200_column_terminal(repo):
@@ -142,3 +149,26 @@ def test_compare_ranks_every_experiment_best_first(repo):
     assert len(rows) >= 3 and scores == sorted(scores, reverse=True)
     table = format_table(rows)
     assert table.splitlines()[0].startswith("name") and "random_forest" in table
+
+
+def test_a_segmentation_variant_reruns_only_customers_and_moves_no_champion(repo):
+    repo.run("git", "checkout", "--", ".")  # back to the baseline: `dvc exp run` left `linear`
+    repo.run("dvc", "checkout", "--force")
+    ran = repo.run("dvc", "exp", "run", "-n", "kmeans", "-S", "segment.family=kmeans").stdout
+    stages = re.findall(r"Running stage '([^']+)'", ran)
+    assert "customers_tune" in stages and all(
+        s.startswith("customers_") or s == "report" for s in stages
+    ), stages
+    shown = json.loads(repo.run("dvc", "exp", "show", "--json").stdout)
+    rows = {r["name"]: r for r in experiment_rows(shown, VIEWS["customers"])}
+    kmeans, baseline = rows["kmeans"], next(r for r in rows.values() if r["kind"] == "baseline")
+    assert (kmeans["family"], baseline["family"]) == ("kmeans", "gaussian_mixture")
+    assert kmeans["segments"] >= 2 and 0 < kmeans["silhouette"] < 1
+    ranked = [r["ari of best"] for r in rows.values() if r["ari of best"] is not None]
+    assert ranked == sorted(ranked, reverse=True) and len(ranked) >= 2
+    rev = experiments(repo)["kmeans"]["rev"]
+    promotion = json.loads(
+        repo.run("git", "show", f"{rev}:reports/customers/promotion.json").stdout
+    )
+    assert not promotion["applied"] and promotion["promotion"]["why"] == "DVC experiment kmeans"
+    assert champion_versions(repo) == CHAMPIONS_OF_MAIN

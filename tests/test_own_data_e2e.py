@@ -1,4 +1,6 @@
-"""A team's own CSV: other column names, a Yes/No target, no id, no timestamp, fewer columns."""
+"""A team's own data, by params alone: a lead CSV with other column names, a Yes/No target, no id,
+no timestamp and fewer columns; and a retailer's transaction export with only customer, date
+(YYYYMMDD integers), quantity and amount columns, some amounts zero."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 
 from leadsift.core.io import read_yaml
 from leadsift.leads.synth import Dirt, generate_leads
+from tests.conftest import shop as customers_shop
 from tests.repo import Repo
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +49,42 @@ OWN_ROLES = {
     "prepare.aliases": {"region": {"bombay": "mumbai"}},
     "score.input": "data/own/batches",
     "monitor.labels": "data/own/labels",
+    "transactions.raw_path": "data/own/sales.csv",
+    "transactions.incoming": "data/own/sales_later",
+    "transactions.customer_id": "member",
+    "transactions.timestamp": "day",
+    "transactions.timestamp_format": "%Y%m%d",
+    "transactions.quantity": "units",
+    "transactions.unit_price": None,
+    "transactions.amount": "paid",
+    "transactions.invoice": None,
+    "transactions.cancellation_prefix": None,
+    "transactions.product": None,
+    "transactions.description": None,
+    "transactions.country": None,
+    "segment.features": [
+        "recency_days",
+        "frequency",
+        "avg_order_value",
+        "avg_unit_price",
+        "units_per_line",
+        "orders_per_month",
+    ],  # no product: no repeat_share
 }
+
+
+def retailer_export(export: pd.DataFrame) -> pd.DataFrame:
+    """The embedded shop's lines as a retailer exports them: no invoice, product or country; dates
+    as integers; a line's amount (zero where the price was); returns as negative units."""
+    paid = (export["Quantity"] * export["UnitPrice"]).round(2)
+    return pd.DataFrame(
+        {
+            "member": export["CustomerID"],
+            "day": export["InvoiceDate"].str[:10].str.replace("-", "").astype(int),
+            "units": export["Quantity"],
+            "paid": paid,
+        }
+    )
 
 
 def own_export(sample_seed: int = 3) -> pd.DataFrame:
@@ -76,6 +114,13 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     later.drop(columns="converted").to_csv(repo.path / "data/own/batches/2025-01.csv", index=False)
     labels = later[["converted"]].assign(row_number=range(1, len(later) + 1))
     labels.to_csv(repo.path / "data/own/labels/2025-01.csv", index=False)
+    shop = customers_shop()
+    sales = retailer_export(shop.export)
+    sales.to_csv(repo.path / "data/own/sales.csv", index=False)
+    (repo.path / "data/own/sales_later").mkdir()
+    retailer_export(shop.batches[0][1]).to_csv(
+        repo.path / "data/own/sales_later/2026-01.csv", index=False
+    )
     # The common slip: `Yes` unquoted, a boolean to YAML 1.1 (PyYAML), a string to DVC and leadsift.
     setup = (repo.path / "config.yaml").read_text()
     (repo.path / "config.yaml").write_text(
@@ -104,3 +149,17 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     assert set(drift["batches"]["2025-01"]["features"]) >= {"region", "pricing_total"}
     signature = (repo.path / "models/model/MLmodel").read_text()
     assert '"name": "region"' in signature and '"name": "city"' not in signature
+
+    # The transactions: every line accounted for, zero amounts quarantined, no truth to compare.
+    sales_data = json.loads((repo.path / "reports/customers/data.json").read_text())
+    assert sales_data["rows_in"] == len(sales)
+    assert sales_data["quarantine_reasons"]["zero amount"] == (sales["paid"] == 0).sum()
+    segments = json.loads((repo.path / "reports/customers/segments.json").read_text())
+    assert segments["truth"] is None and len(segments["segments"]) >= 2
+    headline = json.loads((repo.path / "reports/metrics.json").read_text())
+    assert "ari_share" not in headline and headline["segments"] == len(segments["segments"])
+    forecast = json.loads((repo.path / "reports/customers/forecast.json").read_text())
+    assert forecast["series"]["total"]["truth"] is None  # the generator's truth is not this shop's
+    assert headline["forecast_next"] == round(forecast["series"]["total"]["next"]["total"])
+    assigned = json.loads((repo.path / "reports/customers/assign.json").read_text())["months"]
+    assert assigned["2026-01"]["rows_in"] == len(shop.batches[0][1])

@@ -25,8 +25,17 @@ STAGES = [
     "monitor",
     "report",
     "score",
+    "customers_generate",
+    "customers_prepare",
+    "customers_features",
+    "customers_tune",
+    "customers_train",
+    "customers_profile",
+    "customers_register",
+    "customers_assign",
+    "customers_monitor",
+    "customers_forecast",
 ]
-TRIALS = "reports/tuning/trials.csv"  # its duration_s column is wall time, on purpose
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +101,10 @@ def test_noop_repro_reruns_nothing_and_logs_no_run(built):
 
 def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
     repo, _, _ = built
-    assert mlflow_runs(repo) == [("tune", "FINISHED"), ("train", "FINISHED")]
+    assert mlflow_runs(repo) == [
+        (stage, "FINISHED")
+        for stage in ("tune", "train", "customers_tune", "customers_train", "customers_forecast")
+    ]
     promotion = json.loads((repo.path / "reports/promotion.json").read_text())
     assert (promotion["decision"], promotion["alias"], promotion["version"]) == (
         "promoted",
@@ -131,7 +143,11 @@ def test_only_headline_numbers_are_dvc_metrics(built):
     (workspace,) = shown.values()
     headline = workspace["data"]["reports/metrics.json"]["data"]
     assert list(workspace["data"]) == ["reports/metrics.json"]
-    assert list(headline) == ["roc_auc", "bayes_share", "pr_auc", "junk_filtered", "drift_alerts"]
+    assert list(headline) == [
+        "roc_auc", "bayes_share", "pr_auc", "junk_filtered", "drift_alerts",
+        "segments", "silhouette", "ari_share", "top20_share",
+        "forecast_mase", "forecast_next", "forecast_low", "forecast_high",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -143,6 +159,8 @@ def test_only_headline_numbers_are_dvc_metrics(built):
         ),
         ({"monitor.psi_alert": 0.05}, ["monitor", "report"]),  # config.yaml
         ({"evaluate.importance_repeats": 3}, ["evaluate"]),  # config.yaml: the figures only
+        ({"customers_monitor.psi_alert": 0.05}, ["customers_monitor", "report"]),
+        ({"forecast.horizon": 2}, ["customers_forecast", "report"]),  # params.yaml
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):
@@ -151,13 +169,55 @@ def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, 
     assert sorted(copy.repro()) == reruns
 
 
-def test_two_clean_runs_write_identical_outputs(built, tmp_path):
-    first_repo, _, first = built
-    second = Repo(tmp_path / "again")
-    second.repro()
-    outs = second.lock_outs()
-    assert {k: v for k, v in outs.items() if k != TRIALS} == {
-        k: v for k, v in first.items() if k != TRIALS
-    }
-    trials = [pd.read_csv(r.path / TRIALS).drop(columns="duration_s") for r in (first_repo, second)]
-    pd.testing.assert_frame_equal(*trials)
+def test_every_transaction_line_is_accounted_for(built):
+    repo = built[0]
+    data = json.loads((repo.path / "reports/customers/data.json").read_text())
+    with (repo.path / "data/customers/raw/transactions.csv").open() as export:
+        lines = sum(1 for _ in export) - 1  # counted in the file, not by the cleaning
+    assert data["rows_in"] == lines
+    assert lines == data["rows_clean"] + data["rows_duplicate"] + data["rows_quarantined"]
+    assert data["rows_duplicate"] > 0 and data["rows_quarantined"] > 0 and data["rows_guest"] > 0
+    assign = json.loads((repo.path / "reports/customers/assign.json").read_text())["months"]
+    assert list(assign) == ["2026-01", "2026-02", "2026-03"]
+    for month, entry in assign.items():
+        with (repo.path / f"data/customers/incoming/{month}.csv").open() as export:
+            assert entry["rows_in"] == sum(1 for _ in export) - 1
+        assigned = pd.read_csv(repo.path / f"data/customers/assigned/{month}.csv")
+        assert len(assigned) == entry["customers_assigned"] == sum(entry["segments"].values())
+
+
+def test_customers_are_segmented_named_and_registered(built):
+    repo = built[0]
+    customers = pd.read_parquet(repo.path / "data/customers/processed/customers.parquet")
+    segments = pd.read_csv(repo.path / "data/customers/segments.csv", dtype={"customer_id": str})
+    assert segments["customer_id"].tolist() == customers["customer_id"].tolist()
+    report = json.loads((repo.path / "reports/customers/segments.json").read_text())
+    assert set(segments["name"]) == {entry["name"] for entry in report["segments"].values()}
+    assert report["truth"]["ari"] > 0.5 and report["truth"]["ari_ceiling"] < 1
+    promotion = json.loads((repo.path / "reports/customers/promotion.json").read_text())
+    assert (promotion["decision"], promotion["version"]) == ("promoted", "1")
+    assert "# Customers: segments and revenue" in (repo.path / "reports/report.md").read_text()
+    for figure in ("profiles", "projection", "revenue", "lorenz"):
+        assert (repo.path / f"reports/customers/figures/{figure}.png").read_bytes()[
+            :4
+        ] == b"\x89PNG"
+
+
+def test_revenue_is_forecast_by_the_backtest_winner_against_the_truth(built):
+    repo = built[0]
+    result = json.loads((repo.path / "reports/customers/forecast.json").read_text())
+    total = result["series"]["total"]
+    scores = {m: e["mase"] for m, e in total["models"].items() if e["status"] == "ok"}
+    assert total["model"] == min(scores, key=scores.get) and "naive" in scores
+    assert result["months"] == 30 and 0 < total["truth"]["mase"] < scores[total["model"]]
+    ahead = pd.read_csv(repo.path / "reports/customers/forecast/forecast.csv")
+    assert set(ahead["series"]) == set(result["series"])  # total, each segment, guests
+    mine = ahead[ahead["series"] == "total"]
+    assert mine["month"].tolist() == ["2026-01", "2026-02", "2026-03"]
+    assert (mine["lower"] <= mine["forecast"]).all() and (mine["forecast"] <= mine["upper"]).all()
+    backtest = pd.read_csv(repo.path / "reports/customers/forecast/backtest.csv")
+    assert (backtest["origin"] < backtest["month"]).all()
+    headline = json.loads((repo.path / "reports/metrics.json").read_text())
+    assert headline["forecast_next"] == round(total["next"]["total"])
+    assert (repo.path / "reports/customers/forecast/forecast.png").read_bytes()[:4] == b"\x89PNG"
+    assert "## Revenue forecast" in (repo.path / "reports/report.md").read_text()

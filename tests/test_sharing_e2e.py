@@ -44,10 +44,14 @@ def test_make_pr_report_builds_what_a_pull_request_gets(baseline, tmp_path):
     assert (
         "would be promoted" if promotion["would_promote"] else "would stay challenger"
     ) in report
+    customers = json.loads((repo.path / "reports/customers/promotion.json").read_text())
+    assert customers["promotion"] == promotion["promotion"] and not customers["applied"]
+    assert "## Revenue forecast" in report
     with sqlite3.connect(repo.path / "mlflow.db") as db:
-        versions = db.execute("select version from model_versions").fetchall()
-        champion = db.execute("select version from registered_model_aliases").fetchall()
-    assert versions == [(1,)] and champion == [(1,)]
+        versions = db.execute("select name, version from model_versions order by name").fetchall()
+        champion = db.execute("select name, version from registered_model_aliases").fetchall()
+    assert versions == [("leadsift-customer-segments", 1), ("leadsift-junk-lead", 1)]
+    assert sorted(champion) == versions
 
 
 def digests(root: Path, paths: list[str]) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """`make bench`: quality against the known ceiling, speed and scale, measured side by side.
 
     python -m leadsift.bench [--only pipeline,quality,tuning,throughput,scoring,serving,scale,
-                                     streaming]
+                                     streaming,segmentation,segmentation_scale]
                              [--scale 1000000,3000000] [--streaming 1000000,10000000]
-                             [--leads N] [--out reports/bench.json]
+                             [--customers 14400,145000] [--leads N] [--shop-customers N]
+                             [--out reports/bench.json]
 
 Every figure is measured in this one run, on this machine, and most are ratios against a
 reference measured next to it (a peer model, a pyarrow floor, the same stage functions without
@@ -12,7 +13,9 @@ the default params in a temporary copy of the project; the other sections use th
 `scale` runs the pandas pipeline (`dvc repro train`) at larger sizes; it needs about 2.3 GB per
 million leads, so 10,000,000 leads do not fit in 23 GB. `streaming` measures what would: the same
 generator, cleaning and features in bounded chunks, and LightGBM trained from a dataset binned
-batch by batch.
+batch by batch. `segmentation` builds the customers pipeline twice from scratch (quality against
+the generator's truth, speed, no-op repro, identical builds); `segmentation_scale` runs it at
+about 500,000 and 5,000,000 transaction lines.
 Writes reports/bench.json (each target: measured figure, target, met; a run of some sections
 replaces only their rows) and prints a table. It takes about an hour on two cores, so it is not
 part of `make test`."""
@@ -63,6 +66,8 @@ SECTIONS = (
     "serving",
     "scale",
     "streaming",
+    "segmentation",
+    "segmentation_scale",
 )
 
 
@@ -77,7 +82,7 @@ class Result:
 
 
 def _check(name: str, value: float, op: str, bound: float, unit: str = "", **details) -> Result:
-    met = value >= bound if op == ">=" else value <= bound
+    met = {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op]
     return Result(name, round(float(value), 6), f"{op} {bound:g}", bool(met), unit, details)
 
 
@@ -605,6 +610,177 @@ def bench_scale(workdir: Path, sizes: Sequence[int]) -> list[Result]:
     return results
 
 
+# The customers pipeline (sections `segmentation` and `segmentation_scale`).
+
+
+def customer_stages(repo: Path) -> list[str]:
+    """The customers pipeline's stages in dvc.yaml (`dvc repro` of them all builds nothing else)."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    return [name for name in stages if name.startswith("customers_")]
+
+
+WALL_TIME_OUTPUT = "/trials.csv"  # its duration_s column differs on purpose (dvc.yaml)
+
+
+def locked_outs(repo: Path, stages: Sequence[str]) -> dict[str, str]:
+    """`stage:path -> md5` of the stages' outputs in dvc.lock."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return {f"{stage}:{out['path']}": out["md5"] for stage in stages for out in lock[stage]["outs"]}
+
+
+def bench_segmentation(workdir: Path, overrides: dict[str, Any]) -> list[Result]:
+    """The customers pipeline from scratch at the default size in two clean copies: its wall
+    time, agreement with the generator's truth, a no-op repro, identical dvc.lock hashes, and the
+    revenue forecast against the truth."""
+    builds = []
+    for copy in ("first", "second"):
+        repo = project_copy(workdir / f"customers_{copy}", overrides)
+        stages = customer_stages(repo)
+        _log(f"segmentation: dvc repro of the {len(stages)} customers stages ({copy} clean copy)")
+        builds.append((repo, run_watched(["dvc", "repro", *stages], repo)))
+    (repo, watched), (second, _) = builds
+    noop = subprocess.run(
+        ["dvc", "repro", *stages], cwd=repo, env=_env(), capture_output=True, text=True, check=True
+    )
+    rerun = noop.stdout.count("Running stage")
+    segments = json.loads((repo / "reports/customers/segments.json").read_text())
+    lines = json.loads((repo / "reports/customers/data.json").read_text())["rows_in"]
+    truth, k = segments["truth"], len(segments["segments"])
+    different = sorted(
+        out
+        for out, md5 in locked_outs(repo, stages).items()
+        if locked_outs(second, stages).get(out) != md5 and not out.endswith(WALL_TIME_OUTPUT)
+    )
+    return [
+        _check(
+            "segments ARI / Bayes ARI",
+            truth["ari_share_of_ceiling"],
+            ">=",
+            0.9,
+            ari=round(truth["ari"], 4),
+            bayes_ari=round(truth["ari_ceiling"], 4),
+            lines=lines,
+        ),
+        Result(
+            "tuned k - true number of segments",
+            k - truth["true_segments"],
+            "= 0",
+            k == truth["true_segments"],
+            details={"k": k, "true_segments": truth["true_segments"]},
+        ),
+        _check(
+            "customers pipeline from scratch",
+            watched.wall_s,
+            "<=",
+            120,
+            "s",
+            lines=lines,
+            stages=watched.stages,
+            peak_rss_mb=round(watched.peak_rss_mb),
+        ),
+        Result("stages a no-op repro reruns", rerun, "= 0", rerun == 0),
+        Result(
+            "dvc.lock outputs differing between two clean builds",
+            len(different),
+            "= 0",
+            not different,
+            details={"differing": different, "excluded": f"*{WALL_TIME_OUTPUT} (wall times)"},
+        ),
+        *forecast_results(repo, watched),
+    ]
+
+
+def forecast_results(repo: Path, watched: Watched) -> list[Result]:
+    """The forecast of a built copy against the generator's expected revenue and the naive
+    baseline, its interval coverage in the backtest, and the stage's wall time."""
+    forecast = json.loads((repo / "reports/customers/forecast.json").read_text())
+    total = forecast["series"]["total"]
+    chosen, truth = total["models"][total["model"]], total["truth"]
+    naive = total["models"]["naive"]
+    settings = read_params(repo)["forecast"]
+    level, points = settings["level"], settings["horizon"] * settings["origins"]
+    return [
+        _check(
+            "forecast MASE / the expected revenue's",
+            chosen["mase"] / truth["mase"],
+            "<=",
+            1.1,
+            model=total["model"],
+            mase=chosen["mase"],
+            truth_mase=truth["mase"],
+        ),
+        _check(
+            "forecast MASE / the naive baseline's",
+            chosen["mase"] / naive["mase"],
+            "<",
+            1.0,
+            mase=chosen["mase"],
+            naive_mase=naive["mase"],
+        ),
+        _check(
+            "forecast interval coverage, points from nominal",
+            abs(chosen["coverage"] - level) * 100,
+            "<=",
+            10,
+            coverage=chosen["coverage"],
+            level=level,
+            backtest_months=points,
+        ),
+        _check(
+            "customers_forecast stage",
+            watched.stages["forecast"]["wall_s"],
+            "<=",
+            30,
+            "s",
+        ),
+    ]
+
+
+def bench_segmentation_scale(workdir: Path, sizes: Sequence[int]) -> list[Result]:
+    """The customers pipeline from scratch at each shop size (customers; the line counts follow):
+    peak RSS and wall time per transaction line. The targets are stated at 500k and 5M lines, so
+    they are judged only where the runs are near those sizes (`met` is null otherwise)."""
+    runs = {}
+    for n in sizes:
+        repo = project_copy(workdir / f"shop_{n}", {"generate_transactions.n_customers": n})
+        _log(f"segmentation_scale: the customers pipeline for {n:,} customers")
+        watched = run_watched(["dvc", "repro", *customer_stages(repo)], repo)
+        lines = json.loads((repo / "reports/customers/data.json").read_text())["rows_in"]
+        runs[lines] = watched
+        _log(
+            f"segmentation_scale: {lines:,} lines took {watched.wall_s:.0f} s, "
+            f"peak RSS {watched.peak_rss_mb:.0f} MB"
+        )
+        shutil.rmtree(repo, ignore_errors=True)
+    largest, smallest = max(runs), min(runs)
+    at_5m = largest >= 4_500_000
+    per_line = {n: runs[n].wall_s / n for n in runs}
+    ratio = per_line[largest] / per_line[smallest]
+    return [
+        Result(
+            f"peak RSS at {largest:,} lines",
+            round(runs[largest].peak_rss_mb),
+            "<= 4096",
+            runs[largest].peak_rss_mb <= 4096 if at_5m else None,
+            "MB",
+            {"stated_at": "5,000,000 lines", "stages": runs[largest].stages},
+        ),
+        Result(
+            f"time per line at {largest:,} / at {smallest:,}",
+            ratio,
+            "<= 1.2",
+            ratio <= 1.2 if at_5m and 400_000 <= smallest <= 600_000 else None,
+            details={
+                "stated_at": "5,000,000 vs 500,000 lines",
+                "us_per_line": {f"{n:,}": round(per_line[n] * 1e6, 2) for n in runs},
+                "wall_s": {f"{n:,}": round(runs[n].wall_s) for n in runs},
+                "peak_rss_mb": {f"{n:,}": round(runs[n].peak_rss_mb) for n in runs},
+                "stages": {f"{n:,}": runs[n].stages for n in runs},
+            },
+        ),
+    ]
+
+
 # What would meet the scale targets where the pandas pipeline cannot (section `streaming`): the same
 # generator, cleaning and features, but in bounded chunks; training by LightGBM from a binned
 # dataset built batch by batch. Each step runs in its own process, so its peak RSS is its own.
@@ -825,7 +1001,8 @@ def print_table(results: Sequence[Result]) -> None:
     print(f"{'measure':<{width}}  {'measured':>14}  {'target':>12}  met")
     for r in results:
         value = "n/a" if r.measured is None else f"{r.measured:,.4g} {r.unit}".strip()
-        print(f"{r.name:<{width}}  {value:>14}  {r.target:>12}  {'yes' if r.met else 'NO'}")
+        met = {True: "yes", False: "NO", None: "n/a (not at the stated size)"}[r.met]
+        print(f"{r.name:<{width}}  {value:>14}  {r.target:>12}  {met}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -840,6 +1017,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--leads", type=int, help="generate.n_leads for the built copy (a smoke run)"
     )
+    parser.add_argument(
+        "--customers",
+        default="14400,145000",
+        help="shop sizes (customers) for `segmentation_scale`: about 500,000 and 5,000,000 lines",
+    )
+    parser.add_argument(
+        "--shop-customers",
+        type=int,
+        help="generate_transactions.n_customers for `segmentation` (a smoke run)",
+    )
     parser.add_argument("--out", default="reports/bench.json")
     args = parser.parse_args(argv)
     sections = args.only.split(",")
@@ -850,8 +1037,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     try:
         built = None
+        overrides = {"generate.n_leads": args.leads} if args.leads else {}
+        segmentation_overrides = (
+            {"generate_transactions.n_customers": args.shop_customers}
+            if args.shop_customers
+            else {}
+        )
         if set(sections) & {"pipeline", "quality", "tuning", "throughput", "scoring", "serving"}:
-            overrides = {"generate.n_leads": args.leads} if args.leads else {}
             pipeline, built = bench_pipeline(workdir, overrides)
             results += pipeline if "pipeline" in sections else []
         steps: dict[str, Callable[[], list[Result]]] = {
@@ -863,6 +1055,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "scale": lambda: bench_scale(workdir, [int(n) for n in args.scale.split(",")]),
             "streaming": lambda: bench_streaming(
                 workdir, [int(n) for n in args.streaming.split(",")]
+            ),
+            "segmentation": lambda: bench_segmentation(workdir, segmentation_overrides),
+            "segmentation_scale": lambda: bench_segmentation_scale(
+                workdir, [int(n) for n in args.customers.split(",")]
             ),
         }
         for name in SECTIONS[1:]:

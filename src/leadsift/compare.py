@@ -1,9 +1,9 @@
 """`make compare`: every experiment on one line, best first, from `dvc exp show --json`.
 
-It prints what decides between variants (the family and budget, the headline metrics) sorted by
-one of them, which `dvc exp show` does not do by default.
+It prints what decides between variants of one pipeline (the family and budget, the headline
+metrics) sorted by one of them, which `dvc exp show` does not do by default.
 
-    python -m leadsift.compare [--sort-by roc_auc] [--all-commits]
+    python -m leadsift.compare [--pipeline leads|customers] [--sort-by KEY] [--all-commits]
 """
 
 from __future__ import annotations
@@ -15,17 +15,45 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 METRICS_FILE = "reports/metrics.json"
-METRICS = {  # header: (key in reports/metrics.json, format)
-    "test roc_auc": ("roc_auc", ".4f"),
-    "of bayes": ("bayes_share", ".1%"),
-    "test pr_auc": ("pr_auc", ".4f"),
-    "junk filtered": ("junk_filtered", ".1%"),
-    "drift alerts": ("drift_alerts", "d"),
+
+
+@dataclass(frozen=True)
+class View:
+    """What one pipeline's comparison shows: headline metrics, the params experiments vary, and
+    the keys to sort by (the first one any row has: a truth-based one first, where there is one)."""
+
+    metrics: Mapping[str, tuple[str, str]]  # header: (key in reports/metrics.json, format)
+    params: Mapping[str, str]  # header: dotted key in params.yaml
+    sort_by: tuple[str, ...]
+
+
+VIEWS = {
+    "leads": View(
+        metrics={
+            "test roc_auc": ("roc_auc", ".4f"),
+            "of bayes": ("bayes_share", ".1%"),
+            "test pr_auc": ("pr_auc", ".4f"),
+            "junk filtered": ("junk_filtered", ".1%"),
+            "drift alerts": ("drift_alerts", "d"),
+        },
+        params={"family": "model.family", "trials": "tune.n_trials"},
+        sort_by=("roc_auc",),
+    ),
+    "customers": View(
+        metrics={
+            "segments": ("segments", "d"),
+            "silhouette": ("silhouette", ".4f"),
+            "ari of best": ("ari_share", ".1%"),
+            "top 20% revenue": ("top20_share", ".1%"),
+        },
+        params={"family": "segment.family", "trials": "segment.n_trials"},
+        sort_by=("ari_share", "silhouette"),
+    ),
 }
-PARAMS = {"family": "model.family", "trials": "tune.n_trials"}  # header: key in params.yaml
 
 
 def _dig(data: Mapping[str, Any] | None, dotted: str) -> Any:
@@ -63,24 +91,33 @@ def _revisions(exp_show: list[dict]) -> Iterator[tuple[str, str, dict, str | Non
                 )
 
 
-def experiment_rows(exp_show: list[dict], sort_by: str = "roc_auc") -> list[dict[str, Any]]:
-    """One row per baseline and experiment, sorted by `sort_by` (a key of reports/metrics.json)."""
+def experiment_rows(
+    exp_show: list[dict], view: View = VIEWS["leads"], sort_by: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per baseline and experiment, best first by `sort_by` (a key of
+    reports/metrics.json; by default the first of the view's sort keys that any row has)."""
+    revisions = [
+        (name, kind, data, error, _file_data(data, "metrics", METRICS_FILE) or {})
+        for name, kind, data, error in _revisions(exp_show)
+    ]
+    if sort_by is None:
+        present = [key for key in view.sort_by if any(key in r[-1] for r in revisions)]
+        sort_by = (present or view.sort_by)[0]
     rows = []
-    for name, kind, data, error in _revisions(exp_show):
+    for name, kind, data, error, metrics in revisions:
         params = _file_data(data, "params", "params.yaml") or {}
-        metrics = _file_data(data, "metrics", METRICS_FILE) or {}
         row = {"name": name, "kind": "failed" if error else kind}
-        row |= {header: _dig(params, key) for header, key in PARAMS.items()}
-        row |= {header: metrics.get(key) for header, (key, _) in METRICS.items()}
+        row |= {header: _dig(params, key) for header, key in view.params.items()}
+        row |= {header: metrics.get(key) for header, (key, _) in view.metrics.items()}
         row["_sort"] = metrics.get(sort_by)
         rows.append(row)
     rows.sort(key=lambda r: -r["_sort"] if isinstance(r["_sort"], int | float) else math.inf)
     return rows
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    headers = ["name", "kind", *PARAMS, *METRICS]
-    formats = {h: f for h, (_, f) in METRICS.items()}
+def format_table(rows: list[dict[str, Any]], view: View = VIEWS["leads"]) -> str:
+    headers = ["name", "kind", *view.params, *view.metrics]
+    formats = {h: f for h, (_, f) in view.metrics.items()}
 
     def cell(row: dict, header: str) -> str:
         value = row.get(header)
@@ -101,7 +138,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sort-by", default="roc_auc", help="key of reports/metrics.json")
+    parser.add_argument("--pipeline", choices=sorted(VIEWS), default="leads")
+    parser.add_argument(
+        "--sort-by",
+        help="key of reports/metrics.json (default: roc_auc for leads; for customers ari_share, "
+        "or silhouette where there is no known truth)",
+    )
     parser.add_argument("--all-commits", action="store_true", help="experiments of every commit")
     args = parser.parse_args()
     if shutil.which("dvc") is None:
@@ -112,11 +154,13 @@ def main() -> None:
     shown = subprocess.run(command, capture_output=True, text=True, check=False)
     if shown.returncode != 0:
         sys.exit(f"error: {' '.join(command)} failed:\n{shown.stderr.strip()}")
-    rows = experiment_rows(json.loads(shown.stdout), args.sort_by)
+    view = VIEWS[args.pipeline]
+    rows = experiment_rows(json.loads(shown.stdout), view, args.sort_by)
+    family = next(iter(view.params.values()))
     print(
-        format_table(rows)
+        format_table(rows, view)
         if rows
-        else "no experiments yet: try `dvc exp run -S model.family=random_forest`"
+        else f"no experiments yet: try `dvc exp run -S {family}=...`"
     )
 
 

@@ -1,9 +1,11 @@
-"""`make serve`: MLflow's own scoring server for the champion, on 127.0.0.1.
+"""`make serve`: MLflow's own scoring server for a pipeline's champion, on 127.0.0.1.
 
-    python -m leadsift.serve [--model URI_OR_DIR] [--port 5001]
+    python -m leadsift.serve [--pipeline leads|customers] [--model URI_OR_DIR] [--port 5001]
 
-The served model takes raw lead records, the columns of the incoming CSV, and returns the
-probabilities of junk and genuine per lead (MLflow's pyfunc server, `predict_proba`).
+The lead model takes raw lead records, the columns of the incoming CSV, and returns the
+probabilities of junk and genuine per lead (`predict_proba`). The segmentation takes customer
+summaries, the columns of data/customers/processed/customers.parquet, and returns each customer's
+segment number (`predict`); reports/customers/segments.json names the segments.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
 from leadsift.core.tracking import alias_version, tracking_uri
+from leadsift.promotion import MODELS
 
 
 def serve_command(model: str, port: int, host: str = "127.0.0.1") -> list[str]:
@@ -39,10 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--pipeline", choices=sorted(MODELS), default="leads")
     parser.add_argument("--model", help="model directory or models:/ URI (default: the champion)")
     parser.add_argument("--port", type=int, default=5001)
     args = parser.parse_args()
-    model = args.model or f"models:/{read_params()['mlflow']['models']['leads']}@champion"
+    name = read_params()["mlflow"]["models"][args.pipeline]
+    model = args.model or f"models:/{name}@champion"
     if shutil.which("mlflow") is None:
         sys.exit(
             "error: mlflow is not on PATH; run `make serve`, or `source .venv/bin/activate` first"

@@ -1,5 +1,5 @@
-"""The few lines `make repro` ends with: headline numbers against the ceiling, the promotion and
-drift verdicts, and where the full report is.
+"""The few lines `make repro` ends with: each pipeline's headline numbers against their ceilings,
+the promotion and drift verdicts, and where the full report is.
 
     python -m leadsift.summary
 """
@@ -13,6 +13,7 @@ from typing import Any
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
 from leadsift.core.io import InputError
+from leadsift.customers.report import summary_lines
 from leadsift.leads.report import render_summary
 
 REPORTS = Path("reports")
@@ -27,15 +28,24 @@ def main() -> None:
     evaluation, data = _read("evaluation.json"), _read("data.json")
     if evaluation is None or data is None:
         raise InputError("no results yet in reports/: run `make repro` (or `dvc repro`) first")
-    print(
-        render_summary(
-            evaluation,
-            data,
-            promotion=_read("promotion.json"),
-            drift=_read("drift.json"),
-            family=read_params()["model"]["family"],
+    lines = render_summary(
+        evaluation,
+        data,
+        promotion=_read("promotion.json"),
+        drift=_read("drift.json"),
+        family=read_params()["model"]["family"],
+    ).splitlines()
+    segments, features = _read("customers/segments.json"), _read("customers/features.json")
+    if segments and features:
+        customers = summary_lines(
+            segments,
+            features,
+            _read("customers/drift.json"),
+            _read("customers/promotion.json"),
+            _read("customers/forecast.json"),
         )
-    )
+        lines[-2:-2] = customers  # before the report's and next steps' lines
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pandas as pd
 
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
-from leadsift.core.io import read_table, write_csv, write_json
+from leadsift.core.io import BATCH_SUFFIXES, read_table, write_csv, write_json
 from leadsift.core.model_store import load_model
 from leadsift.core.monitoring import feature_drift, score_drift
 from leadsift.core.plots import drift_figure, save_figure
@@ -24,7 +24,6 @@ from leadsift.leads.features import add_features, derived_feature_names
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.params import RULES
 from leadsift.leads.schema import ColumnRoles, raw_records
-from leadsift.leads.scoring import BATCH_SUFFIXES
 
 log = logging.getLogger("leadsift.monitor")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
-from leadsift.core.io import write_csv, write_json, write_parquet
+from leadsift.core.io import batch_files, write_csv, write_json, write_parquet
 from leadsift.leads.cleaning import clean_leads, cleaning_options
 from leadsift.leads.params import RULES
 from leadsift.leads.schema import ColumnRoles, load_raw_table
-from leadsift.leads.scoring import batch_files, load_scoring_model, sales_view, score_leads
+from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
 
 log = logging.getLogger("leadsift.score")
 

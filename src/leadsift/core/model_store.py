@@ -89,15 +89,19 @@ def _canonical_skops(path: Path) -> None:
 
 
 def _flavor_arguments(
-    pipeline: Pipeline, example: pd.DataFrame, code_dir: Path, trusted: Sequence[str]
+    pipeline: Pipeline,
+    example: pd.DataFrame,
+    code_dir: Path,
+    trusted: Sequence[str],
+    predict_fn: str,
 ) -> dict[str, Any]:
     """What `save_model` and `log_model` both pass to mlflow.sklearn: one model format, two uses."""
     from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow costs ~1.5 s to import
 
     return {
-        "signature": infer_signature(example, pipeline.predict_proba(example)),
+        "signature": infer_signature(example, getattr(pipeline, predict_fn)(example)),
         "input_example": example,
-        "pyfunc_predict_fn": "predict_proba",
+        "pyfunc_predict_fn": predict_fn,
         "pip_requirements": [f"{name}=={version(name)}" for name in REQUIREMENTS],
         "code_paths": [str(_clean_package_copy(code_dir))],
         "serialization_format": "skops",
@@ -106,10 +110,14 @@ def _flavor_arguments(
 
 
 def save_model(
-    pipeline: Pipeline, path: str | Path, example: pd.DataFrame, trusted: Sequence[str]
+    pipeline: Pipeline,
+    path: str | Path,
+    example: pd.DataFrame,
+    trusted: Sequence[str],
+    predict_fn: str = "predict_proba",
 ) -> None:
-    """Save a fitted pipeline as an MLflow model; skops will load only the `trusted` types beyond
-    scikit-learn's own."""
+    """Save a fitted estimator as an MLflow model whose pyfunc answers with `predict_fn`; skops
+    will load only the `trusted` types beyond scikit-learn's own."""
     import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
     from mlflow.models import Model  # noqa: PLC0415
 
@@ -123,7 +131,7 @@ def save_model(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         staged = Path(tmp) / "model"
-        arguments = _flavor_arguments(pipeline, example, Path(tmp), trusted)
+        arguments = _flavor_arguments(pipeline, example, Path(tmp), trusted, predict_fn)
         mlflow.sklearn.save_model(pipeline, staged, mlflow_model=stamp, **arguments)
         _canonical_skops(staged / "model.skops")
         meta = Model.load(staged)
@@ -134,14 +142,20 @@ def save_model(
 
 
 def log_model(
-    pipeline: Pipeline, example: pd.DataFrame, trusted: Sequence[str], name: str = "model"
+    pipeline: Pipeline,
+    example: pd.DataFrame,
+    trusted: Sequence[str],
+    predict_fn: str = "predict_proba",
+    name: str = "model",
 ) -> str:
     """Log the pipeline to the active MLflow run in the same format; return its model URI."""
     import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
 
     with tempfile.TemporaryDirectory() as tmp:
         info = mlflow.sklearn.log_model(
-            pipeline, name=name, **_flavor_arguments(pipeline, example, Path(tmp), trusted)
+            pipeline,
+            name=name,
+            **_flavor_arguments(pipeline, example, Path(tmp), trusted, predict_fn),
         )
     return info.model_uri
 

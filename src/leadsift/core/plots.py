@@ -82,13 +82,16 @@ def tuning_history_figure(trials: pd.DataFrame, metric: str) -> Figure:
     return fig
 
 
-def drift_figure(table: pd.DataFrame, psi_alert: float, top: int) -> Figure:
-    """Heatmap of PSI by feature (rows: the `top` most drifted, then the scores) and batch
-    (columns), from the long table of `monitoring.drift_table`; cells with an alert are boxed."""
+def drift_figure(
+    table: pd.DataFrame, psi_alert: float, top: int, summary: str = "scores"
+) -> Figure:
+    """Heatmap of PSI by feature (rows: the `top` most drifted, then the `summary` row: the lead
+    model's scores, the customers' segments) and batch (columns), from a long table with batch,
+    feature, psi and alert columns; cells with an alert are boxed."""
     psi = table.pivot_table(index="feature", columns="batch", values="psi", aggfunc="max")
     alerted = table.pivot_table(index="feature", columns="batch", values="alert", aggfunc="max")
-    order = psi.drop(index="scores").max(axis=1).sort_values(ascending=False, kind="stable")
-    rows = [*order.index[:top], "scores"]
+    order = psi.drop(index=summary).max(axis=1).sort_values(ascending=False, kind="stable")
+    rows = [*order.index[:top], summary]
     shown, boxed = psi.loc[rows], alerted.loc[rows]
     with plt.rc_context({**STYLE, "axes.grid": False}):
         fig, ax = plt.subplots(figsize=(1.1 * len(shown.columns) + 3.4, 0.32 * len(rows) + 1.6))

@@ -93,14 +93,15 @@ def _git_commit() -> str | None:
 
 
 def data_hash(raw_path: str, lock_path: str | Path = "dvc.lock") -> str | None:
-    """The md5 DVC recorded for the raw data file (None before the first `dvc repro`)."""
+    """The md5 DVC recorded for a raw data file a stage reads (None before the first repro)."""
     lock = Path(lock_path)
     if not lock.is_file():
         return None
     stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-    for dep in (stages.get("prepare") or {}).get("deps", []):
-        if dep.get("path") == raw_path:
-            return dep.get("md5")
+    for stage in stages.values():
+        for dep in stage.get("deps", []):
+            if dep.get("path") == raw_path:
+                return dep.get("md5")
     return None
 
 
@@ -198,13 +199,15 @@ def log_training(
     model_dir: Path,
     trusted: Sequence[str],
     stage: str = "train",
+    predict_fn: str = "predict_proba",
 ) -> Run:
     """The training run: params, metrics and the model, tagged with the saved model's uuid."""
     uuid = model_store.model_uuid(model_dir)
     with stage_run(experiment, stage, {**tags, MODEL_UUID_TAG: uuid}) as run:
         mlflow.log_params(flatten(params))
         mlflow.log_metrics(numeric(metrics))
-        mlflow.set_tag(MODEL_URI_TAG, model_store.log_model(pipeline, example, trusted))
+        uri = model_store.log_model(pipeline, example, trusted, predict_fn)
+        mlflow.set_tag(MODEL_URI_TAG, uri)
         return run
 
 

@@ -123,7 +123,8 @@ def run_study(
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, value, best so far, params, duration (wall time)."""
+    """One row per trial: number, state, value, best so far, params, what the objective recorded
+    (`user_attrs`, e.g. a segmentation's other scores) and duration (wall time)."""
     rows = []
     best = -math.inf
     for trial in study.trials:
@@ -144,6 +145,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
                 "value": value,
                 "best_value": best if best > -math.inf else math.nan,
                 **{f"param_{k}": v for k, v in sorted(trial.params.items())},
+                **dict(sorted(trial.user_attrs.items())),
                 "duration_s": round(duration, 2),
             }
         )

@@ -8,29 +8,21 @@ apply exactly the same cleaning to raw records as training did.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from leadsift.core.contract import WHITESPACE_RUN, Cleaned, contract_violations, parse_numbers
 from leadsift.core.io import InputError
 from leadsift.leads.schema import (
     ROW_ID,
     ColumnRoles,
-    contract_violations,
     encode_target,
     lead_contract,
-    parse_numbers,
     parse_timestamps,
     target_classes,
-)
-
-# Python's `\s`, spelled out (a test checks every code point). pandas sends patterns with `\s` to
-# Python's slow `re`, because RE2 misses some of these, but runs this explicit class in pyarrow.
-WHITESPACE_RUN = (
-    "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 )
 
 
@@ -115,13 +107,6 @@ class LeadNormalizer(TransformerMixin, BaseEstimator):
         return self.feature_names_in_
 
 
-@dataclass(frozen=True)
-class CleanResult:
-    clean: pd.DataFrame
-    quarantine: pd.DataFrame
-    counts: dict[str, int]
-
-
 def clean_leads(
     raw: pd.DataFrame,
     roles: ColumnRoles,
@@ -130,7 +115,7 @@ def clean_leads(
     aliases: Mapping[str, Mapping[str, str]],
     source: str,
     labelled: bool = True,
-) -> CleanResult:
+) -> Cleaned:
     """Normalise, drop exact duplicates and quarantine the rows that break the contract
     (`schema.lead_contract`); every row is accounted for.
 
@@ -181,4 +166,4 @@ def clean_leads(
             f"{source}: all {len(kept)} rows are quarantined (most common: {listed}); "
             "check the column roles in config.yaml `leads:` against the file"
         )
-    return CleanResult(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)
+    return Cleaned(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)

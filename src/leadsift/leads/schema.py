@@ -6,7 +6,6 @@ lets a team point leadsift at its own CRM export by editing params only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from leadsift.core.contract import blank, check, parse_numbers
 from leadsift.core.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
@@ -54,10 +54,10 @@ class ColumnRoles:
             id=data.get("id") or None,
             timestamp=data.get("timestamp") or None,
         )
-        roles._check()
+        roles.check()
         return roles
 
-    def _check(self) -> None:
+    def check(self) -> None:
         declared = [*self.categorical, *self.numeric, *self.interactions]
         seen: set[str] = set()
         for column in declared:
@@ -162,14 +162,6 @@ def check_columns(
     )
 
 
-def parse_numbers(values: pd.Series) -> pd.Series:
-    """Numbers from a raw column; text that is not a number becomes NaN (blank stays missing)."""
-    if pd.api.types.is_numeric_dtype(values):
-        return values
-    text = values.astype("string").str.strip()
-    return pd.to_numeric(text, errors="coerce").astype("float64")
-
-
 def parse_timestamps(values: pd.Series) -> pd.Series:
     """Parse timestamps; anything unparseable becomes NaT."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -180,10 +172,6 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     if retry.any():
         parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
     return parsed.astype("datetime64[ns]")
-
-
-def _blank(values: pd.Series) -> pd.Series:
-    return values.isna() | values.astype("string").str.strip().eq("")
 
 
 def canonical_labels(values: pd.Series) -> pd.Series:
@@ -254,12 +242,6 @@ def encode_target(values: pd.Series, classes: tuple[str, str]) -> pd.Series:
     return encoded
 
 
-def _check(
-    reason: str, test: Callable[[pd.Series], pd.Series], *, ignore_na: bool = True
-) -> pa.Check:
-    return pa.Check(test, name=reason, error=reason, ignore_na=ignore_na)
-
-
 def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) -> pa.DataFrameSchema:
     """The row-level contract of a raw lead table, derived from the column roles.
 
@@ -271,21 +253,21 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
     columns: dict[str, pa.Column] = {}
     if roles.id:
         columns[roles.id] = [
-            _check(f"missing {roles.id}", lambda s: ~_blank(s), ignore_na=False),
-            _check(
+            check(f"missing {roles.id}", lambda s: ~blank(s), ignore_na=False),
+            check(
                 f"{roles.id} repeated with different content", lambda s: ~s.duplicated(keep=False)
             ),
         ]
     for column in roles.numeric_inputs:
         checks = [
-            _check(f"non-numeric {column}", lambda s: parse_numbers(s).notna() | _blank(s)),
-            _check(f"non-finite {column}", lambda s: ~np.isinf(parse_numbers(s).astype(float))),
+            check(f"non-numeric {column}", lambda s: parse_numbers(s).notna() | blank(s)),
+            check(f"non-finite {column}", lambda s: ~np.isinf(parse_numbers(s).astype(float))),
         ]
         if column in roles.count_columns:
-            checks.append(_check(f"negative {column}", lambda s: ~parse_numbers(s).lt(0)))
+            checks.append(check(f"negative {column}", lambda s: ~parse_numbers(s).lt(0)))
         if column in roles.flags:
             checks.append(
-                _check(
+                check(
                     f"{column} not 0 or 1",
                     lambda s: parse_numbers(s).isin([0, 1]) | parse_numbers(s).isna(),
                 )
@@ -293,7 +275,7 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
         columns[column] = checks
     if roles.timestamp:
         columns[roles.timestamp] = [
-            _check(
+            check(
                 f"missing or unparseable {roles.timestamp}",
                 lambda s: parse_timestamps(s).notna(),
                 ignore_na=False,
@@ -301,12 +283,12 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
         ]
     if classes is not None:
         columns[roles.target] = [
-            _check(
+            check(
                 f"missing target {roles.target}",
                 lambda s: canonical_labels(s).notna(),
                 ignore_na=False,
             ),
-            _check(
+            check(
                 f"target {roles.target} not one of the two classes {list(classes)}",
                 lambda s: canonical_labels(s).isin(classes) | canonical_labels(s).isna(),
             ),
@@ -314,29 +296,6 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
     return pa.DataFrameSchema(
         {name: pa.Column(checks=checks, nullable=True) for name, checks in columns.items()}
     )
-
-
-def contract_violations(contract: pa.DataFrameSchema, raw: pd.DataFrame) -> pd.Series:
-    """One reason string per row that breaks `contract` ("; "-joined), missing where it holds."""
-    reasons = pd.Series(None, index=raw.index, dtype=object)
-    try:
-        contract.validate(raw, lazy=True, inplace=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        if cases["index"].isna().any():  # a table-level failure, not a row's
-            raise AssertionError(f"contract failed on the table:\n{cases}") from err
-        order = {
-            c.name: i
-            for i, c in enumerate(c for col in contract.columns.values() for c in col.checks)
-        }
-        cases = (
-            cases.assign(order=cases["check"].map(order))
-            .sort_values("order", kind="stable")
-            .drop_duplicates(["index", "check"])
-        )
-        joined = cases.groupby("index", sort=False)["check"].agg("; ".join)
-        reasons[joined.index] = joined
-    return reasons
 
 
 def raw_records(df: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:

@@ -8,37 +8,15 @@ training, and unseen categories simply fall into the collapsed `others` level.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from leadsift.core import model_store
-from leadsift.core.io import InputError
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import ColumnRoles, raw_records
 
 REGISTRY_PREFIX = "models:/"
-BATCH_SUFFIXES = (".csv", ".parquet")
-
-
-def batch_files(directory: str | Path, key: str) -> list[Path]:
-    """The batch files in `directory` (CSV or parquet; hidden files skipped), in name order,
-    which is time order when batches are named by period (2026-01.csv, 2026-02.csv, ...)."""
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a directory; set `{key}` to a directory of batch files")
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix in BATCH_SUFFIXES and not p.name.startswith(".")
-    )
-    if not files:
-        raise InputError(f"{folder}: no .csv or .parquet batch files; put batches there (`{key}`)")
-    if len(stems := [p.stem for p in files]) != len(set(stems)):
-        raise InputError(
-            f"{folder}: two batches share a name (e.g. x.csv and x.parquet); rename one"
-        )
-    return files
 
 
 def load_scoring_model(source: str) -> tuple[Pipeline, str]:

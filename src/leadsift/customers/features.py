@@ -1,0 +1,107 @@
+"""Customer features as of a reference date: RFM and what else describes how a customer buys.
+
+Only lines before `as_of` count, and guests (no customer id) are left out. Money is net of
+cancellations: `monetary` is the customer's *total* net spend, `avg_order_value` its mean per
+purchase invoice. Aggregation is columnar (numpy over factorised customer ids), so it scales to
+millions of lines without Python objects per line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leadsift.core.io import InputError
+
+DAYS_PER_MONTH = 365.25 / 12
+FEATURES = (
+    "recency_days",  # days from the last purchase to as_of
+    "frequency",  # purchase invoices (orders)
+    "monetary",  # net spend: purchases minus cancellations
+    "tenure_days",  # days from the first purchase to as_of
+    "avg_order_value",  # monetary / frequency
+    "avg_unit_price",  # spend per unit bought: what a customer buys, more than how much
+    "cancellation_rate",  # cancellation invoices / purchase invoices
+    "distinct_products",  # products bought
+    "lines_per_order",  # purchase lines / purchase invoices
+    "units_per_line",  # units bought / purchase lines
+    "repeat_share",  # 1 - distinct products / purchase lines: buying the same product again
+    "orders_per_month",  # frequency / tenure in months (at least one month)
+)
+
+
+def as_of_date(lines: pd.DataFrame, as_of: str | None) -> pd.Timestamp:
+    """The reference date: `as_of` if given, else the day after the last line."""
+    if as_of is not None:
+        return pd.Timestamp(as_of)
+    return lines["timestamp"].max().normalize() + pd.Timedelta(days=1)
+
+
+def customer_features(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per customer who bought before `as_of`, indexed by customer id, FEATURES columns.
+
+    `lines` are clean transaction lines (canonical columns of `cleaning.clean_transactions`).
+    """
+    before = lines[(lines["timestamp"] < as_of) & lines["customer_id"].notna()]
+    codes, customers = pd.factorize(before["customer_id"], sort=True)
+    n = len(customers)
+    cancel = before["cancellation"].to_numpy()
+    buy = ~cancel
+    days = (as_of - before["timestamp"]).dt.total_seconds().to_numpy() / 86_400
+
+    def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(
+            codes[mask], weights=None if weights is None else weights[mask], minlength=n
+        )
+
+    def distinct(mask: np.ndarray, values: pd.Series) -> np.ndarray:
+        pairs = pd.DataFrame({"c": codes[mask], "v": values.to_numpy()[mask]}).drop_duplicates()
+        return np.bincount(pairs["c"].to_numpy(), minlength=n).astype(float)
+
+    orders = distinct(buy, before["invoice"])
+    cancellations = distinct(cancel, before["invoice"])
+    purchase_lines = count(buy).astype(float)
+    units = count(buy, before["quantity"].to_numpy())
+    spent = count(buy, before["amount"].to_numpy())
+    monetary = count(np.ones(len(before), bool), before["amount"].to_numpy())
+    recency = np.full(n, np.inf)
+    np.minimum.at(recency, codes[buy], days[buy])
+    tenure = np.zeros(n)
+    np.maximum.at(tenure, codes[buy], days[buy])
+    known_products = before["product"].notna().any()
+    products = distinct(buy, before["product"]) if known_products else np.full(n, np.nan)
+    safe_orders = np.maximum(orders, 1)
+    features = pd.DataFrame(
+        {
+            "recency_days": recency,
+            "frequency": orders,
+            "monetary": monetary,
+            "tenure_days": tenure,
+            "avg_order_value": monetary / safe_orders,
+            "avg_unit_price": spent / np.maximum(units, 1),
+            "cancellation_rate": cancellations / safe_orders,
+            "distinct_products": products,
+            "lines_per_order": purchase_lines / safe_orders,
+            "units_per_line": units / np.maximum(purchase_lines, 1),
+            "repeat_share": 1 - products / np.maximum(purchase_lines, 1),
+            "orders_per_month": orders / np.maximum(tenure / DAYS_PER_MONTH, 1),
+        },
+        index=pd.Index(customers.astype(str), name="customer_id"),
+    )
+    # A customer whose every line before as_of is a cancellation has no purchase to describe.
+    return features[orders > 0]
+
+
+def check_features(customers: pd.DataFrame, chosen: list[str]) -> None:
+    """Stop with one line if `segment.features` names a feature that is unknown or unknowable."""
+    if unknown := [f for f in chosen if f not in FEATURES]:
+        raise InputError(
+            f"config.yaml: `segment.features` names {unknown}; choose from {list(FEATURES)}"
+        )
+    if empty := [f for f in chosen if customers[f].isna().all()]:
+        raise InputError(
+            f"config.yaml: `segment.features` has {empty}, unknown without a product: set "
+            "`transactions.product` or `transactions.description`, or drop them from the list"
+        )
+    if customers.empty:
+        raise InputError("no customer bought before `segment.as_of`: nothing to segment")

@@ -1,0 +1,484 @@
+"""How much revenue next quarter: monthly series from the clean transactions, candidate models
+with prediction intervals, a rolling-origin backtest that picks one, and the forecast it makes.
+
+A model maps a history (monthly net revenue, oldest first) to `h` point forecasts and, where it
+has its own, interval bounds at `level`. Models without their own intervals (the baselines and the
+lag regression) get them from backtest errors: quantiles of log(actual / forecast), pooled over
+horizon steps scaled by sqrt(step), from the other origins (in the backtest) or all of them (for
+the forecast). Seasonal models need two full seasons in every backtest window; otherwise they are
+skipped with a note, as is a model that fails (its row says why).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+
+from leadsift.core.io import InputError
+
+SEASON = 12  # months
+TOTAL, GUESTS = "total", "guests"
+
+
+@dataclass(frozen=True)
+class Forecast:
+    mean: np.ndarray
+    lower: np.ndarray | None = None  # None: intervals come from backtest errors
+    upper: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    horizon: int
+    origins: int
+    level: float
+    metric: str  # mase | mae | smape
+    mean_window: int
+    ridge_alpha: float
+    models: tuple[str, ...]
+    fit_window: int | None = None  # the latest months a model fits on (None: all)
+
+    @classmethod
+    def from_params(cls, forecast: Mapping[str, Any]) -> Settings:
+        return cls(
+            horizon=forecast["horizon"],
+            origins=forecast["origins"],
+            level=forecast["level"],
+            metric=forecast["metric"],
+            mean_window=forecast["mean_window"],
+            ridge_alpha=forecast["ridge_alpha"],
+            models=tuple(forecast["models"]),
+            fit_window=forecast["fit_window"],
+        )
+
+
+class ModelFitError(Exception):
+    """A model that could not fit this history (the reason goes in its backtest row)."""
+
+
+# ---- the series
+
+
+def monthly_revenue(lines: pd.DataFrame, segments: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+    """Net revenue per calendar month: `total`, each segment's (by `segments`, customer id ->
+    segment name) and the guests'. Months without a line are zeros. A last month the data do not
+    reach the end of is partial and dropped, with a note."""
+    notes = []
+    month = lines["timestamp"].dt.to_period("M")
+    group = lines["customer_id"].map(segments).astype(object)
+    group = group.where(lines["customer_id"].notna(), GUESTS).fillna("unsegmented")
+    table = (
+        lines.assign(month=month, group=group)
+        .pivot_table(index="month", columns="group", values="amount", aggfunc="sum", sort=True)
+        .reindex(pd.period_range(month.min(), month.max(), freq="M"))
+        .fillna(0.0)
+    )
+    table.insert(0, TOTAL, table.sum(axis=1))
+    last_day = lines["timestamp"].max().normalize()
+    if last_day < table.index[-1].end_time.normalize():
+        notes.append(f"{table.index[-1]} is partial (the data end on {last_day.date()}): left out")
+        table = table.iloc[:-1]
+    table.index.name = "month"
+    return table, notes
+
+
+def require_history(series: pd.Series, min_periods: int, source: str) -> None:
+    """A forecast needs `min_periods` months; fewer is an input problem (exit 2)."""
+    if len(series) < min_periods:
+        found = f"{series.index[0]} to {series.index[-1]}" if len(series) else "none"
+        raise InputError(
+            f"{source}: {len(series)} full month(s) of revenue ({found}); the forecast needs at "
+            f"least forecast.min_periods = {min_periods}. Give a longer export or lower "
+            "forecast.min_periods in config.yaml"
+        )
+
+
+# ---- the models (history in, h steps out)
+
+
+def _log(y: np.ndarray) -> np.ndarray:
+    if (y < 0).any():
+        raise ModelFitError("negative monthly revenue: no log scale")
+    return np.log1p(y)
+
+
+def naive(y: np.ndarray, h: int, **_: Any) -> Forecast:
+    return Forecast(np.repeat(y[-1], h))
+
+
+def seasonal_naive(y: np.ndarray, h: int, **_: Any) -> Forecast:
+    return Forecast(y[-SEASON:][np.arange(h) % SEASON])
+
+
+def window_mean(y: np.ndarray, h: int, *, settings: Settings, **_: Any) -> Forecast:
+    return Forecast(np.repeat(y[-settings.mean_window :].mean(), h))
+
+
+def _statsmodels(fit: Callable[[], Any], h: int, level: float, n: int) -> Forecast:
+    """Fit on the log scale; a convergence warning counts as a failure (the row says so)."""
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            result = fit()
+        except ConvergenceWarning as err:
+            raise ModelFitError(f"did not converge ({str(err).splitlines()[0]})") from err
+        except (ValueError, np.linalg.LinAlgError) as err:
+            raise ModelFitError(str(err).splitlines()[0]) from err
+    frame = result.get_prediction(start=n, end=n + h - 1).summary_frame(alpha=1 - level)
+    lower, upper = (
+        ("pi_lower", "pi_upper") if "pi_lower" in frame else ("mean_ci_lower", "mean_ci_upper")
+    )
+    back = np.expm1
+    return Forecast(
+        back(frame["mean"].to_numpy()), back(frame[lower].to_numpy()), back(frame[upper].to_numpy())
+    )
+
+
+def ets(y: np.ndarray, h: int, *, level: float, seasonal: bool = False, **_: Any) -> Forecast:
+    """Exponential smoothing with a damped additive trend on log revenue (seasonal: additive)."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: PLC0415
+
+    z = pd.Series(_log(y))  # its prediction frame needs an index
+    model = ETSModel(
+        z,
+        error="add",
+        trend="add",
+        damped_trend=True,
+        seasonal="add" if seasonal else None,
+        seasonal_periods=SEASON if seasonal else None,
+        initialization_method="heuristic" if seasonal else "estimated",
+    )
+    return _statsmodels(lambda: model.fit(disp=False), h, level, len(z))
+
+
+def arima(y: np.ndarray, h: int, *, level: float, seasonal: bool = False, **_: Any) -> Forecast:
+    """ARIMA(1,1,0) with drift on log revenue; seasonal: the airline model (0,1,1)(0,1,1)12."""
+    from statsmodels.tsa.arima.model import ARIMA  # noqa: PLC0415
+
+    z = _log(y)
+    if seasonal:
+        model = ARIMA(z, order=(0, 1, 1), seasonal_order=(0, 1, 1, SEASON))
+    else:
+        model = ARIMA(z, order=(1, 1, 0), trend="t")
+    return _statsmodels(model.fit, h, level, len(z))
+
+
+def lag_regression(
+    y: np.ndarray, h: int, *, settings: Settings, first_month: int, seasonal: bool = False, **_: Any
+) -> Forecast:
+    """Ridge regression of the log growth over the next `step` months (one model per step) on
+    recent growth, the target month's calendar position and, with two seasons, last year's growth
+    over the same months."""
+    z = _log(y)
+    start = SEASON if seasonal else 3
+
+    def features(t: int, step: int) -> list[float]:
+        angle = 2 * math.pi * ((first_month + t + step) % SEASON) / SEASON
+        row = [z[t] - z[t - 1], z[t] - z[t - 3], math.sin(angle), math.cos(angle)]
+        return row + ([z[t + step - SEASON] - z[t - SEASON]] if seasonal else [])
+
+    mean = []
+    for step in range(1, h + 1):
+        rows = range(start, len(z) - step)
+        if len(rows) < 3:
+            raise ModelFitError(f"too few months for step {step}")
+        fit = Ridge(alpha=settings.ridge_alpha).fit(
+            np.array([features(t, step) for t in rows]), [z[t + step] - z[t] for t in rows]
+        )
+        mean.append(z[-1] + fit.predict(np.array([features(len(z) - 1, step)]))[0])
+    return Forecast(np.expm1(np.array(mean)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    fit: Callable[..., Forecast]
+    seasonal: bool = False
+    min_history: int = 3
+
+
+CANDIDATES: dict[str, Candidate] = {
+    "naive": Candidate(naive, min_history=1),
+    "seasonal_naive": Candidate(seasonal_naive, seasonal=True),
+    "mean": Candidate(window_mean, min_history=1),
+    "ets": Candidate(ets, min_history=6),
+    "ets_seasonal": Candidate(ets, seasonal=True),
+    "arima": Candidate(arima, min_history=6),
+    "sarima": Candidate(arima, seasonal=True),
+    "lag_regression": Candidate(lag_regression, min_history=8),
+    "lag_regression_seasonal": Candidate(lag_regression, seasonal=True),
+}
+
+
+def predict(name: str, y: np.ndarray, first_month: int, settings: Settings) -> Forecast:
+    """`name`'s forecast from history `y` (its first month's calendar index: `first_month`),
+    fitted on the latest `settings.fit_window` months."""
+    candidate = CANDIDATES[name]
+    if settings.fit_window and len(y) > settings.fit_window:
+        first_month += len(y) - settings.fit_window
+        y = y[-settings.fit_window :]
+    kwargs = {"seasonal": True} if candidate.seasonal else {}
+    return candidate.fit(
+        y,
+        settings.horizon,
+        level=settings.level,
+        settings=settings,
+        first_month=first_month,
+        **kwargs,
+    )
+
+
+# ---- the backtest
+
+
+def errors(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+    """MAE, MAPE, sMAPE (in %) and MASE (|error| / the in-sample one-step naive MAE)."""
+    gap = np.abs(actual - forecast)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ape = np.where(actual != 0, gap / np.abs(actual), np.nan)
+        sape = np.where(
+            np.abs(actual) + np.abs(forecast) > 0, 2 * gap / (np.abs(actual) + np.abs(forecast)), 0
+        )
+    return {
+        "mae": float(gap.mean()),
+        "mape": float(100 * np.nanmean(ape)) if np.isfinite(ape).any() else None,
+        "smape": float(100 * sape.mean()),
+        "mase": float((gap / scale).mean()),
+    }
+
+
+def _pooled_quantiles(ratios: pd.DataFrame, level: float) -> tuple[float, float]:
+    """Quantiles of log(actual / forecast) / sqrt(step) (NaN without enough errors)."""
+    scaled = (ratios["log_ratio"] / np.sqrt(ratios["step"])).dropna()
+    if len(scaled) < 2:
+        return math.nan, math.nan
+    return tuple(np.quantile(scaled, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def _error_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Fill the intervals of a model without its own, origin by origin, from the other origins."""
+    rows = rows.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows["log_ratio"] = np.log(rows["actual"] / rows["forecast"])
+    rows.loc[~np.isfinite(rows["log_ratio"]), "log_ratio"] = np.nan
+    for origin in rows["origin"].unique():
+        here = rows["origin"] == origin
+        low, high = _pooled_quantiles(rows[~here], level)
+        spread = np.sqrt(rows.loc[here, "step"])
+        rows.loc[here, "lower"] = rows.loc[here, "forecast"] * np.exp(low * spread)
+        rows.loc[here, "upper"] = rows.loc[here, "forecast"] * np.exp(high * spread)
+    return rows.drop(columns="log_ratio")
+
+
+@dataclass
+class Backtest:
+    rows: pd.DataFrame  # model, origin, step, month, actual, forecast, lower, upper, scale
+    scores: dict[str, dict[str, Any]]  # model -> errors, per-step MASE, coverage, status
+    notes: list[str] = field(default_factory=list)
+
+
+def backtest(series: pd.Series, settings: Settings) -> Backtest:
+    """Each model forecasts `horizon` months from each of the last `origins` origins (training on
+    the months before it only) and is scored against what happened."""
+    y, months = series.to_numpy(dtype=float), series.index
+    n, h = len(y), settings.horizon
+    windows = [n - h - i for i in reversed(range(settings.origins))]
+    windows = [w for w in windows if w >= 2]
+    if not windows:
+        raise InputError(
+            f"{len(y)} months leave no backtest origin for a {h}-month horizon; "
+            "lower forecast.horizon or forecast.origins"
+        )
+    rows, scores, notes = [], {}, []
+    shortest = min(windows[0], settings.fit_window or windows[0])  # months the first fit sees
+    for name in settings.models:
+        candidate = CANDIDATES[name]
+        needed = max(candidate.min_history, 2 * SEASON if candidate.seasonal else 0)
+        if shortest < needed:
+            why = f"needs {needed} months to fit on at the first origin, has {shortest}"
+            scores[name] = {"status": "skipped", "why": why}
+            notes.append(f"{name} skipped: {why}")
+            continue
+        try:
+            found = []
+            for w in windows:
+                forecast = predict(name, y[:w], months[0].month - 1, settings)
+                scale = np.mean(np.abs(np.diff(y[:w]))) or 1.0
+                for step in range(1, h + 1):
+                    found.append(
+                        {
+                            "model": name,
+                            "origin": str(months[w - 1]),
+                            "step": step,
+                            "month": str(months[w + step - 1]),
+                            "actual": y[w + step - 1],
+                            "forecast": forecast.mean[step - 1],
+                            "lower": np.nan if forecast.lower is None else forecast.lower[step - 1],
+                            "upper": np.nan if forecast.upper is None else forecast.upper[step - 1],
+                            "scale": scale,
+                            "own_interval": forecast.lower is not None,
+                        }
+                    )
+        except ModelFitError as err:
+            scores[name] = {"status": "failed", "why": str(err)}
+            notes.append(f"{name} failed: {err}")
+            continue
+        frame = pd.DataFrame(found)
+        if not frame["own_interval"].all():
+            frame = _error_intervals(frame, settings.level)
+        rows.append(frame.drop(columns="own_interval"))
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    for name, frame in table.groupby("model", sort=False) if len(table) else []:
+        scores[name] = _score(frame) | {"status": "ok"}
+    naive_mase = (scores.get("naive") or {}).get("mase")
+    for name, entry in scores.items():
+        if entry["status"] == "ok" and naive_mase is not None and name != "naive":
+            entry["beats_naive"] = entry["mase"] < naive_mase
+    return Backtest(table, {name: scores[name] for name in settings.models}, notes)
+
+
+def _score(frame: pd.DataFrame) -> dict[str, Any]:
+    actual, forecast = frame["actual"].to_numpy(), frame["forecast"].to_numpy()
+    inside = (frame["actual"] >= frame["lower"]) & (frame["actual"] <= frame["upper"])
+    return errors(actual, forecast, frame["scale"].to_numpy()) | {
+        "mase_by_step": {
+            int(step): float((np.abs(g["actual"] - g["forecast"]) / g["scale"]).mean())
+            for step, g in frame.groupby("step")
+        },
+        "coverage": float(inside[frame["lower"].notna()].mean())
+        if frame["lower"].notna().any()
+        else None,
+    }
+
+
+def truth_errors(rows: pd.DataFrame, expected: pd.Series) -> dict[str, float] | None:
+    """The errors of forecasting each backtest month with the generator's expected revenue: the
+    noise no model can remove. None when the truth does not cover those months."""
+    months = rows.drop_duplicates(["origin", "step"])
+    truth = months["month"].map(expected)
+    if truth.isna().any():
+        return None
+    return errors(months["actual"].to_numpy(), truth.to_numpy(), months["scale"].to_numpy())
+
+
+def choose(scores: Mapping[str, Mapping[str, Any]], metric: str) -> str:
+    ranked = [
+        (entry[metric], name)
+        for name, entry in scores.items()
+        if entry["status"] == "ok" and entry.get(metric) is not None
+    ]
+    if not ranked:
+        raise InputError("no forecasting model could be fitted; see the notes in forecast.json")
+    return min(ranked)[1]
+
+
+def forecast_ahead(
+    series: pd.Series, name: str, result: Backtest, settings: Settings
+) -> pd.DataFrame:
+    """The chosen model, refitted on the whole history, for the next `horizon` months."""
+    y = series.to_numpy(dtype=float)
+    forecast = predict(name, y, series.index[0].month - 1, settings)
+    months = pd.period_range(series.index[-1] + 1, periods=settings.horizon, freq="M")
+    lower, upper = forecast.lower, forecast.upper
+    if lower is None:
+        rows = result.rows[result.rows["model"] == name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = rows.assign(log_ratio=np.log(rows["actual"] / rows["forecast"]))
+        ratios.loc[~np.isfinite(ratios["log_ratio"]), "log_ratio"] = np.nan
+        low, high = _pooled_quantiles(ratios, settings.level)
+        spread = np.sqrt(np.arange(1, settings.horizon + 1))
+        lower, upper = forecast.mean * np.exp(low * spread), forecast.mean * np.exp(high * spread)
+    return pd.DataFrame(
+        {
+            "month": months.astype(str),
+            "forecast": forecast.mean,
+            "lower": lower,
+            "upper": upper,
+            "model": name,
+        }
+    )
+
+
+def total_interval(ahead: pd.DataFrame) -> dict[str, Any]:
+    """The next months' total, with the sums of the monthly bounds as its interval: errors of
+    neighbouring months move together (a level error shifts them all), so the sum is the honest
+    width, not the narrower one independent months would give."""
+    return {
+        "months": list(ahead["month"]),
+        "total": float(ahead["forecast"].sum()),
+        "lower": float(ahead["lower"].sum()),
+        "upper": float(ahead["upper"].sum()),
+    }
+
+
+def forecast_series(
+    series: pd.Series, settings: Settings, expected: pd.Series | None
+) -> tuple[Backtest, pd.DataFrame, dict[str, Any]]:
+    """Backtest every model on one series, choose by `settings.metric`, forecast ahead."""
+    result = backtest(series, settings)
+    chosen = choose(result.scores, settings.metric)
+    ahead = forecast_ahead(series, chosen, result, settings)
+    summary = {
+        "model": chosen,
+        "metric": settings.metric,
+        "models": result.scores,
+        "next": total_interval(ahead),
+        "truth": truth_errors(result.rows, expected) if expected is not None else None,
+        "notes": result.notes,
+    }
+    if summary["truth"] is not None:
+        months = ahead["month"]
+        if months.isin(expected.index).all():
+            summary["truth"]["next_total"] = float(expected[months].sum())
+    return result, ahead, summary
+
+
+def forecast_all(
+    table: pd.DataFrame,
+    settings: Settings,
+    expected: pd.Series | None,
+    series_names: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Every series of `table` (total first): backtest rows, forecasts and summaries, each tagged
+    with its series. The truth (expected revenue) applies to the total only."""
+    backtests, forecasts, summaries = [], [], {}
+    for name in series_names or list(table.columns):
+        result, ahead, summary = forecast_series(
+            table[name], settings, expected if name == TOTAL else None
+        )
+        backtests.append(result.rows.assign(series=name))
+        forecasts.append(ahead.assign(series=name))
+        summaries[name] = summary
+    first = ["series"]
+    backtest_rows = pd.concat(backtests, ignore_index=True)
+    forecast_rows = pd.concat(forecasts, ignore_index=True)
+    return (
+        backtest_rows[first + [c for c in backtest_rows.columns if c not in first]],
+        forecast_rows[first + [c for c in forecast_rows.columns if c not in first]],
+        summaries,
+    )
+
+
+def describe(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """The forecast in two phrases: the next months' total with its interval and model, and its
+    backtest error against the naive baseline's and the truth's."""
+    scores, ahead = summary["models"], summary["next"]
+    forecast = (
+        f"{ahead['months'][0]} to {ahead['months'][-1]}: {ahead['total']:,.0f} "
+        f"({ahead['lower']:,.0f} to {ahead['upper']:,.0f}) by {summary['model']}"
+    )
+    errors = f"backtest MASE {scores[summary['model']]['mase']:.3f}"
+    if "mase" in scores.get("naive", {}):
+        errors += f", naive {scores['naive']['mase']:.3f}"
+    if summary["truth"]:
+        errors += f", the expected revenue (truth) {summary['truth']['mase']:.3f}"
+    return forecast, errors

@@ -1,0 +1,82 @@
+"""The customers pipeline's parameters: the rule each key of params.yaml and config.yaml must meet.
+
+`core.config.load_params(RULES)` checks them all before a customers stage does any work. The column
+roles under `transactions:` are checked where they are read (`TransactionRoles.from_params`), the
+search spaces under `segment.spaces` by `customers_tune` before its first trial, and the
+generator's segment table by `customers_generate`.
+"""
+
+from __future__ import annotations
+
+from leadsift.core.config import ISO_DATE, SHARE, TEXT, Rule, between, integer, one_of, or_null
+
+# The names of the segmentation families; `segmentation.FAMILIES` builds them (a test checks).
+FAMILIES = ("gaussian_mixture", "kmeans")
+SCALINGS = ("log", "quantile")
+FEATURE_LIST = (
+    lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(f, str) for f in v),
+    "a list of at least two feature names",
+)
+
+# The forecast's candidate models; `forecast.CANDIDATES` implements them (a test checks).
+FORECASTERS = (
+    "naive",
+    "seasonal_naive",
+    "mean",
+    "ets",
+    "ets_seasonal",
+    "arima",
+    "sarima",
+    "lag_regression",
+    "lag_regression_seasonal",
+)
+FORECAST_MODELS = (
+    lambda v: isinstance(v, list) and len(v) >= 1 and set(v) <= set(FORECASTERS),
+    f"a non-empty list of: {', '.join(FORECASTERS)}",
+)
+
+RULES: dict[str, Rule] = {
+    "transactions.raw_path": TEXT,
+    "transactions.incoming": TEXT,
+    "generate_transactions.n_customers": integer(50),
+    "generate_transactions.sample_seed": integer(0),
+    "generate_transactions.world_seed": integer(0),
+    "generate_transactions.start": ISO_DATE,
+    "generate_transactions.months": integer(3),
+    "generate_transactions.future_months": integer(0),
+    "generate_transactions.recent_months": between(0, 24, closed="neither"),
+    "generate_transactions.mix_concentration": between(0, float("inf"), closed="neither"),
+    "generate_transactions.dirt.guest_share": between(0, 1, closed="left"),
+    "generate_transactions.dirt.duplicate_rows": SHARE,
+    "generate_transactions.dirt.zero_price": SHARE,
+    "generate_transactions.dirt.negative_price": SHARE,
+    "generate_transactions.dirt.description_variants": SHARE,
+    "generate_transactions.dirt.wholesale_orders": integer(0),
+    "segment.family": one_of(FAMILIES),
+    "segment.n_trials": integer(1),
+    "segment.as_of": or_null(ISO_DATE),
+    "segment.features": FEATURE_LIST,
+    "segment.scaling": one_of(SCALINGS),
+    "segment.min_share": between(0, 0.5, closed="left"),
+    "segment.sample_rows": integer(100),
+    "segment.n_init": integer(1),
+    "segment.stability_refits": integer(0),
+    "segment.seed": integer(0),
+    "customers_register.min_silhouette": between(-1, 1),
+    "customers_register.min_improvement": between(-1, 1),
+    "customers_register.confidence": between(0, 1, closed="neither"),
+    "customers_register.n_bootstrap": integer(1),
+    "customers_register.seed": integer(0),
+    "forecast.horizon": integer(1),
+    "forecast.metric": one_of(("mase", "mae", "smape")),
+    "forecast.min_periods": integer(3),
+    "forecast.origins": integer(1),
+    "forecast.level": between(0, 1, closed="neither"),
+    "forecast.fit_window": or_null(integer(6)),
+    "forecast.mean_window": integer(1),
+    "forecast.ridge_alpha": between(0, float("inf"), closed="neither"),
+    "forecast.models": FORECAST_MODELS,
+    "customers_monitor.bins": integer(2),
+    "customers_monitor.psi_alert": between(0, float("inf"), closed="neither"),
+    "customers_monitor.p_value": between(0, 1, closed="neither"),
+}

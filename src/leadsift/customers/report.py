@@ -1,0 +1,228 @@
+"""The customers pipeline's part of the report (reports/report.md), its headline metrics and its
+lines in the `make repro` summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from leadsift.core.report import table, verdict
+from leadsift.customers.forecast import TOTAL, describe
+
+FIGURES = (
+    ("Segmentation study", "customers/tuning/silhouette.png"),
+    ("Segment profiles", "customers/figures/profiles.png"),
+    ("Customers and revenue by segment", "customers/figures/revenue.png"),
+    ("Customers by segment", "customers/figures/projection.png"),
+    ("Revenue concentration", "customers/figures/lorenz.png"),
+    ("Drift of later months", "customers/monitor/drift.png"),
+    ("Revenue forecast", "customers/forecast/forecast.png"),
+)
+
+
+def headline_metrics(
+    segments: Mapping[str, Any], tuning: Mapping[str, Any], forecast: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The customers' numbers in reports/metrics.json: how many segments, how well separated,
+    how close to the best recovery of the truth (when there is one), how concentrated revenue is;
+    the forecast's backtest error and next months' total with its interval."""
+    truth = segments["truth"] or {}
+    total = forecast["series"][TOTAL]
+    headline = {
+        "segments": len(segments["segments"]),
+        "silhouette": tuning["best_value"],
+        "ari_share": truth.get("ari_share_of_ceiling"),
+        "top20_share": segments["concentration"]["top_20pct"],
+        "forecast_mase": total["models"][total["model"]]["mase"],
+        "forecast_next": round(total["next"]["total"]),
+        "forecast_low": round(total["next"]["lower"]),
+        "forecast_high": round(total["next"]["upper"]),
+    }
+    return {
+        k: round(v, 4) if isinstance(v, float) else v for k, v in headline.items() if v is not None
+    }
+
+
+def _segment_rows(segments: Mapping[str, Any]) -> list[list[str]]:
+    return [
+        [
+            number,
+            entry["name"],
+            f"{int(entry['customers']):,} ({entry['customer_share']:.0%})",
+            f"{entry['revenue_share']:.0%}",
+            f"{entry['recency_days']:.0f}",
+            f"{entry['frequency']:.0f}",
+            f"{entry['monetary']:,.0f}",
+            f"{entry['avg_order_value']:,.0f}",
+        ]
+        for number, entry in segments["segments"].items()
+    ]
+
+
+def render_section(
+    segments: Mapping[str, Any],
+    *,
+    data: Mapping[str, Any],
+    features: Mapping[str, Any],
+    tuning: Mapping[str, Any],
+    train: Mapping[str, Any],
+    promotion: Mapping[str, Any] | None = None,
+    drift: Mapping[str, Any] | None = None,
+    forecast: Mapping[str, Any] | None = None,
+) -> str:
+    """The customers section of the report, as Markdown."""
+    truth, shares = segments["truth"], segments["concentration"]
+    settings = ", ".join(f"{k} {v}" for k, v in sorted(train["settings"].items()))
+    parts = ["# Customers: segments and revenue", ""]
+    headline = (
+        f"**{len(segments['segments'])} segments** of {features['customers']:,} customers as of "
+        f"{features['as_of']} ({train['family']}: {settings}; silhouette "
+        f"{tuning['best_value']:.3f})"
+    )
+    if truth:
+        headline += (
+            f"; adjusted Rand index **{truth['ari']:.3f}** against the true segments, "
+            f"{truth['ari_share_of_ceiling']:.0%} of the best possible ({truth['ari_ceiling']:.3f})"
+        )
+    parts += [headline + ".", ""]
+    header = [
+        "#",
+        "segment",
+        "customers",
+        "revenue",
+        "recency (days)",
+        "orders",
+        "spend",
+        "per order",
+    ]
+    parts += [table(header, _segment_rows(segments)), ""]
+    parts += [
+        f"The top 1% of customers bring **{shares['top_1pct']:.0%}** of revenue, the top 5% "
+        f"**{shares['top_5pct']:.0%}**, the top 20% **{shares['top_20pct']:.0%}** (Gini "
+        f"{shares['gini']:.2f}).",
+        "",
+    ]
+    stable = train.get("stability")
+    if stable:
+        parts += [
+            f"Refitted on {stable['refits']} bootstrap samples, the segments agree with the "
+            f"model's at an adjusted Rand index of {stable['mean_ari']:.3f} on average "
+            f"(lowest {stable['min_ari']:.3f}).",
+            "",
+        ]
+    if promotion:
+        parts += [f"Promotion of `{promotion['model_name']}`: **{verdict(promotion)}**.", ""]
+        parts += [f"- {reason}" for reason in promotion["reasons"]] + [""]
+    if drift:
+        months = ", ".join(drift["months"]) or "none yet"
+        if drift["resegment_recommended"]:
+            parts += [f"**New segmentation recommended** after months {months}:", ""]
+            parts += [f"- {reason}" for reason in drift["reasons"]] + [""]
+        else:
+            parts += [f"No segment drift in months {months}.", ""]
+    parts += [
+        f"Data: {data['rows_in']:,} lines in: {data['rows_clean']:,} clean (of which "
+        f"{data['rows_guest']:,} guest purchases, not segmented), {data['rows_duplicate']:,} exact "
+        f"duplicates, {data['rows_quarantined']:,} quarantined.",
+        "",
+    ]
+    if forecast:
+        parts += forecast_section(forecast)
+    parts += [f"![{title}]({path})" for title, path in FIGURES]
+    return "\n".join(parts) + "\n"
+
+
+def _number(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
+
+
+def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
+    """The forecast's lines of the report: the choice, every model's backtest against the naive
+    baseline and the truth, each segment's forecast, and the notes (skipped or failed models)."""
+    total = forecast["series"][TOTAL]
+    ahead, errors = describe(total)
+    parts = [
+        "## Revenue forecast",
+        "",
+        f"From {forecast['months']} months, **{ahead}**; {errors}.",
+        "",
+    ]
+    rows = []
+    for name, entry in total["models"].items():
+        if entry["status"] != "ok":
+            rows.append([name, "-", "-", "-", "-", f"{entry['status']}: {entry['why']}"])
+            continue
+        wins = entry.get("beats_naive")
+        rows.append(
+            [
+                f"**{name}**" if name == total["model"] else name,
+                f"{entry['mae']:,.0f}",
+                _number(entry["smape"], ".1f"),
+                f"{entry['mase']:.3f}",
+                _number(entry["coverage"], ".0%"),
+                "baseline" if wins is None else ("beats naive" if wins else "loses to naive"),
+            ]
+        )
+    if total["truth"]:
+        truth = total["truth"]
+        rows.append(
+            [
+                "expected revenue (truth)",
+                f"{truth['mae']:,.0f}",
+                f"{truth['smape']:.1f}",
+                f"{truth['mase']:.3f}",
+                "-",
+                "the noise no model removes",
+            ]
+        )
+    header = ["model", "MAE", "sMAPE %", "MASE", "interval coverage", "against naive"]
+    parts += [table(header, rows), ""]
+    segments = [
+        [
+            name,
+            entry["model"],
+            f"{entry['next']['total']:,.0f}",
+            f"{entry['next']['lower']:,.0f} to {entry['next']['upper']:,.0f}",
+            f"{entry['models'][entry['model']]['mase']:.3f}",
+        ]
+        for name, entry in forecast["series"].items()
+        if name != TOTAL
+    ]
+    header = ["series", "model", "next months", "interval", "backtest MASE"]
+    parts += [table(header, segments), ""]
+    parts += [f"- {note}" for note in total["notes"]] + ([""] if total["notes"] else [])
+    return parts
+
+
+def summary_lines(
+    segments: Mapping[str, Any],
+    features: Mapping[str, Any],
+    drift: Mapping[str, Any] | None,
+    promotion: Mapping[str, Any] | None,
+    forecast: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The customers' lines of the `make repro` summary."""
+    truth, shares = segments["truth"], segments["concentration"]
+    names = ", ".join(entry["name"] for entry in segments["segments"].values())
+    lines = [
+        f"Customer segments: {len(segments['segments'])} of {features['customers']:,} customers "
+        f"as of {features['as_of']}",
+        f"  {names}",
+    ]
+    if truth:
+        lines.append(
+            f"  adjusted Rand index {truth['ari']:.3f} = {truth['ari_share_of_ceiling']:.0%} of "
+            f"the best possible {truth['ari_ceiling']:.3f}"
+        )
+    lines.append(f"  the top 20% of customers bring {shares['top_20pct']:.0%} of revenue")
+    if promotion:
+        lines.append(f"  promotion: {verdict(promotion)}")
+    if drift:
+        state = "no alert"
+        if drift["resegment_recommended"]:
+            state = f"{len(drift['reasons'])} alert(s), re-segment advised"
+        lines.append(f"  segment drift: {state} in {len(drift['months'])} later month(s)")
+    if forecast:
+        ahead, errors = describe(forecast["series"][TOTAL])
+        lines += [f"Revenue forecast, {ahead}", f"  {errors}"]
+    return lines

@@ -1,0 +1,164 @@
+"""Column roles of a transaction export, read from config.yaml `transactions:`, and its contract.
+
+Nothing downstream names a column of the embedded export; everything asks the roles, so a shop's
+own export works by editing config.yaml. A line needs a customer (blank: a guest purchase, counted
+but not segmented), a time, a quantity, and either a unit price or a line amount; the invoice,
+product, description and country are optional. A cancellation is an invoice starting with
+`cancellation_prefix` (UCI Online Retail's `C`), or, without invoices, a negative quantity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from leadsift.core.contract import blank, check, parse_numbers
+from leadsift.core.io import InputError, read_table
+
+ROLE_KEYS = (
+    "customer_id",
+    "timestamp",
+    "quantity",
+    "unit_price",
+    "amount",
+    "invoice",
+    "product",
+    "description",
+    "country",
+)
+
+
+@dataclass(frozen=True)
+class TransactionRoles:
+    customer_id: str
+    timestamp: str
+    quantity: str
+    unit_price: str | None = None
+    amount: str | None = None
+    invoice: str | None = None
+    product: str | None = None
+    description: str | None = None
+    country: str | None = None
+    timestamp_format: str | None = None  # e.g. "%Y%m%d"; null: ISO-like text, parsed
+    cancellation_prefix: str | None = None  # invoices starting with it cancel; null: negative lines
+
+    @classmethod
+    def from_params(cls, data: dict[str, Any]) -> TransactionRoles:
+        """Build roles from the `transactions:` section, rejecting inconsistent declarations."""
+        for key in ("customer_id", "timestamp", "quantity"):
+            if not data.get(key):
+                raise InputError(f"config.yaml: `transactions.{key}` is required")
+        if bool(data.get("unit_price")) == bool(data.get("amount")):
+            raise InputError(
+                "config.yaml: set exactly one of `transactions.unit_price` (then a line is worth "
+                "quantity x unit price) and `transactions.amount` (a line's total)"
+            )
+        if data.get("cancellation_prefix") and not data.get("invoice"):
+            raise InputError(
+                "config.yaml: `transactions.cancellation_prefix` needs `transactions.invoice`; "
+                "set it to null to treat negative quantities as cancellations"
+            )
+        roles = cls(**{f.name: data.get(f.name) or None for f in fields(cls)})
+        declared = roles.columns
+        if len(set(declared)) != len(declared):
+            raise InputError("config.yaml: a column is declared twice in `transactions:`")
+        return roles
+
+    @property
+    def columns(self) -> list[str]:
+        """The export's declared columns, in role order."""
+        return [getattr(self, key) for key in ROLE_KEYS if getattr(self, key)]
+
+    def key_of(self, column: str) -> str:
+        return next(f"transactions.{k}" for k in ROLE_KEYS if getattr(self, k) == column)
+
+    @property
+    def text(self) -> list[str]:
+        """Columns read as text: ids keep their leading zeros, times their own format."""
+        keys = ("customer_id", "timestamp", "invoice", "product", "description", "country")
+        return [getattr(self, k) for k in keys if getattr(self, k)]
+
+
+def load_transactions(path: str | Path, roles: TransactionRoles, key: str) -> pd.DataFrame:
+    """Read a transaction export and check that every declared column is there."""
+    raw = read_table(path, key, dtype=dict.fromkeys(roles.text, "str"))
+    if missing := [c for c in roles.columns if c not in raw.columns]:
+        shown = ", ".join(f"{c!r} ({roles.key_of(c)})" for c in missing)
+        have = ", ".join(map(str, raw.columns[:12])) + (" …" if len(raw.columns) > 12 else "")
+        raise InputError(
+            f"{path}: missing column(s) {shown} declared in config.yaml; the file has: {have}. "
+            "Rename the columns in config.yaml `transactions:` or in the file."
+        )
+    return raw
+
+
+def parse_times(values: pd.Series, time_format: str | None) -> pd.Series:
+    """Timestamps from text (or integers such as 20251231 with a format); unparseable: NaT."""
+    text = values.astype("string").str.strip()
+    if time_format:
+        return pd.to_datetime(text, format=time_format, errors="coerce").astype("datetime64[ns]")
+    return pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
+
+
+def is_cancellation(raw: pd.DataFrame, roles: TransactionRoles) -> pd.Series:
+    """Lines that cancel: by invoice prefix when one is declared, else by a negative quantity."""
+    if roles.cancellation_prefix:
+        invoice = raw[roles.invoice].astype("string").str.strip()
+        return invoice.str.startswith(roles.cancellation_prefix).fillna(False).astype(bool)
+    return parse_numbers(raw[roles.quantity]).lt(0).fillna(False)
+
+
+def transaction_contract(roles: TransactionRoles) -> pa.DataFrameSchema:
+    """The row-level contract of a transaction export, derived from the roles.
+
+    Each check's name is the quarantine reason of the lines that fail it. Sign rules need the
+    cancellation flag, so the contract is validated on the raw columns plus `_cancellation`.
+    """
+    value = roles.unit_price or roles.amount
+    name = "unit price" if roles.unit_price else "amount"
+    columns: dict[str, list[pa.Check]] = {
+        roles.timestamp: [
+            check(
+                f"missing or unparseable {roles.timestamp}",
+                lambda s: parse_times(s, roles.timestamp_format).notna(),
+                ignore_na=False,
+            )
+        ],
+        roles.quantity: [
+            check(f"non-numeric {roles.quantity}", lambda s: parse_numbers(s).notna() | blank(s)),
+            check(f"missing {roles.quantity}", lambda s: ~blank(s), ignore_na=False),
+            check(f"non-finite {roles.quantity}", lambda s: ~np.isinf(parse_numbers(s))),
+            check(f"zero {roles.quantity}", lambda s: parse_numbers(s).ne(0)),
+        ],
+        value: [
+            check(f"non-numeric {value}", lambda s: parse_numbers(s).notna() | blank(s)),
+            check(f"missing {value}", lambda s: ~blank(s), ignore_na=False),
+            check(f"non-finite {value}", lambda s: ~np.isinf(parse_numbers(s))),
+            check(f"zero {name}", lambda s: parse_numbers(s).ne(0)),
+        ],
+    }
+    if roles.unit_price:
+        columns[value].append(check(f"negative {name}", lambda s: ~parse_numbers(s).lt(0)))
+    schema_checks = []
+    if roles.cancellation_prefix:
+        schema_checks = [
+            pa.Check(
+                lambda df: ~(df["_cancellation"] & parse_numbers(df[roles.quantity]).gt(0)),
+                name=f"cancellation {roles.invoice} with a positive {roles.quantity}",
+                error=f"cancellation {roles.invoice} with a positive {roles.quantity}",
+            ),
+            pa.Check(
+                lambda df: ~(~df["_cancellation"] & parse_numbers(df[roles.quantity]).lt(0)),
+                name=f"negative {roles.quantity} outside a cancellation",
+                error=f"negative {roles.quantity} outside a cancellation",
+            ),
+        ]
+    return pa.DataFrameSchema(
+        {c: pa.Column(checks=checks, nullable=True) for c, checks in columns.items()},
+        checks=schema_checks,
+    )

@@ -1,0 +1,68 @@
+"""Stage customers_register: the promotion gate decides on the new segmentation and, where
+promotion is on, registers it and moves the alias it earned (leadsift.core.gate).
+
+Its metric is the mean silhouette of the segments, in a neutral space (log features,
+standardised), on a seeded sample of the current customers; a champion is compared on the same
+customers. The decision goes to reports/customers/promotion.json.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadsift.core import registry
+from leadsift.core.cli import run_stage
+from leadsift.core.config import load_params
+from leadsift.core.gate import Candidate, promotion_mode
+from leadsift.core.io import write_json
+from leadsift.core.model_store import load_model
+from leadsift.core.report import verdict
+from leadsift.customers.params import RULES
+from leadsift.customers.segmentation import (
+    TRUSTED_TYPES,
+    champion_comparison,
+    neutral_space,
+    silhouettes,
+)
+
+log = logging.getLogger("leadsift.customers.register")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model_dir")
+    parser.add_argument("customers", help="customer features (parquet)")
+    parser.add_argument("report", help="promotion decision JSON")
+    args = parser.parse_args()
+    params = load_params(RULES)
+    settings, gate = params["segment"], params["customers_register"]
+    customers = pd.read_parquet(args.customers).set_index("customer_id")
+    rows = np.random.default_rng(settings["seed"]).permutation(len(customers))
+    sample = customers.iloc[np.sort(rows[: settings["sample_rows"]])]
+    space = neutral_space(sample, settings["features"])
+    model = load_model(args.model_dir, TRUSTED_TYPES)
+    candidate = Candidate(
+        Path(args.model_dir),
+        metric="silhouette",
+        label="silhouette",
+        value=float(np.nanmean(silhouettes(space, model.predict(sample)))),
+        floor=gate["min_silhouette"],
+    )
+    report = registry.gate_and_register(
+        candidate,
+        compare=champion_comparison(model, sample, space, gate),
+        min_improvement=gate["min_improvement"],
+        gate=gate,
+        experiment=params["mlflow"]["experiment"],
+        model_name=params["mlflow"]["models"]["customers"],
+        mode=promotion_mode(params["promotion"]["main_branch"]),
+    )
+    write_json(args.report, report)
+    log.info("%s: %s", verdict(report), "; ".join(report["reasons"]))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,205 @@
+"""The customers pipeline's library: generator and truth, cleaning, features, segmentation,
+names, revenue concentration, and the gate's comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from leadsift.core.config import read_params
+from leadsift.core.model_store import load_model, save_model
+from leadsift.customers import profiles, synth
+from leadsift.customers.cleaning import clean_transactions
+from leadsift.customers.features import FEATURES, as_of_date, customer_features
+from leadsift.customers.schema import TransactionRoles
+from leadsift.customers.segmentation import TRUSTED_TYPES, Segmenter
+from leadsift.customers.tuning import stability
+from tests.conftest import ROOT, shop
+
+PARAMS = read_params(ROOT)
+ROLES = TransactionRoles.from_params(PARAMS["transactions"])
+
+
+@pytest.fixture(scope="module")
+def small() -> synth.Transactions:
+    return shop()
+
+
+@pytest.fixture(scope="module")
+def cleaned(small):
+    raw = small.export.astype(str).replace({"": None})
+    return clean_transactions(raw, ROLES, source="shop")
+
+
+@pytest.fixture(scope="module")
+def customers(cleaned) -> pd.DataFrame:
+    return customer_features(cleaned.clean, as_of_date(cleaned.clean, None))
+
+
+def test_the_generator_is_seeded_and_keeps_its_truth_apart(small):
+    again = shop()
+    pd.testing.assert_frame_equal(small.export, again.export)
+    assert list(small.export.columns) == synth.EXPORT_COLUMNS
+    assert "segment" not in small.export.columns
+    assert set(small.truth["segment"]) == set(PARAMS["generate_transactions"]["segments"])
+    assert [name for name, _ in small.batches] == ["2026-01", "2026-02"]
+    assert (
+        small.export["InvoiceDate"].max() < "2026-01-01" <= small.batches[0][1]["InvoiceDate"].min()
+    )
+
+
+def test_the_export_has_the_dirt_a_shop_export_has(small):
+    export = small.export
+    assert export["InvoiceNo"].str.startswith("C").mean() > 0.01
+    assert (export.loc[export["InvoiceNo"].str.startswith("C"), "Quantity"] < 0).all()
+    assert 0.04 < export["CustomerID"].eq("").mean() < 0.12  # guests
+    assert export.duplicated().sum() > 0 and (export["UnitPrice"] <= 0).sum() > 0
+    assert export["Quantity"].max() >= 200  # wholesale
+    assert export["Description"].str.contains("(online)", regex=False).any()
+
+
+def test_the_bayes_assignment_beats_chance_but_segments_overlap(small):
+    ceiling = adjusted_rand_score(small.truth["segment"], small.truth["bayes_segment"])
+    assert 0.8 < ceiling < 0.995
+    assert small.truth["bayes_probability"].between(0.2, 1.0).all()
+    confident = small.truth["bayes_probability"] > 0.99
+    assert (small.truth["segment"] == small.truth["bayes_segment"])[confident].mean() > 0.98
+
+
+def test_expected_revenue_matches_what_is_drawn():
+    """The truth's monthly expectation and the realised net revenue of a large shop agree."""
+    large = shop(12000, seed=5)
+    export = large.export[~large.export["InvoiceNo"].str.startswith("9")]  # no wholesale
+    valid = export["UnitPrice"] > 0
+    months = export["InvoiceDate"].str[:7]
+    realised = (export["Quantity"] * export["UnitPrice"])[valid].groupby(months[valid]).sum()
+    expected = large.expected.set_index("month")["expected_revenue"].reindex(realised.index)
+    error = (realised / expected - 1).iloc[1:-1].abs()  # the edges hold partial cancellations
+    assert error.median() < 0.05 and error.max() < 0.15
+
+
+def test_cleaning_accounts_for_every_line_and_matches_cancellations(small, cleaned):
+    counts = cleaned.counts
+    assert counts["rows_in"] == len(small.export)
+    assert (
+        counts["rows_in"]
+        == counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
+    )
+    clean = cleaned.clean
+    cancellations = clean[clean["cancellation"]]
+    assert cancellations["cancels_invoice"].notna().all() and len(cancellations) > 0
+    bought = clean[~clean["cancellation"]].set_index(["invoice", "product"])
+    pairs = list(zip(cancellations["cancels_invoice"], cancellations["product"], strict=True))
+    assert all(pair in bought.index for pair in pairs)
+
+
+def test_dates_as_integers_and_line_amounts_need_only_params():
+    """A retailer's export: customer, YYYYMMDD dates, quantity and a line amount (zero: flagged)."""
+    raw = pd.DataFrame(
+        {
+            "cust": ["a", "a", "b", "b", "c", "c"],
+            "day": [20250105, 20250210, 20250301, 20250302, 20250401, 20250402],
+            "qty": [1, 2, 1, -1, 3, 1],
+            "value": [10.0, 30.0, 5.0, 5.0, 9.0, 0.0],
+        }
+    )
+    roles = TransactionRoles.from_params(
+        {
+            "customer_id": "cust",
+            "timestamp": "day",
+            "timestamp_format": "%Y%m%d",
+            "quantity": "qty",
+            "amount": "value",
+        }
+    )
+    result = clean_transactions(raw.astype(str), roles, source="shop.csv")
+    assert result.quarantine["reason"].tolist() == ["zero amount"]
+    b = result.clean[result.clean["customer_id"] == "b"]
+    assert b["amount"].tolist() == [5.0, -5.0]  # a return: its amount takes the quantity's sign
+    assert b["cancellation"].tolist() == [False, True] and b["cancels_invoice"].notna().iloc[1]
+    features = customer_features(result.clean, pd.Timestamp("2025-05-01"))
+    assert features.loc["a", "monetary"] == 40.0 and features.loc["a", "frequency"] == 2
+    assert features.loc["b", "monetary"] == 0.0 and features.loc["b", "cancellation_rate"] == 1.0
+
+
+def test_features_of_a_handmade_history():
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["x", "x", "x", "x", "y", None],
+            "invoice": ["1", "1", "2", "C3", "4", "5"],
+            "timestamp": pd.to_datetime(
+                ["2025-01-01", "2025-01-01", "2025-01-31", "2025-02-02", "2025-02-20", "2025-02-21"]
+            ),
+            "product": ["P", "Q", "P", "P", "R", "R"],
+            "quantity": [1.0, 2.0, 1.0, -1.0, 4.0, 1.0],
+            "amount": [10.0, 20.0, 10.0, -10.0, 8.0, 2.0],
+            "cancellation": [False, False, False, True, False, False],
+        }
+    )
+    features = customer_features(lines, pd.Timestamp("2025-03-02"))
+    x = features.loc["x"]
+    assert list(features.columns) == list(FEATURES) and list(features.index) == ["x", "y"]
+    assert (x["frequency"], x["monetary"], x["avg_order_value"]) == (2, 30.0, 15.0)
+    assert (x["recency_days"], x["tenure_days"]) == (30.0, 60.0)
+    assert (x["cancellation_rate"], x["distinct_products"], x["lines_per_order"]) == (0.5, 2, 1.5)
+    assert x["units_per_line"] == pytest.approx(4 / 3) and x["repeat_share"] == pytest.approx(1 / 3)
+    assert x["avg_unit_price"] == pytest.approx(40 / 4)
+    assert features.loc["y", "orders_per_month"] == 1.0  # tenure under a month counts as one
+
+
+@pytest.mark.parametrize("family", ["kmeans", "gaussian_mixture"])
+def test_segment_numbers_follow_the_profile_not_the_fit(customers, family):
+    features = PARAMS["segment"]["features"]
+    first = Segmenter(features=features, family=family, n_segments=4, seed=0).fit(customers)
+    shuffled = customers.sample(frac=1.0, random_state=3)
+    second = Segmenter(features=features, family=family, n_segments=4, seed=7).fit(shuffled)
+    agree = first.predict(customers) == second.predict(customers)
+    assert agree.mean() > 0.95  # other seeds and order, same numbers for the same customers
+    monetary = customers.groupby(first.predict(customers))["monetary"].median()
+    assert monetary.is_monotonic_decreasing  # 1 = the most valuable
+
+
+def test_a_saved_segmentation_loads_only_its_trusted_types(customers, tmp_path):
+    model = Segmenter(features=PARAMS["segment"]["features"], n_segments=3, seed=0).fit(customers)
+    save_model(model, tmp_path / "m", customers.head(5), TRUSTED_TYPES, predict_fn="predict")
+    loaded = load_model(tmp_path / "m", TRUSTED_TYPES)
+    np.testing.assert_array_equal(loaded.predict(customers), model.predict(customers))
+    with pytest.raises(Exception, match="Untrusted types"):
+        load_model(tmp_path / "m", [])
+
+
+def test_stability_is_high_for_well_separated_segments(customers):
+    model = Segmenter(features=PARAMS["segment"]["features"], n_segments=3, seed=0).fit(customers)
+    result = stability(model, customers, refits=2, seed=0)
+    assert result["refits"] == 2 and 0.8 < result["min_ari"] <= result["mean_ari"] <= 1
+
+
+def test_every_rfm_score_pair_has_a_name():
+    names = {profiles.rfm_name(r, fm) for r in range(1, 6) for fm in range(1, 6)}
+    assert names <= {name for name, *_ in profiles.RFM_NAMES}
+    assert profiles.rfm_name(5, 5) == "Champions" and profiles.rfm_name(1, 1) == "Lost"
+    assert profiles.rfm_name(5, 1) == "New" and profiles.rfm_name(1, 5) == "Can't Lose Them"
+
+
+def test_segment_names_are_distinct(customers):
+    model = Segmenter(features=PARAMS["segment"]["features"], n_segments=5, seed=0).fit(customers)
+    table = profiles.profile_table(customers, model.predict(customers))
+    names = profiles.segment_names(table[list(customers.columns)], customers)
+    assert len(set(names.values())) == 5 and all(": " in n for n in names.values())
+
+
+def test_revenue_concentration_of_known_distributions():
+    equal = profiles.concentration(pd.Series([10.0] * 100))
+    assert equal["gini"] == pytest.approx(0) and equal["top_20pct"] == pytest.approx(0.2)
+    one = profiles.concentration(pd.Series([0.0] * 99 + [50.0]))
+    assert one["top_1pct"] == 1 and one["gini"] == pytest.approx(0.99)
+    curve = profiles.lorenz_curve(pd.Series([1.0, 1.0, 2.0]))
+    assert curve.iloc[0].tolist() == [0, 0] and curve.iloc[-1].tolist() == [1, 1]
+
+
+def test_agreement_needs_a_truth_for_every_customer(customers, small):
+    segments = pd.Series(1, index=customers.index)
+    assert profiles.agreement(segments, small.truth)["ari"] == pytest.approx(0)
+    assert profiles.agreement(segments.rename(lambda i: f"own-{i}"), small.truth) is None

@@ -1,0 +1,189 @@
+"""The revenue forecast: monthly series, the candidates, the rolling-origin backtest, the truth."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadsift.core.config import PARAMS_FILES, read_params
+from leadsift.core.io import InputError
+from leadsift.customers import forecast
+from leadsift.customers.params import FORECASTERS
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = forecast.Settings.from_params(read_params(ROOT)["forecast"])
+SEASON = np.array([1.5, 1.0, 1.0, 0.95, 0.95, 0.9, 0.9, 1.0, 1.4, 1.1, 1.05, 1.0])
+
+
+def monthly(values, start: str = "2023-07") -> pd.Series:
+    return pd.Series(values, index=pd.period_range(start, periods=len(values), freq="M"))
+
+
+def seasonal_growth(months: int, seed: int = 0, noise: float = 0.02) -> tuple[pd.Series, pd.Series]:
+    """Revenue growing 3% a month with a January and September peak, and its expectation."""
+    t = np.arange(months)
+    expected = 100_000 * np.exp(0.03 * t) * SEASON[(t + 6) % 12]  # starts in July
+    rng = np.random.default_rng(seed)
+    actual = expected * np.exp(rng.normal(0, noise, months))
+    truth = monthly(expected)
+    return monthly(actual), truth.set_axis(truth.index.astype(str))
+
+
+def test_every_listed_model_is_implemented():
+    assert set(forecast.CANDIDATES) == set(FORECASTERS) == set(SETTINGS.models)
+
+
+def test_monthly_revenue_has_zeros_for_silent_months_and_a_column_per_segment():
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", None, "a", "c"],
+            "timestamp": pd.to_datetime(
+                ["2024-01-03", "2024-01-20", "2024-01-21", "2024-03-05", "2024-04-30T18:00"],
+                format="ISO8601",
+            ),
+            "amount": [10.0, 5.0, 2.0, -4.0, 7.0],
+        }
+    )
+    table, notes = forecast.monthly_revenue(lines, pd.Series({"a": "loyal", "b": "new"}))
+    assert notes == []
+    assert table.index.astype(str).tolist() == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert table["total"].tolist() == [17.0, 0.0, -4.0, 7.0]
+    assert table["loyal"].tolist() == [10.0, 0.0, -4.0, 0.0]
+    assert table["guests"].tolist() == [2.0, 0.0, 0.0, 0.0]
+    assert table["unsegmented"].tolist() == [0.0, 0.0, 0.0, 7.0]  # c has no segment
+
+
+def test_a_last_month_the_data_do_not_reach_the_end_of_is_left_out_with_a_note():
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "timestamp": pd.to_datetime(["2024-01-31", "2024-02-10"]),
+            "amount": [1.0, 2.0],
+        }
+    )
+    table, notes = forecast.monthly_revenue(lines, pd.Series(dtype=object))
+    assert table.index.astype(str).tolist() == ["2024-01"]
+    assert notes == ["2024-02 is partial (the data end on 2024-02-10): left out"]
+
+
+def test_too_short_a_history_is_one_line_naming_the_months_and_the_minimum():
+    with pytest.raises(InputError) as error:
+        forecast.require_history(monthly([1.0, 2.0, 3.0, 4.0]), 6, "lines.parquet")
+    message = str(error.value)
+    assert "4 full month(s) of revenue (2023-07 to 2023-10)" in message
+    assert "forecast.min_periods = 6" in message and "\n" not in message
+
+
+def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_noise_floor():
+    actual, expected = seasonal_growth(36)
+    result, ahead, summary = forecast.forecast_series(actual, SETTINGS, expected)
+    scores = summary["models"]
+    assert all(entry["status"] == "ok" for entry in scores.values())
+    assert forecast.CANDIDATES[summary["model"]].seasonal
+    assert scores[summary["model"]]["mase"] < scores["naive"]["mase"]
+    assert scores[summary["model"]]["beats_naive"] and "beats_naive" not in scores["naive"]
+    assert summary["model"] == min(scores, key=lambda m: scores[m]["mase"])
+    # Forecasting with the expectation leaves only the noise: better than any model here.
+    assert summary["truth"]["mase"] < scores[summary["model"]]["mase"]
+    # Every origin forecasts every step, trained only on the months before it.
+    rows = result.rows[result.rows["model"] == "naive"]
+    assert len(rows) == SETTINGS.origins * SETTINGS.horizon
+    first = rows[rows["step"] == 1]
+    assert (first["forecast"].to_numpy() == actual.shift(1)[first["month"]].to_numpy()).all()
+    assert ahead["month"].tolist() == ["2026-07", "2026-08", "2026-09"]
+    assert ((ahead["lower"] <= ahead["forecast"]) & (ahead["forecast"] <= ahead["upper"])).all()
+    assert summary["next"]["total"] == pytest.approx(ahead["forecast"].sum())
+
+
+def test_seasonal_models_are_skipped_with_a_note_under_two_seasons():
+    actual, _ = seasonal_growth(18)
+    _, ahead, summary = forecast.forecast_series(actual, SETTINGS, None)
+    skipped = {name for name, e in summary["models"].items() if e["status"] == "skipped"}
+    assert skipped == {name for name, c in forecast.CANDIDATES.items() if c.seasonal}
+    assert "seasonal_naive skipped: needs 24 months to fit on" in summary["notes"][0]
+    assert len(ahead) == SETTINGS.horizon and np.isfinite(ahead["forecast"]).all()
+
+
+def test_a_model_that_cannot_fit_says_why_and_the_others_still_compete():
+    actual, _ = seasonal_growth(30)
+    actual.iloc[10] = -5.0  # a month of refunds: no log scale
+    _, _, summary = forecast.forecast_series(actual, SETTINGS, None)
+    assert summary["models"]["ets"] == {
+        "status": "failed",
+        "why": "negative monthly revenue: no log scale",
+    }
+    assert summary["models"][summary["model"]]["status"] == "ok"
+
+
+def test_a_launch_cohort_that_fades_is_forecast_without_trouble():
+    t = np.arange(30)
+    fading = monthly(50_000 * np.exp(-0.4 * t) + 2_000 + 30 * (t % 3))
+    _, ahead, summary = forecast.forecast_series(fading, SETTINGS, None)
+    assert np.isfinite(ahead[["forecast", "lower", "upper"]].to_numpy()).all()
+    ok = {m: e["mase"] for m, e in summary["models"].items() if e["status"] == "ok"}
+    assert summary["model"] == min(ok, key=ok.get)
+
+
+def test_intervals_from_backtest_errors_widen_with_the_step():
+    actual, _ = seasonal_growth(36, noise=0.08)
+    settings = forecast.Settings(**{**SETTINGS.__dict__, "models": ("naive",)})
+    _, ahead, _ = forecast.forecast_series(actual, settings, None)
+    width = (ahead["upper"] - ahead["lower"]).to_numpy()
+    assert (np.diff(width) > 0).all()
+
+
+def test_forecasting_twice_gives_the_same_numbers():
+    actual, expected = seasonal_growth(30, seed=3)
+    table = pd.DataFrame({"total": actual, "loyal": actual * 0.6})
+    first = forecast.forecast_all(table, SETTINGS, expected)
+    second = forecast.forecast_all(table, SETTINGS, expected)
+    pd.testing.assert_frame_equal(first[0], second[0])
+    pd.testing.assert_frame_equal(first[1], second[1])
+    assert first[2] == second[2] and first[2]["loyal"]["truth"] is None
+
+
+def test_the_stage_exits_2_with_one_line_when_the_history_is_short(tmp_path):
+    for name in PARAMS_FILES:
+        shutil.copy(ROOT / name, tmp_path / name)
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "a", "b"],
+            "timestamp": pd.to_datetime(["2025-01-05", "2025-02-05", "2025-03-05", "2025-04-30"]),
+            "amount": [10.0, 20.0, 30.0, 40.0],
+        }
+    )
+    lines.to_parquet(tmp_path / "lines.parquet")
+    pd.DataFrame({"customer_id": ["a", "b"], "segment": [0, 1], "name": ["x", "y"]}).to_csv(
+        tmp_path / "segments.csv", index=False
+    )
+    pd.DataFrame({"month": ["2025-01"], "expected_revenue": [1.0]}).to_parquet(
+        tmp_path / "expected.parquet"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "stages/customers/forecast.py"),
+            "lines.parquet",
+            "segments.csv",
+            "expected.parquet",
+            "reports",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: lines.parquet: 4 full month(s) of revenue (2025-01 to 2025-04); the forecast "
+        "needs at least forecast.min_periods = 6. Give a longer export or lower "
+        "forecast.min_periods in config.yaml"
+    ]
