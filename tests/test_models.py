@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift.core.model_store import load_model, save_model
+from leadsift.core.model_store import PACKAGE_DIR, load_model, model_code, save_model
 from leadsift.leads.models import FAMILIES, TRUSTED_TYPES
 from leadsift.leads.schema import raw_records
 
@@ -100,3 +100,16 @@ def test_raw_records_look_like_a_csv_export(halves, roles):
     assert isinstance(records[roles.timestamp].iloc[0], str)
     assert all(records[c].dtype == np.float64 for c in roles.numeric_inputs)
     assert pd.api.types.is_object_dtype(records["city"])
+
+
+def test_a_saved_model_carries_only_the_code_it_runs(saved_model):
+    """The model's code copy is its steps' modules and what they import, nothing else, so editing
+    an unrelated module leaves a rebuilt model's bytes unchanged."""
+    _, path = saved_model
+    copied = {p.relative_to(path / "code").as_posix() for p in (path / "code").rglob("*.py")}
+    needed = {
+        f"leadsift/{p.relative_to(PACKAGE_DIR).as_posix()}" for p in model_code(TRUSTED_TYPES)
+    }
+    assert copied == needed
+    assert {"leadsift/leads/cleaning.py", "leadsift/leads/features.py"} <= copied
+    assert "leadsift/core/profile.py" not in copied and "leadsift/bench.py" not in copied

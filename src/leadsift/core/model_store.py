@@ -12,13 +12,14 @@ load and refuses types that are not trusted (each pipeline lists its own, e.g.
 members after Python object ids and stamps them with the wall-clock time, so `_canonical_skops`
 renumbers the ids in order of appearance and fixes the timestamps; the loaded model is unchanged.
 
-The model carries a copy of the `leadsift` package (MLflow `code_paths`), because its steps
-are leadsift transformers: it loads in any environment with its pinned pip requirements, without
-the training code path.
+The model carries a copy of the `leadsift` modules its steps are defined in and what they import
+(MLflow `code_paths`): it loads in any environment with its pinned pip requirements, without the
+training code path, and its bytes change only when code the model runs changes.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -37,16 +38,53 @@ import pandas as pd
 import yaml
 from sklearn.pipeline import Pipeline
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the whole leadsift package
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the leadsift package
 REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle", "pyarrow", "pyyaml")
 
 
-def _clean_package_copy(into: Path) -> Path:
-    """Copy the package's .py files only (no bytecode caches, which would break reproducibility)."""
-    target = into / PACKAGE_DIR.name
-    for source in sorted(PACKAGE_DIR.rglob("*.py")):
-        if "__pycache__" in source.parts:
+def _module_file(name: str) -> Path | None:
+    """The file of a `leadsift.*` module (or package), None for anything else."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE_DIR.name:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_files(source: Path) -> set[Path]:
+    """The package files `source` imports (absolute imports, as the package writes them)."""
+    found = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
             continue
+        found.update(f for name in names if (f := _module_file(name)))
+    return found
+
+
+def model_code(trusted: Sequence[str]) -> list[Path]:
+    """The package files a model needs: the modules of its trusted leadsift types, what they import
+    (transitively), and the `__init__.py` of every package on the way."""
+    todo = [f for name in trusted if (f := _module_file(name.rpartition(".")[0]))]
+    seen = set(todo)
+    while todo:
+        for found in _imported_files(todo.pop()) - seen:
+            seen.add(found)
+            todo.append(found)
+    folders = {d for f in seen for d in f.parents if d.is_relative_to(PACKAGE_DIR)}
+    return sorted(seen | {d / "__init__.py" for d in folders if (d / "__init__.py").is_file()})
+
+
+def _clean_package_copy(into: Path, trusted: Sequence[str]) -> Path:
+    """Copy the .py files the model needs (no bytecode caches: they would break reproducibility)."""
+    target = into / PACKAGE_DIR.name
+    for source in model_code(trusted):
         copy = target / source.relative_to(PACKAGE_DIR)
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, copy)
@@ -103,7 +141,7 @@ def _flavor_arguments(
         "input_example": example,
         "pyfunc_predict_fn": predict_fn,
         "pip_requirements": [f"{name}=={version(name)}" for name in REQUIREMENTS],
-        "code_paths": [str(_clean_package_copy(code_dir))],
+        "code_paths": [str(_clean_package_copy(code_dir, trusted))],
         "serialization_format": "skops",
         "skops_trusted_types": list(trusted),
     }
