@@ -67,6 +67,12 @@ pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_
 	  out=$$(dvc metrics diff '$(BASE)' --md); echo "$${out:-No metric changed.}"; \
 	  printf '\n## Params compared with %s\n\n' '$(BASE)'; \
 	  out=$$(dvc params diff '$(BASE)' --md); echo "$${out:-No parameter changed.}"; \
+	  printf '\n## Data compared with %s\n\n' '$(BASE)'; \
+	  base=$$(mktemp); \
+	  for input in leads transactions; do \
+	    git show '$(BASE)':reports/profile/$$input.json > $$base 2>/dev/null || : > $$base; \
+	    python -m leadsift.core.profile_diff $$base reports/profile/$$input.json; \
+	  done; rm -f $$base; \
 	} >> reports/pr_report.md
 	@echo "wrote reports/pr_report.md"
 

@@ -28,6 +28,8 @@ def main() -> None:
     evaluation, drift = read("evaluation.json"), read("drift.json")
     segments, tuning = read("customers/segments.json"), read("customers/tuning.json")
     forecast = read("customers/forecast.json")
+    leads_profile = read("profile/leads.json")
+    transactions_profile = read("profile/transactions.json")
     text = (
         leads.render_report(
             evaluation,
@@ -36,6 +38,7 @@ def main() -> None:
             promotion=read("promotion.json"),
             family=params["model"]["family"],
             drift=drift,
+            profile=leads_profile,
         )
         + "\n"
         + customers.render_section(
@@ -47,12 +50,12 @@ def main() -> None:
             promotion=read("customers/promotion.json"),
             drift=read("customers/drift.json"),
             forecast=forecast,
+            profile=transactions_profile,
         )
     )
     write_text(reports / "report.md", text)
-    headline = leads.headline_metrics(evaluation, drift) | customers.headline_metrics(
-        segments, tuning, forecast
-    )
+    headline = leads.headline_metrics(evaluation, drift, leads_profile)
+    headline |= customers.headline_metrics(segments, tuning, forecast, transactions_profile)
     write_json(reports / "metrics.json", headline, sort_keys=False)
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leadsift.core.io import InputError
+from leadsift.core.io import InputError, read_table
+from leadsift.core.profile import ProfileSettings, profile_table
 from leadsift.leads.cleaning import clean_leads
+from leadsift.leads.data_profile import profile_plan, target_mask
 from leadsift.leads.schema import ColumnRoles, load_raw_table
 
 BAD = Path(__file__).parent / "data" / "bad"
@@ -79,3 +81,27 @@ def test_a_byte_order_mark_and_windows_line_ends_change_nothing():
 def test_a_quoted_newline_stays_inside_its_field():
     result = prepare("quoted_newline.csv")
     assert "new delhi" in set(result.clean["city"])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_readable_file_is_profiled_as_far_as_it_can_be_read(name):
+    """The data profile reads a file as it is: only a file that cannot be read at all stops it,
+    with prepare's line; a missing column or an unusable target is a warning on the page."""
+    text = dict.fromkeys(["city", "source", "lead_id", "created_at", "converted"], "str")
+    try:
+        raw = read_table(BAD / name, "leads.raw_path", dtype=text)
+    except InputError as error:
+        assert EXPECTED[name]["error"] in str(error)
+        return
+    positive, problem = target_mask(raw, ROLES, name)
+    profile = profile_table(
+        raw, profile_plan(ROLES, ["Select"]), ProfileSettings(), positive, target_problem=problem
+    )
+    assert profile["table"]["rows"] == len(raw)
+    warnings = "\n".join(profile["warnings"])
+    if name == "missing_column.csv":
+        assert "source: declared but not in the file (`leads.categorical`)" in warnings
+    if name == "one_class.csv":
+        assert positive is None and "no target analysis" in warnings
+    if "error" not in EXPECTED[name] and positive is not None:
+        assert profile["target"]["labelled"] == positive.notna().sum() > 0

@@ -64,3 +64,12 @@ def test_the_command_line_names_an_unknown_section(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--only", "quality,speed"])
     assert "unknown section(s) ['speed']" in capsys.readouterr().err
+
+
+def test_the_wide_profile_table_has_the_stated_shape_and_is_seeded(leads):
+    raw = leads[0].astype(str)
+    wide = bench.widened(raw, 300, 85)
+    assert wide.shape == (300, 85)
+    assert wide.equals(bench.widened(raw, 300, 85))
+    extra = wide.filter(like="extra_count")
+    assert len(extra.columns) > 0 and (extra >= 0).all().all()

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leadsift.core.io import InputError
+from leadsift.core.io import InputError, read_table
+from leadsift.core.profile import ProfileSettings, profile_table
 from leadsift.customers.cleaning import clean_transactions
+from leadsift.customers.data_profile import profile_plan
 from leadsift.customers.schema import TransactionRoles, load_transactions
 
 BAD = Path(__file__).parent / "data" / "bad_transactions"
@@ -63,3 +65,21 @@ def test_row_problems_are_quarantined_with_their_reason(name):
     )
     if "encoding" in expected:
         assert raw.attrs["encoding"] == expected["encoding"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_readable_export_is_profiled_as_far_as_it_can_be_read(name):
+    try:
+        raw = read_table(
+            BAD / name, "transactions.raw_path", dtype=dict.fromkeys(ROLES.text, "str")
+        )
+    except InputError as error:
+        assert EXPECTED[name]["error"] in str(error)
+        return
+    profile = profile_table(raw, profile_plan(ROLES), ProfileSettings())
+    assert profile["table"]["rows"] == len(raw)
+    absent = [c for c in ROLES.columns if c not in raw.columns]
+    found = {
+        f["column"] for f in profile["findings"] if f["problem"] == "declared but not in the file"
+    }
+    assert found == set(absent)

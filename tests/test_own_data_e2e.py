@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from leadsift.core.io import read_yaml
+from leadsift.core.profile import ranking
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import shop as customers_shop
 from tests.repo import Repo
@@ -102,6 +103,29 @@ def own_export(sample_seed: int = 3) -> pd.DataFrame:
     return own.sample(frac=1.0, random_state=0)  # no meaningful order, as exports often are
 
 
+def assert_profiles_follow_the_roles(repo: Repo, own: pd.DataFrame, sales: pd.DataFrame) -> None:
+    profile = json.loads((repo.path / "reports/profile/leads.json").read_text())
+    assert profile["table"]["rows"] == len(own)
+    assert profile["columns"]["region"]["role"] == "leads.categorical"
+    assert profile["target"]["rate"] == pytest.approx((own["converted"] == "Yes").mean())
+    assert "pricing (total)" in [name for name, *_ in ranking(profile)]
+    sales_profile = json.loads((repo.path / "reports/profile/transactions.json").read_text())
+    assert sales_profile["table"]["rows"] == len(sales)
+    assert sales_profile["columns"]["day"]["unparseable"] == 0  # YYYYMMDD, by timestamp_format
+
+
+def write_sales(repo: Repo) -> tuple[object, pd.DataFrame]:
+    """The retailer's export and one later month, in its own shape."""
+    shop = customers_shop()
+    sales = retailer_export(shop.export)
+    sales.to_csv(repo.path / "data/own/sales.csv", index=False)
+    (repo.path / "data/own/sales_later").mkdir()
+    retailer_export(shop.batches[0][1]).to_csv(
+        repo.path / "data/own/sales_later/2026-01.csv", index=False
+    )
+    return shop, sales
+
+
 def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     repo = Repo(tmp_path / "own", OWN_ROLES)
     (repo.path / "data/own").mkdir(parents=True)
@@ -114,19 +138,15 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     later.drop(columns="converted").to_csv(repo.path / "data/own/batches/2025-01.csv", index=False)
     labels = later[["converted"]].assign(row_number=range(1, len(later) + 1))
     labels.to_csv(repo.path / "data/own/labels/2025-01.csv", index=False)
-    shop = customers_shop()
-    sales = retailer_export(shop.export)
-    sales.to_csv(repo.path / "data/own/sales.csv", index=False)
-    (repo.path / "data/own/sales_later").mkdir()
-    retailer_export(shop.batches[0][1]).to_csv(
-        repo.path / "data/own/sales_later/2026-01.csv", index=False
-    )
+    shop, sales = write_sales(repo)
     # The common slip: `Yes` unquoted, a boolean to YAML 1.1 (PyYAML), a string to DVC and leadsift.
-    setup = (repo.path / "config.yaml").read_text()
-    (repo.path / "config.yaml").write_text(
-        setup.replace("positive_label: 'Yes'", "positive_label: Yes")
+    setup = (
+        (repo.path / "config.yaml")
+        .read_text()
+        .replace("positive_label: 'Yes'", "positive_label: Yes")
     )
-    assert "positive_label: Yes\n" in (repo.path / "config.yaml").read_text()
+    assert "positive_label: Yes\n" in setup
+    (repo.path / "config.yaml").write_text(setup)
     repo.commit("own data")
     repo.repro()
 
@@ -150,6 +170,7 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     signature = (repo.path / "models/model/MLmodel").read_text()
     assert '"name": "region"' in signature and '"name": "city"' not in signature
 
+    assert_profiles_follow_the_roles(repo, own, sales)
     # The transactions: every line accounted for, zero amounts quarantined, no truth to compare.
     sales_data = json.loads((repo.path / "reports/customers/data.json").read_text())
     assert sales_data["rows_in"] == len(sales)

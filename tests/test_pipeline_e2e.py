@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pandas as pd
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.e2e
 STAGES = [
     "generate",
     "generate_incoming",
+    "data_profile",
     "prepare",
     "featurize",
     "split",
@@ -26,6 +28,7 @@ STAGES = [
     "report",
     "score",
     "customers_generate",
+    "customers_data_profile",
     "customers_prepare",
     "customers_features",
     "customers_tune",
@@ -144,9 +147,9 @@ def test_only_headline_numbers_are_dvc_metrics(built):
     headline = workspace["data"]["reports/metrics.json"]["data"]
     assert list(workspace["data"]) == ["reports/metrics.json"]
     assert list(headline) == [
-        "roc_auc", "bayes_share", "pr_auc", "junk_filtered", "drift_alerts",
+        "roc_auc", "bayes_share", "pr_auc", "junk_filtered", "drift_alerts", "leads_warnings",
         "segments", "silhouette", "ari_share", "top20_share",
-        "forecast_mase", "forecast_next", "forecast_low", "forecast_high",
+        "forecast_mase", "forecast_next", "forecast_low", "forecast_high", "transactions_warnings",
     ]  # fmt: skip
 
 
@@ -161,6 +164,7 @@ def test_only_headline_numbers_are_dvc_metrics(built):
         ({"evaluate.importance_repeats": 3}, ["evaluate"]),  # config.yaml: the figures only
         ({"customers_monitor.psi_alert": 0.05}, ["customers_monitor", "report"]),
         ({"forecast.horizon": 2}, ["customers_forecast", "report"]),  # params.yaml
+        ({"profile.max_missing": 0.01}, ["customers_data_profile", "data_profile", "report"]),
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):
@@ -221,3 +225,46 @@ def test_revenue_is_forecast_by_the_backtest_winner_against_the_truth(built):
     assert headline["forecast_next"] == round(total["next"]["total"])
     assert (repo.path / "reports/customers/forecast/forecast.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Revenue forecast" in (repo.path / "reports/report.md").read_text()
+
+
+def test_each_input_is_profiled_and_the_report_lists_its_warnings(built):
+    repo = built[0]
+    report = (repo.path / "reports/report.md").read_text()
+    headline = json.loads((repo.path / "reports/metrics.json").read_text())
+    for name, raw, metric in (
+        ("leads", "data/raw/leads.csv", "leads_warnings"),
+        ("transactions", "data/customers/raw/transactions.csv", "transactions_warnings"),
+    ):
+        profile = json.loads((repo.path / f"reports/profile/{name}.json").read_text())
+        with (repo.path / raw).open() as export:
+            assert profile["table"]["rows"] == sum(1 for _ in export) - 1
+        page = (repo.path / f"reports/profile/{name}.md").read_text()
+        for figure in re.findall(rf"\]\(({name}/[a-z]+\.png)\)", page):
+            assert (repo.path / "reports/profile" / figure).read_bytes()[:4] == b"\x89PNG"
+        assert f"[profile/{name}.md](profile/{name}.md)" in report
+        assert headline[metric] == len(profile["warnings"]) > 0
+        for warning in profile["warnings"]:
+            assert f"- {warning}" in report
+    leads = json.loads((repo.path / "reports/profile/leads.json").read_text())
+    strongest = [c for c, s in leads["groups"].items() if s["auc"] > 0.7]
+    assert strongest, "an interaction group total separates genuine from junk leads"
+
+
+def test_a_file_the_contract_rejects_is_still_profiled(built, tmp_path):
+    """prepare stops on a missing column and unreadable counts; the profile shows them."""
+    repo = built[0]
+    raw = pd.read_csv(repo.path / "data/raw/leads.csv", dtype=str)
+    broken = raw.drop(columns="utm_medium").assign(chat_clicks="many")
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    prepare = repo.run(
+        "python", "stages/leads/prepare.py", str(tmp_path / "broken.csv"), str(tmp_path / "out"),
+        str(tmp_path / "data.json"), check=False, env={"PYTHONPATH": "src"},
+    )  # fmt: skip
+    assert prepare.returncode == 2 and "'utm_medium' (leads.categorical)" in prepare.stderr
+    repo.run(
+        "python", "stages/leads/data_profile.py", str(tmp_path / "broken.csv"),
+        str(tmp_path / "profile"), env={"PYTHONPATH": "src"},
+    )  # fmt: skip
+    page = (tmp_path / "profile/leads.md").read_text()
+    assert "utm_medium: declared but not in the file (`leads.categorical`)" in page
+    assert f"chat_clicks: values that are not numbers ({len(raw):,})" in page

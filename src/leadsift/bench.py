@@ -1,7 +1,7 @@
 """`make bench`: quality against the known ceiling, speed and scale, measured side by side.
 
     python -m leadsift.bench [--only pipeline,quality,tuning,throughput,scoring,serving,scale,
-                                     streaming,segmentation,segmentation_scale]
+                                     streaming,segmentation,segmentation_scale,profile]
                              [--scale 1000000,3000000] [--streaming 1000000,10000000]
                              [--customers 14400,145000] [--leads N] [--shop-customers N]
                              [--out reports/bench.json]
@@ -15,7 +15,8 @@ million leads, so 10,000,000 leads do not fit in 23 GB. `streaming` measures wha
 generator, cleaning and features in bounded chunks, and LightGBM trained from a dataset binned
 batch by batch. `segmentation` builds the customers pipeline twice from scratch (quality against
 the generator's truth, speed, no-op repro, identical builds); `segmentation_scale` runs it at
-about 500,000 and 5,000,000 transaction lines.
+about 500,000 and 5,000,000 transaction lines. `profile` times the leads' data-profile stage at
+240,000 leads and on a 6,000 x 85 table.
 Writes reports/bench.json (each target: measured figure, target, met; a run of some sections
 replaces only their rows) and prints a table. It takes about an hour on two cores, so it is not
 part of `make test`."""
@@ -68,6 +69,7 @@ SECTIONS = (
     "streaming",
     "segmentation",
     "segmentation_scale",
+    "profile",
 )
 
 
@@ -781,6 +783,67 @@ def bench_segmentation_scale(workdir: Path, sizes: Sequence[int]) -> list[Result
     ]
 
 
+def widened(leads: pd.DataFrame, rows: int, columns: int, seed: int = 0) -> pd.DataFrame:
+    """`rows` leads with extra columns up to `columns`: a third categories (levels drawn from the
+    cities, reshuffled), the rest counts (a lead's column plus Poisson noise), all seeded."""
+    rng = np.random.default_rng(seed)
+    wide = leads.head(rows).reset_index(drop=True)
+    counts = [c for c in wide.columns if c.endswith(("_clicks", "_views"))]
+    extra = columns - wide.shape[1]
+    for i in range(extra):
+        if i % 3 == 0:
+            wide[f"extra_category_{i}"] = rng.permutation(wide["city"].to_numpy())
+        else:
+            base = pd.to_numeric(wide[counts[i % len(counts)]], errors="coerce").fillna(0)
+            wide[f"extra_count_{i}"] = base.clip(lower=0) + rng.poisson(1.0, rows)
+    return wide
+
+
+def bench_profile(workdir: Path, n_leads: int) -> list[Result]:
+    """The data_profile stage's process (read, profile, figures, write) at `n_leads` leads, and on
+    a 6,000 x 85 table (the leads widened, its extra columns declared in config.yaml)."""
+    repo = project_copy(workdir / "profile", {"generate.n_leads": n_leads})
+    _log(f"profile: generating {n_leads:,} leads")
+    subprocess.run(
+        ["dvc", "repro", "generate"], cwd=repo, env=_env(), check=True, capture_output=True
+    )
+    stage = dict(stage_commands(repo))["data_profile"]
+    leads = run_watched(["env", "PYTHONPATH=src", "python", *stage], repo)
+    _log(f"profile: {n_leads:,} leads in {leads.wall_s:.1f} s")
+    wide = widened(pd.read_csv(repo / "data/raw/leads.csv", dtype=str), 6000, 85)
+    wide.to_csv(repo / "data/raw/wide.csv", index=False)
+    roles = read_params(repo)["leads"]
+    write_overrides(
+        repo,
+        {
+            "leads.raw_path": "data/raw/wide.csv",
+            "leads.categorical": [*roles["categorical"], *wide.filter(like="extra_category")],
+            "leads.numeric": [*roles["numeric"], *wide.filter(like="extra_count")],
+        },
+    )
+    command = [stage[0], "data/raw/wide.csv", "reports/wide"]
+    table = run_watched(["env", "PYTHONPATH=src", "python", *command], repo)
+    _log(f"profile: a {wide.shape[0]:,} x {wide.shape[1]} table in {table.wall_s:.1f} s")
+    return [
+        Result(
+            f"data_profile stage at {n_leads:,} leads",
+            round(leads.wall_s, 2),
+            "<= 15",
+            leads.wall_s <= 15 if n_leads == 240_000 else None,
+            "s",
+            {"stated_at": "240,000 leads", "peak_rss_mb": round(leads.peak_rss_mb)},
+        ),
+        _check(
+            f"data_profile stage on a {wide.shape[0]:,} x {wide.shape[1]} table",
+            table.wall_s,
+            "<=",
+            30,
+            "s",
+            peak_rss_mb=round(table.peak_rss_mb),
+        ),
+    ]
+
+
 # What would meet the scale targets where the pandas pipeline cannot (section `streaming`): the same
 # generator, cleaning and features, but in bounded chunks; training by LightGBM from a binned
 # dataset built batch by batch. Each step runs in its own process, so its peak RSS is its own.
@@ -1060,6 +1123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "segmentation_scale": lambda: bench_segmentation_scale(
                 workdir, [int(n) for n in args.customers.split(",")]
             ),
+            "profile": lambda: bench_profile(workdir, args.leads or 240_000),
         }
         for name in SECTIONS[1:]:
             if name in sections:

@@ -45,6 +45,9 @@ def main() -> None:
             _read("customers/forecast.json"),
         )
         lines[-2:-2] = customers  # before the report's and next steps' lines
+    profiles = [(name, _read(f"profile/{name}.json")) for name in ("leads", "transactions")]
+    if found := [f"{name} {len(p['warnings'])}" for name, p in profiles if p]:
+        lines[-2:-2] = [f"Data profiles: warnings in {', '.join(found)} (reports/profile/*.md)"]
     print("\n".join(lines))
 
 

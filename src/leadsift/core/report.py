@@ -33,3 +33,12 @@ def verdict(promotion: Mapping[str, Any]) -> str:
     if outcome == "promoted":
         return f"promoted: version {version} is the champion"
     return f"{outcome}: version {version}"
+
+
+def data_profile_lines(profile: Mapping[str, Any], link: str) -> list[str]:
+    """The data profile's warnings, with a link to the page (relative to the report)."""
+    warnings = profile["warnings"]
+    head = f"Data profile of the raw input: [{link}]({link}), "
+    if not warnings:
+        return [head + "no warnings.", ""]
+    return [head + f"{len(warnings)} warnings:", "", *(f"- {w}" for w in warnings), ""]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsift.core.report import table, verdict
+from leadsift.core.report import data_profile_lines, table, verdict
 from leadsift.customers.forecast import TOTAL, describe
 
 FIGURES = (
@@ -21,7 +21,10 @@ FIGURES = (
 
 
 def headline_metrics(
-    segments: Mapping[str, Any], tuning: Mapping[str, Any], forecast: Mapping[str, Any]
+    segments: Mapping[str, Any],
+    tuning: Mapping[str, Any],
+    forecast: Mapping[str, Any],
+    profile: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The customers' numbers in reports/metrics.json: how many segments, how well separated,
     how close to the best recovery of the truth (when there is one), how concentrated revenue is;
@@ -38,6 +41,8 @@ def headline_metrics(
         "forecast_low": round(total["next"]["lower"]),
         "forecast_high": round(total["next"]["upper"]),
     }
+    if profile is not None:
+        headline["transactions_warnings"] = len(profile["warnings"])
     return {
         k: round(v, 4) if isinstance(v, float) else v for k, v in headline.items() if v is not None
     }
@@ -69,6 +74,7 @@ def render_section(
     promotion: Mapping[str, Any] | None = None,
     drift: Mapping[str, Any] | None = None,
     forecast: Mapping[str, Any] | None = None,
+    profile: Mapping[str, Any] | None = None,
 ) -> str:
     """The customers section of the report, as Markdown."""
     truth, shares = segments["truth"], segments["concentration"]
@@ -126,6 +132,8 @@ def render_section(
         f"duplicates, {data['rows_quarantined']:,} quarantined.",
         "",
     ]
+    if profile:
+        parts += data_profile_lines(profile, "profile/transactions.md")
     if forecast:
         parts += forecast_section(forecast)
     parts += [f"![{title}]({path})" for title, path in FIGURES]

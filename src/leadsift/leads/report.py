@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsift.core.report import table, verdict
+from leadsift.core.report import data_profile_lines, table, verdict
 
 FIGURES = (
     ("ROC curve", "figures/roc.png"),
@@ -42,7 +42,9 @@ def _metric_rows(test: Mapping[str, Any], validation: Mapping[str, Any]) -> list
 
 
 def headline_metrics(
-    evaluation: Mapping[str, Any], drift: Mapping[str, Any] | None
+    evaluation: Mapping[str, Any],
+    drift: Mapping[str, Any] | None,
+    profile: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """reports/metrics.json: the few numbers `dvc exp show` and `dvc metrics diff` compare, most
     important first (DVC keeps the leftmost columns when a terminal is too narrow)."""
@@ -55,6 +57,8 @@ def headline_metrics(
     }
     if drift is not None:
         headline["drift_alerts"] = len(drift["reasons"])
+    if profile is not None:
+        headline["leads_warnings"] = len(profile["warnings"])
     return {
         k: round(v, 4) if isinstance(v, float) else v for k, v in headline.items() if v is not None
     }
@@ -68,6 +72,7 @@ def render_report(
     promotion: Mapping[str, Any] | None = None,
     family: str | None = None,
     drift: Mapping[str, Any] | None = None,
+    profile: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report as Markdown text."""
     test, validation = evaluation["test"], evaluation["validation"]
@@ -123,6 +128,8 @@ def render_report(
         f"exact duplicates, {data['rows_quarantined']:,} quarantined.",
         "",
     ]
+    if profile:
+        parts += data_profile_lines(profile, "profile/leads.md")
     parts += ["## Figures", ""]
     parts += [f"![{title}]({path})" for title, path in FIGURES]
     return "\n".join(parts) + "\n"
