@@ -121,3 +121,27 @@ def test_the_report_recommends_retraining_only_with_reasons(params):
     report = monitoring.drift_report(loud, limits)
     assert report["retrain_recommended"] is True
     assert report["reasons"] == ["2026-02: platform: PSI 0.31 >= 0.1"]
+
+
+def test_unseen_categories_expected_from_a_small_reference_do_not_alert():
+    """A long-tailed column seen in a small sample: a third of its rows are singletons, so about a
+    third of later rows hold categories it never saw, without any drift (Good-Turing)."""
+    rng = np.random.default_rng(0)
+    levels = [f"c{i}" for i in range(5000)]
+    weights = 1 / np.arange(1, 5001)  # Zipf-like, as cities are
+    weights /= weights.sum()
+    reference = pd.Series(rng.choice(levels, 3000, p=weights))
+    batch = pd.Series(rng.choice(levels, 1000, p=weights))
+    drift = measures.categorical_drift(reference, batch)
+    singletons = (reference.value_counts() == 1).sum() / len(reference)
+    assert drift["unseen_expected"] == pytest.approx(singletons)
+    assert abs(drift["unseen_share"] - drift["unseen_expected"]) < 0.04  # within 3 sd of a share
+    assert drift["unseen_share"] > 0.05  # what the old rule (alert at 2%) would have flagged
+
+
+@pytest.mark.parametrize("seed", [201, 202, 203])
+def test_the_default_mild_drift_raises_no_alarm(reference, context, params, seed):
+    """The docs' claim for the default incoming batches: their drift (params.yaml
+    `incoming.drift`, here all of it, as the last batch has it) alerts nothing."""
+    drift = Drift(**params["incoming"]["drift"])
+    assert check_batch(reference, context, seed=seed, drift=drift) == []

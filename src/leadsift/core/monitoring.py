@@ -57,7 +57,8 @@ def numeric_drift(reference: pd.Series, batch: pd.Series, bins: int) -> dict[str
 
 def categorical_drift(reference: pd.Series, batch: pd.Series) -> dict[str, Any]:
     """PSI over the training levels plus `missing` and `unseen` bins, a chi-square test of the
-    two tables, and the share of the batch's leads whose category training never saw."""
+    two tables, and the share of the batch's leads whose category training never saw, next to
+    the share expected from the reference's own sample (`unseen_expected`)."""
     ref = reference.astype(object).where(reference.notna(), "(missing)")
     new = batch.astype(object).where(batch.notna(), "(missing)")
     known = set(ref)
@@ -77,7 +78,16 @@ def categorical_drift(reference: pd.Series, batch: pd.Series) -> dict[str, Any]:
         "test": "chi-square",
         "p_value": float(p_value),
         "unseen_share": float((new == "(unseen)").mean()) if len(new) else 0.0,
+        "unseen_expected": unseen_expected(ref),
     }
+
+
+def unseen_expected(reference: pd.Series) -> float:
+    """The share of later rows expected to hold a category the reference never saw, with no
+    drift at all: the Good-Turing estimate, the reference's share of categories seen once. A
+    small reference of a long-tailed column (cities) misses many real categories."""
+    counts = reference.value_counts()
+    return float((counts == 1).sum() / len(reference)) if len(reference) else 0.0
 
 
 def feature_drift(

@@ -86,11 +86,13 @@ def batch_alerts(
     for name, row in features.iterrows():
         if row["psi"] >= limits.psi_alert and row["p_value"] < corrected:
             alerts.append(f"{name}: PSI {row['psi']:.2f} >= {limits.psi_alert:g}")
-        share = row["unseen_share"]
-        if share is not None and not pd.isna(share) and share >= limits.unseen_alert:
+        share, expected = row["unseen_share"], row.get("unseen_expected")
+        expected = 0.0 if expected is None or pd.isna(expected) else expected
+        if share is not None and not pd.isna(share) and share - expected >= limits.unseen_alert:
             alerts.append(
                 f"{name}: {share:.1%} of leads have a category never seen in training "
-                f"(alert at {limits.unseen_alert:.0%})"
+                f"({expected:.1%} expected from training's rare categories; alert at "
+                f"{limits.unseen_alert:.0%} more)"
             )
     if score["psi"] >= limits.psi_alert and score["p_value"] < limits.p_value:
         alerts.append(
@@ -131,7 +133,8 @@ def drift_table(report: dict[str, Any]) -> pd.DataFrame:
     for batch, entry in report["batches"].items():
         subjects = {alert.split(": ", 1)[0] for alert in entry["alerts"]}
         score = {"kind": "score", "psi": entry["score"]["psi"], "test": "ks",
-                 "p_value": entry["score"]["p_value"], "unseen_share": None}  # fmt: skip
+                 "p_value": entry["score"]["p_value"], "unseen_share": None,
+                 "unseen_expected": None}  # fmt: skip
         for feature, drift in [*entry["features"].items(), ("scores", score)]:
             rows.append({"batch": batch, "feature": feature, **drift, "alert": feature in subjects})
     return pd.DataFrame(rows)
