@@ -14,13 +14,13 @@ pytestmark = pytest.mark.e2e
 TRIALS = "reports/tuning/trials.csv"  # wall-time column, excluded from byte comparisons
 
 
-def kill_during(repo: Repo, stage: str, marker: str) -> None:
+def kill_during(repo: Repo, stage: str, marker: str, env: dict[str, str] | None = None) -> None:
     """Start `dvc repro -f -s STAGE`; SIGKILL it and the stage's python once the stage prints
-    `marker`, a progress line it prints before it writes any output."""
+    `marker`."""
     process = subprocess.Popen(
         ["dvc", "repro", "-f", "-s", stage],
         cwd=repo.path,
-        env=repo.env,
+        env={**repo.env, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -52,6 +52,21 @@ def test_a_killed_stage_is_rebuilt_identically(baseline, tmp_path, stage, marker
     assert repo.repro("-f", "-s", stage) == [stage]
     assert outputs(repo) == outputs(baseline)
     assert "up to date" in repo.run("dvc", "status").stdout
+
+
+def test_a_stage_killed_while_writing_leaves_no_partial_output(baseline, tmp_path):
+    """The kill lands while prepare writes its clean table (a test hook holds the write between
+    the temporary file and the move into place): no partial table exists, only the temporary
+    file, and the next run of the stage clears it and writes the table anew."""
+    repo = Repo.copy_of(baseline.repo, tmp_path / "mid_write")
+    table = repo.path / "data/interim/leads.parquet"
+    kill_during(repo, "prepare", f"writing {table.relative_to(repo.path)}",
+                env={"LEADSIFT_PAUSE_WRITE": "interim/leads.parquet"})  # fmt: skip
+    assert not table.exists()
+    assert list(table.parent.glob(".leads.parquet.*.tmp")), "the kill did not land mid-write"
+    assert repo.repro("-f", "-s", "prepare") == ["prepare"]
+    assert not list(table.parent.glob(".leads.parquet.*.tmp"))
+    assert outputs(repo) == outputs(baseline)
 
 
 def outputs(built) -> dict[str, str]:

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,16 +29,30 @@ class InputError(Exception):
     """A problem with the user's input or configuration, reported as one line without traceback."""
 
 
+# Test hook: a write whose target path contains this text pauses before it is moved into place, so
+# a test can kill the stage while an output is being written (tests/test_fault_safety_e2e.py).
+PAUSE_WRITE = "LEADSIFT_PAUSE_WRITE"
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to `target`; move it onto `target` only if the block succeeds."""
+    """Yield a temporary path next to `target`; move it onto `target` only if the block succeeds.
+
+    A process killed mid-write (SIGKILL runs no cleanup) leaves only its temporary file, never a
+    partial `target`; the next write of `target` removes such leftovers first.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if (pause := os.environ.get(PAUSE_WRITE)) and pause in str(target):
+            print(f"leadsift: writing {target}", flush=True)
+            time.sleep(600)
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs are shared
         os.replace(tmp_path, target)
     finally:
