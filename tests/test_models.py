@@ -1,10 +1,17 @@
 import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.metrics import roc_auc_score
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from leadsift.core.model_store import PACKAGE_DIR, load_model, model_code, save_model
 from leadsift.leads.models import FAMILIES, TRUSTED_TYPES
@@ -113,3 +120,49 @@ def test_a_saved_model_carries_only_the_code_it_runs(saved_model):
     assert copied == needed
     assert {"leadsift/leads/cleaning.py", "leadsift/leads/features.py"} <= copied
     assert "leadsift/core/profile.py" not in copied and "leadsift/bench.py" not in copied
+
+
+def test_loading_trusts_the_callers_types_not_the_list_inside_mlmodel(saved_model, tmp_path):
+    """A crafted model cannot widen what loads: the MLmodel file's list is ignored, and a type
+    the caller does not trust is refused."""
+    _, path = saved_model
+    crafted = tmp_path / "model"
+    shutil.copytree(path, crafted)
+    mlmodel = crafted / "MLmodel"
+    meta = yaml.safe_load(mlmodel.read_text())
+    meta["flavors"]["sklearn"]["skops_trusted_types"].append("builtins.eval")
+    mlmodel.write_text(yaml.safe_dump(meta))
+    load_model(crafted, TRUSTED_TYPES)  # the caller's list: it loads
+    narrower = [t for t in TRUSTED_TYPES if t != "leadsift.leads.features.LeadFeatures"]
+    with pytest.raises(UntrustedTypesFoundException, match="LeadFeatures"):
+        load_model(crafted, narrower)
+
+
+LOAD_ALONE = """
+import sys
+sys.path = [p for p in sys.path if p != {src!r}]  # the repository's code out of reach
+import mlflow.pyfunc
+model = mlflow.pyfunc.load_model({model!r})
+import leadsift
+print(leadsift.__file__)
+print(model.predict(__import__("pandas").read_parquet({records!r}))[:, 1].tolist())
+"""
+
+
+def test_the_model_loads_and_scores_with_its_own_code_copy(saved_model, roles, prepared, tmp_path):
+    pipeline, path = saved_model
+    copy = tmp_path / "elsewhere" / "model"
+    shutil.copytree(path, copy)
+    records = raw_records(prepared.head(3), roles)
+    records.to_parquet(tmp_path / "records.parquet")
+    script = LOAD_ALONE.format(
+        src=str(PACKAGE_DIR.parent), model=str(copy), records=str(tmp_path / "records.parquet")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    where, scores = done.stdout.strip().splitlines()[-2:]
+    assert where.startswith(str(copy / "code"))
+    np.testing.assert_allclose(json.loads(scores), pipeline.predict_proba(records)[:, 1])

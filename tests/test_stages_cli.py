@@ -81,3 +81,33 @@ def test_no_library_module_names_a_column_of_the_default_dataset():
         text = module.read_text()
         found = sorted(n for n in names if f'"{n}"' in text or f"'{n}'" in text)
         assert not found, f"{module.name} hard-codes {found}"
+
+
+@pytest.mark.parametrize(
+    ("batches", "expected"),
+    [
+        (None, "batches: not a directory; set `score.input`"),
+        ([], "batches: no .csv or .parquet batch files"),
+        ([("2026-01.csv", "lead_id,city\nLD1,Pune\n")], "missing column(s)"),
+    ],
+)
+def test_score_stops_on_a_bad_batch_directory_with_one_line(
+    tmp_path, saved_model, batches, expected
+):
+    for name in PARAMS_FILES:
+        shutil.copy(ROOT / name, tmp_path / name)
+    write_overrides(tmp_path, {"score.model": str(saved_model[1])})
+    (tmp_path / "evaluation.json").write_text('{"business": {"threshold": 0.5}}')
+    if batches is not None:
+        (tmp_path / "batches").mkdir()
+        for name, text in batches:
+            (tmp_path / "batches" / name).write_text(text)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "stages/leads/score.py"), "batches", "evaluation.json", "out",
+         "out/score.json"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-1500:]
+    assert expected in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out/score.json").exists()

@@ -154,11 +154,6 @@ def clean_leads(
         "rows_duplicate": int(duplicate.sum()),
         "rows_quarantined": int(bad.sum()),
     }
-    if (
-        counts["rows_in"]
-        != counts["rows_clean"] + counts["rows_duplicate"] + counts["rows_quarantined"]
-    ):
-        raise AssertionError(f"row accounting broken: {counts}")
     if clean.empty:
         common = reasons[bad].str.split("; ").explode().value_counts().head(3)
         listed = ", ".join(f"{reason} ({n})" for reason, n in common.items())

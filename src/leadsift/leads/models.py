@@ -1,7 +1,8 @@
 """Model families and the full scoring pipeline: raw lead record in, probability of genuine out.
 
-Adding a family is one entry in `FAMILIES`, with its fixed settings under `model:` and its search
-space under `tune.spaces` in config.yaml.
+Adding a family is one entry in `FAMILIES`, its name in `leads.params.FAMILIES` (which the params
+checks read without importing the models; a test checks the two agree), its fixed settings under
+`model:` and its search space under `tune.spaces` in config.yaml.
 """
 
 from __future__ import annotations
