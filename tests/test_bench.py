@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -66,10 +69,70 @@ def test_the_command_line_names_an_unknown_section(capsys):
     assert "unknown section(s) ['speed']" in capsys.readouterr().err
 
 
-def test_the_wide_profile_table_has_the_stated_shape_and_is_seeded(leads):
+def test_the_wide_profile_table_has_the_stated_shape_and_is_seeded(leads, roles):
     raw = leads[0].astype(str)
-    wide = bench.widened(raw, 300, 85)
+    wide = bench.widened(raw, 300, 85, category=roles.categorical[0], counts=roles.interactions)
     assert wide.shape == (300, 85)
-    assert wide.equals(bench.widened(raw, 300, 85))
+    assert wide.equals(
+        bench.widened(raw, 300, 85, category=roles.categorical[0], counts=roles.interactions)
+    )
     extra = wide.filter(like="extra_count")
     assert len(extra.columns) > 0 and (extra >= 0).all().all()
+
+
+def watched(wall_s: float, peak_mb: float = 100.0) -> bench.Watched:
+    return bench.Watched(wall_s, peak_mb, {})
+
+
+def test_scale_targets_are_judged_only_at_their_stated_sizes():
+    at_size = bench.size_targets({1_000_000: watched(100), 10_000_000: watched(900)}, "lead",
+                                 10_000_000, 1_000_000)  # fmt: skip
+    assert [r.met for r in at_size] == [True, True]
+    elsewhere = bench.size_targets({1_000_000: watched(100), 3_000_000: watched(250, 5000)},
+                                   "lead", 10_000_000, 1_000_000)  # fmt: skip
+    assert [r.met for r in elsewhere] == [None, None]  # 6.9 GB at 3M says nothing about 10M
+    assert elsewhere[0].details["stated_at"] == "10,000,000 leads"
+    slow = bench.size_targets({510_000: watched(100), 4_900_000: watched(1500)}, "line",
+                              5_000_000, 500_000)  # fmt: skip
+    assert slow[1].met is False and slow[1].measured == pytest.approx(1500 / 4.9e6 / (100 / 5.1e5))
+
+
+def test_a_prototype_row_is_named_so_and_never_met():
+    row = bench.as_prototype(bench._check("streaming: peak RSS at 10 leads", 1.0, "<=", 2))
+    assert row.name == "prototype (streaming): peak RSS at 10 leads"
+    assert row.met is None and row.details["would_meet"] is True
+
+
+def test_the_table_shows_each_rows_run_and_whether_its_code_is_todays():
+    report = {
+        "runs": [
+            {"id": "a", "commit": "abc1234", "date": "2026-11-20T10:00:00Z", "code": "old"},
+            {"id": "b", "commit": "def5678", "date": "2026-11-23T10:00:00Z", "code": "now"},
+        ],
+        "results": [
+            {**asdict(bench._check("first", 1.0, "<=", 2)), "run": "a"},
+            {**asdict(bench._check("second", 3.0, "<=", 2)), "run": "b"},
+        ],
+    }
+    lines = bench.markdown_table(report, code="now").splitlines()
+    assert lines[2] == "| first | 1 | <= 2 | yes | 2026-11-20 abc1234 | stale |"
+    assert lines[3] == "| second | 3 | <= 2 | NO | 2026-11-23 def5678 | today's |"
+
+
+def test_the_code_fingerprint_follows_the_code(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("docs\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    before = bench.code_fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("other docs\n")
+    assert bench.code_fingerprint(tmp_path) == before  # not code
+    (tmp_path / "src/a.py").write_text("x = 2\n")
+    assert bench.code_fingerprint(tmp_path) != before
+
+
+def test_a_watched_run_sees_a_peak_too_short_for_sampling(tmp_path):
+    """300 MB held for a few milliseconds: the kernel's high-water mark still records it."""
+    spike = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    result = bench.run_watched([sys.executable, "-c", spike], tmp_path, interval=5.0)
+    assert result.peak_rss_mb >= 300
