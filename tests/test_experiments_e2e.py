@@ -99,7 +99,12 @@ def test_a_queued_grid_completes_and_logs_to_this_store(repo):
     assert status.count("Success") == 2, status
     grid = {name: e for name, e in experiments(repo).items() if e["trials"] == 3}
     assert sorted(e["family"] for e in grid.values()) == ["hist_gradient_boosting", "random_forest"]
-    assert all(e["roc_auc"] and e["roc_auc"] > 0.7 for e in grid.values())
+    # deterministic runs (3 trials each): pinned within float noise
+    scores = {e["family"]: e["roc_auc"] for e in grid.values()}
+    assert scores == {
+        "hist_gradient_boosting": pytest.approx(0.8688, abs=0.003),
+        "random_forest": pytest.approx(0.8654, abs=0.003),
+    }
     # Queued experiments run in temporary copies, yet their runs are in this repository's store,
     # and none of them moved the champion.
     with sqlite3.connect(repo.path / "mlflow.db") as db:
