@@ -64,9 +64,11 @@ pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_
 	dvc repro
 	cp reports/report.md reports/pr_report.md
 	{ printf '\n## Metrics compared with %s\n\n' '$(BASE)'; \
-	  out=$$(dvc metrics diff '$(BASE)' --md); echo "$${out:-No metric changed.}"; \
+	  out=$$(dvc metrics diff '$(BASE)' --md | awk 'NR > 2 && /^\|/ {rows = 1} {print} END {exit !rows}') \
+	    || out=""; echo "$${out:-No metric changed.}"; \
 	  printf '\n## Params compared with %s\n\n' '$(BASE)'; \
-	  out=$$(dvc params diff '$(BASE)' --md); echo "$${out:-No parameter changed.}"; \
+	  out=$$(dvc params diff '$(BASE)' --md | awk 'NR > 2 && /^\|/ {rows = 1} {print} END {exit !rows}') \
+	    || out=""; echo "$${out:-No parameter changed.}"; \
 	  printf '\n## Data compared with %s\n\n' '$(BASE)'; \
 	  base=$$(mktemp); \
 	  for input in leads transactions; do \
