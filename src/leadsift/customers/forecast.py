@@ -264,12 +264,16 @@ def _pooled_quantiles(ratios: pd.DataFrame, level: float) -> tuple[float, float]
     return tuple(np.quantile(scaled, [(1 - level) / 2, (1 + level) / 2]))
 
 
+def _with_log_ratios(rows: pd.DataFrame) -> pd.DataFrame:
+    """Backtest rows with log(actual / forecast), missing where either side is 0 or negative."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log(rows["actual"] / rows["forecast"])
+    return rows.assign(log_ratio=ratio.where(np.isfinite(ratio)))
+
+
 def _error_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
     """Fill the intervals of a model without its own, origin by origin, from the other origins."""
-    rows = rows.copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rows["log_ratio"] = np.log(rows["actual"] / rows["forecast"])
-    rows.loc[~np.isfinite(rows["log_ratio"]), "log_ratio"] = np.nan
+    rows = _with_log_ratios(rows)
     for origin in rows["origin"].unique():
         here = rows["origin"] == origin
         low, high = _pooled_quantiles(rows[~here], level)
@@ -390,10 +394,7 @@ def forecast_ahead(
     months = pd.period_range(series.index[-1] + 1, periods=settings.horizon, freq="M")
     lower, upper = forecast.lower, forecast.upper
     if lower is None:
-        rows = result.rows[result.rows["model"] == name]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = rows.assign(log_ratio=np.log(rows["actual"] / rows["forecast"]))
-        ratios.loc[~np.isfinite(ratios["log_ratio"]), "log_ratio"] = np.nan
+        ratios = _with_log_ratios(result.rows[result.rows["model"] == name])
         low, high = _pooled_quantiles(ratios, settings.level)
         spread = np.sqrt(np.arange(1, settings.horizon + 1))
         lower, upper = forecast.mean * np.exp(low * spread), forecast.mean * np.exp(high * spread)
