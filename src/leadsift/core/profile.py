@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from leadsift.core.config import SHARE, Rule, between, integer
-from leadsift.core.contract import parse_numbers
+from leadsift.core.contract import blank, parse_numbers
 
 QUANTILES = {"min": 0, "p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99, "max": 1}
 MISSING_LEVEL = "(missing)"
@@ -208,8 +208,9 @@ def profile_number(
     numbers = finite_numbers(values)
     missing = numbers.isna()
     # what was written but is not a finite number (text, or an infinity in a numeric column)
-    written = values.notna() if pd.api.types.is_numeric_dtype(values) else _text(values).ne("")
-    unparseable = int((missing & written.fillna(False)).sum())
+    # written but not a finite number (text, or an infinity); a numeric column skips the text pass
+    written = values.notna() if pd.api.types.is_numeric_dtype(values) else ~blank(values)
+    unparseable = int((missing & written).sum())
     present = numbers[~missing].to_numpy()
     distinct, repeats = np.unique(present, return_counts=True)
     quantiles = (
@@ -281,8 +282,8 @@ def profile_time(values: pd.Series, time_format: str | None) -> dict[str, Any]:
     present = times.dropna()
     out: dict[str, Any] = {
         "kind": "time",
-        "missing": float(text.isna().mean() + text.eq("").mean()),
-        "unparseable": int((times.isna() & text.notna() & text.ne("")).sum()),
+        "missing": float(blank(values).mean()),
+        "unparseable": int((times.isna() & ~blank(values)).sum()),
     }
     if present.empty:
         return out | {"first": None, "last": None, "weeks": {}, "empty_days": 0, "longest_gap": 0}
@@ -304,9 +305,8 @@ def profile_time(values: pd.Series, time_format: str | None) -> dict[str, Any]:
 
 def profile_id(values: pd.Series, *, unique: bool) -> dict[str, Any]:
     """Distinct values and rows per value; a `unique` id also counts its repeats."""
-    text = _text(values)
-    missing = text.isna() | text.eq("")
-    per_value = text[~missing].value_counts(sort=False)
+    missing = blank(values)
+    per_value = _text(values)[~missing].value_counts(sort=False)
     return {
         "kind": "id",
         "unique": unique,
