@@ -68,6 +68,9 @@ def prepared(leads, roles: ColumnRoles, cleaning: dict) -> pd.DataFrame:
     return clean_leads(leads[0], roles, source="leads.csv", **cleaning).clean
 
 
+LIGHTGBM = {"n_estimators": 40, "deterministic": True, "force_col_wise": True, "verbose": -1}
+
+
 @pytest.fixture(scope="session")
 def fit_model(roles: ColumnRoles, cleaning: dict):
     """Fit a family's whole pipeline on prepared leads (optionally with other labels)."""
@@ -89,8 +92,9 @@ def fit_model(roles: ColumnRoles, cleaning: dict):
 
 @pytest.fixture(scope="session")
 def saved_model(prepared, roles, fit_model, tmp_path_factory) -> tuple[object, Path]:
-    """A small fitted pipeline and its saved MLflow model directory, for scoring and serving."""
-    pipeline = fit_model(prepared, hyperparams={"max_iter": 40})
+    """A small fitted pipeline of the default family and its saved MLflow model directory, for
+    scoring and serving."""
+    pipeline = fit_model(prepared, family="lightgbm", hyperparams=LIGHTGBM)
     path = tmp_path_factory.mktemp("saved") / "model"
     save_model(pipeline, path, raw_records(prepared, roles).head(5), TRUSTED_TYPES)
     return pipeline, path

@@ -25,6 +25,7 @@ SMALL = {
     "evaluate.importance_repeats": 2,
     "tune.n_trials": 4,
     # four trials never prune: cap the rounds and trees each one grows
+    "tune.spaces.lightgbm.n_estimators": {"low": 50, "high": 150, "step": 50},
     "tune.spaces.hist_gradient_boosting.max_iter": {"low": 50, "high": 150, "step": 50},
     "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
     "generate_transactions.n_customers": 1500,

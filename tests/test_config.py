@@ -90,10 +90,8 @@ def test_overrides_land_in_the_file_that_holds_the_key(tmp_path):
 def test_a_key_set_in_both_files_is_refused(tmp_path):
     copy_params(tmp_path)
     with (tmp_path / "config.yaml").open("a") as setup:
-        setup.write("business:\n  min_genuine_recall: 0.9\n")
-    with pytest.raises(
-        InputError, match=r"`business\.min_genuine_recall` is set in both params\.yaml"
-    ):
+        setup.write("split:\n  seed: 9\n")
+    with pytest.raises(InputError, match=r"`split\.seed` is set in both params\.yaml"):
         config.load_params(RULES, tmp_path)
 
 

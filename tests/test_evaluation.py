@@ -4,9 +4,17 @@ import pytest
 from sklearn.inspection import permutation_importance
 
 from leadsift.leads.evaluation import Scores, evaluate_scores, importance_table, true_scores
-from leadsift.leads.metrics import business_threshold
+from leadsift.leads.metrics import business_threshold, hot_threshold
 
-SETTINGS = {"train_rate": 0.3, "min_genuine_recall": 0.9, "curve_points": 50, "calibration_bins": 5}
+NAMES = {"hot": "hot", "warm": "warm", "cold": "cold"}
+SETTINGS = {
+    "train_rate": 0.3,
+    "min_genuine_recall": 0.9,
+    "hot_genuine_rate": 0.6,
+    "tier_names": NAMES,
+    "curve_points": 50,
+    "calibration_bins": 5,
+}
 
 
 def scores(seed: int, with_truth: bool) -> Scores:
@@ -26,6 +34,14 @@ def test_threshold_comes_from_validation_and_is_applied_to_test():
     )
     assert result.summary["test"]["bayes_roc_auc"] > result.summary["test"]["roc_auc"]
     assert not result.tables["roc_bayes"].empty
+    # tiers: chosen on validation, reported on both splits
+    tiers = result.summary["tiers"]
+    assert tiers["hot_from"] == hot_threshold(validation.y, validation.model, 0.6) > threshold
+    assert tiers["validation"]["hot"]["genuine_rate"] >= 0.6
+    hot = test.model >= tiers["hot_from"]
+    assert tiers["test"]["hot"]["share"] == pytest.approx(hot.mean())
+    assert tiers["test"]["hot"]["genuine_rate"] == pytest.approx(test.y[hot].mean())
+    assert sum(t["leads"] for t in tiers["test"].values()) == len(test.y)
 
 
 def test_without_truth_the_bayes_tables_keep_only_their_header():

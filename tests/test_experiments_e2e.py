@@ -132,6 +132,7 @@ def test_exp_show_is_readable_in_a_200_column_terminal(repo):
         cells = {col: line[at:].split()[0] for col, at in starts.items()}
         assert all(re.fullmatch(r"0\.\d+", cells[c]) for c in wanted[:4]), (line, cells)
         assert cells["model.family"] in (
+            "lightgbm",
             "logistic_regression",
             "random_forest",
             "hist_gradient_boosting",
@@ -144,7 +145,7 @@ def test_params_yaml_holds_the_knobs_and_config_yaml_the_setup(repo):
     shown = json.loads(repo.run("dvc", "exp", "show", "--json").stdout)
     data = next(b for b in shown if b["rev"] != "workspace")["data"]
     knobs = data["params"]["params.yaml"]["data"]
-    assert knobs["model"] == {"family": "hist_gradient_boosting"}
+    assert knobs["model"] == {"family": "lightgbm"}
     assert "spaces" not in knobs["tune"] and "leads" not in knobs  # the setup is in config.yaml
 
 

@@ -27,6 +27,42 @@ def test_business_threshold_on_random_scores(target):
     assert recall_score(y, score >= higher) < target
 
 
+def test_hot_threshold_is_the_largest_top_band_reaching_the_genuine_rate():
+    # ranked: 0.9 g, 0.8 g, 0.7 j, 0.4 g (3 of 4), 0.3 j, 0.25 j, 0.2 g (4 of 7) ...
+    assert metrics.hot_threshold(Y, SCORE, 0.7) == 0.4
+    assert metrics.hot_threshold(Y, SCORE, 0.8) == 0.8
+    assert metrics.hot_threshold(Y, SCORE, 0.4) == 0.01  # every lead: 4 of 10
+    assert metrics.hot_threshold(Y, SCORE, 0.45) == 0.1  # 4 of 8; 4 of 9 is below
+    # tied scores are in or out together: the 0.9 pair is one band at 50%
+    tied_y, tied = np.array([1, 0, 1]), np.array([0.9, 0.9, 0.5])
+    assert metrics.hot_threshold(tied_y, tied, 0.6) == 0.5
+    assert math.isinf(metrics.hot_threshold(tied_y, tied, 0.9))
+
+
+@pytest.mark.parametrize("target", [0.5, 0.7, 0.9])
+def test_hot_threshold_on_random_scores(target):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 3000)
+    score = np.round(rng.random(3000) * 0.6 + 0.4 * y, 3)  # with ties
+    t = metrics.hot_threshold(y, score, target)
+    assert y[score >= t].mean() >= target
+    assert all(y[score >= lower].mean() < target for lower in np.unique(score[score < t]))
+
+
+def test_tiers_split_the_leads_at_the_two_thresholds():
+    names = {"hot": "A", "warm": "B", "cold": "C"}
+    tiers = metrics.Tiers(cold_below=0.3, hot_from=0.7, names=names)
+    assert list(tiers.assign(SCORE)) == list("AABCABCCCC")  # SCORE is not sorted
+    # a hot band reaching below the business threshold starts at it; no band: no hot lead
+    assert list(metrics.Tiers(0.3, 0.1, names).assign(SCORE)) == list("AAACAACCCC")
+    assert "A" not in metrics.Tiers(0.3, math.inf, names).assign(SCORE)
+    view = metrics.tier_view(Y, tiers.assign(SCORE), names)
+    assert view["hot"] == {"name": "A", "leads": 3, "share": 0.3, "genuine_rate": 2 / 3}
+    assert view["warm"]["genuine_rate"] == 0.5 and view["cold"]["leads"] == 5
+    empty = metrics.tier_view(Y, metrics.Tiers(0.3, math.inf, names).assign(SCORE), names)
+    assert empty["hot"]["genuine_rate"] is None and empty["hot"]["leads"] == 0
+
+
 def test_business_view_counts_what_sales_gains():
     view = metrics.business_view(Y, SCORE, 0.3)
     assert view["genuine_recall"] == 0.75  # 3 of 4 genuine called

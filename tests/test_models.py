@@ -19,6 +19,7 @@ from leadsift.leads.schema import raw_records
 
 HYPERPARAMS = {
     "hist_gradient_boosting": {"max_iter": 60},
+    "lightgbm": {"n_estimators": 60, "deterministic": True, "force_col_wise": True, "verbose": -1},
     "logistic_regression": {"max_iter": 2000},
     "random_forest": {"n_estimators": 30, "min_samples_leaf": 5},
 }
@@ -74,6 +75,9 @@ def test_every_family_saves_loads_identically_and_reproducibly(
     )
     loaded = load_model(tmp_path / "a", TRUSTED_TYPES)
     np.testing.assert_array_equal(loaded.predict_proba(records), model.predict_proba(records))
+    # The model's environment pins the library of its classifier beyond scikit-learn.
+    pins = (tmp_path / "a" / "requirements.txt").read_text().split()
+    assert any(p.startswith("lightgbm==") for p in pins) == (family == "lightgbm")
 
 
 def test_load_model_refuses_a_directory_not_serialised_with_skops(

@@ -158,14 +158,14 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     lock = read_yaml(repo.path / "dvc.lock")  # with YAML 1.2, as DVC wrote it
     assert lock["stages"]["prepare"]["params"]["config.yaml"]["leads"]["positive_label"] == "Yes"
     metrics = json.loads((repo.path / "reports/evaluation.json").read_text())
-    assert metrics["test"]["roc_auc"] == pytest.approx(0.8260, abs=0.003)  # deterministic build
+    assert metrics["test"]["roc_auc"] == pytest.approx(0.8187, abs=0.003)  # deterministic build
     assert "bayes_roc_auc" not in metrics["test"]  # the truth file is for the embedded data only
     assert (repo.path / "reports/plots/roc_bayes.csv").read_text().strip() == "fpr,tpr,threshold"
     clean = pd.read_parquet(repo.path / "data/interim/leads.parquet")
     assert "row_number" in clean.columns and set(clean["converted"]) == {0, 1}
     drift = json.loads((repo.path / "reports/drift.json").read_text())
     assert drift["batches"]["2025-01"]["labels"]["rows"] == drift["batches"]["2025-01"]["rows"]
-    assert drift["batches"]["2025-01"]["labels"]["roc_auc"] == pytest.approx(0.7974, abs=0.005)
+    assert drift["batches"]["2025-01"]["labels"]["roc_auc"] == pytest.approx(0.7932, abs=0.005)
     assert set(drift["batches"]["2025-01"]["features"]) >= {"region", "pricing_total"}
     signature = (repo.path / "models/model/MLmodel").read_text()
     assert '"name": "region"' in signature and '"name": "city"' not in signature

@@ -35,6 +35,9 @@ def test_report_has_the_headline_business_view_decision_and_figures():
     )
     assert f"Test ROC-AUC **{METRICS['test']['roc_auc']:.4f}**" in text
     assert f"**{METRICS['business']['junk_filtered']:.1%} of junk leads are filtered out**" in text
+    hot = METRICS["tiers"]["test"]["hot"]
+    row = f"| hot | score >= {METRICS['tiers']['hot_from']:.3f} | {hot['share']:.1%} |"
+    assert row in text
     assert "`m`: **challenger: version 7**." in text and "- not clearly better" in text
     assert "6 completed, 3 pruned" in text and "`random_forest`" in text
     assert re.findall(r"!\[[^]]+\]\(([^)]+)\)", text) == [path for _, path in FIGURES]
@@ -84,7 +87,16 @@ def test_the_verdict_says_what_happened_or_would_happen(decision, applied, said)
 def test_the_headline_holds_a_few_numbers_most_important_first():
     drift = {"reasons": ["2026-02: platform: PSI 0.23 >= 0.1"]}
     headline = headline_metrics(METRICS, drift)
-    assert list(headline) == ["roc_auc", "bayes_share", "pr_auc", "junk_filtered", "drift_alerts"]
+    assert list(headline) == [
+        "roc_auc",
+        "bayes_share",
+        "pr_auc",
+        "junk_filtered",
+        "hot_share",
+        "hot_genuine",
+        "drift_alerts",
+    ]
+    assert headline["hot_share"] == round(METRICS["tiers"]["test"]["hot"]["share"], 4)
     assert headline["roc_auc"] == round(METRICS["test"]["roc_auc"], 4)
     assert headline["drift_alerts"] == 1
     own = json.loads(json.dumps(METRICS))

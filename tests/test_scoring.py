@@ -3,9 +3,12 @@ import pytest
 
 from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
+from leadsift.leads.metrics import Tiers
 from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
 from leadsift.leads.synth import Dirt, Drift, generate_leads
 from tests.conftest import WORLD_7
+
+TIERS = Tiers(cold_below=0.2, hot_from=0.6, names={"hot": "A", "warm": "B", "cold": "C"})
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +34,14 @@ def test_a_dirty_drifted_batch_is_scored_and_every_row_accounted_for(model_dir, 
     )
     assert roles.target not in result.clean.columns
     model, version = load_scoring_model(str(model_dir))
-    scored = score_leads(model, result.clean, roles, threshold=0.2, model_version=version)
+    scored = score_leads(model, result.clean, roles, tiers=TIERS, model_version=version)
     assert len(scored) == counts["rows_clean"]
     assert scored["lead_score"].between(0, 100).all()
     assert (scored["is_junk"] == (scored["probability"] < 0.2)).all()
+    expected = np.select(
+        [scored["probability"] >= 0.6, scored["probability"] >= 0.2], ["A", "B"], "C"
+    )
+    assert (scored["tier"] == expected).all() and set(expected) == {"A", "B", "C"}
     assert scored["utm_source"].str.startswith("new_campaign").mean() > 0.2  # unseen levels scored
     assert version.startswith(f"{model_dir}@") and len(version.split("@")[1]) == 12
 
@@ -43,10 +50,12 @@ def test_sales_file_has_the_agreed_columns_best_first(model_dir, roles, cleaning
     batch, _ = incoming_batch()
     clean = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning).clean
     model, version = load_scoring_model(str(model_dir))
-    sales = sales_view(
-        score_leads(model, clean, roles, threshold=0.2, model_version=version), roles
-    )
-    assert list(sales.columns) == [roles.id_column, "lead_score", "is_junk", "model_version"]
+    sales = sales_view(score_leads(model, clean, roles, tiers=TIERS, model_version=version), roles)
+    why = [f"{d}_{i}" for d in ("raises", "lowers") for i in (1, 2, 3)]
+    first = [roles.id_column, "lead_score", "tier", "is_junk"]
+    assert list(sales.columns) == [*first, *why, "model_version"]
+    ups = sales["raises_1"][sales["raises_1"] != ""]  # empty when nothing raised the score
+    assert len(ups) > 0.9 * len(sales) and ups.str.contains(r" = .* \(\+\d+\.\d\d\)$").all()
     assert sales["lead_score"].is_monotonic_decreasing
     assert sales[roles.id_column].is_unique
 
@@ -55,6 +64,6 @@ def test_scores_rank_the_batch_like_the_truth(model_dir, roles, cleaning):
     batch, truth = incoming_batch()
     clean = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning).clean
     model, version = load_scoring_model(str(model_dir))
-    scored = score_leads(model, clean, roles, threshold=0.2, model_version=version)
+    scored = score_leads(model, clean, roles, tiers=TIERS, model_version=version)
     merged = scored.merge(truth, on=roles.id)
     assert np.corrcoef(merged["probability"], merged["p_true"])[0, 1] > 0.7

@@ -97,7 +97,9 @@ def test_score_stops_on_a_bad_batch_directory_with_one_line(
     for name in PARAMS_FILES:
         shutil.copy(ROOT / name, tmp_path / name)
     write_overrides(tmp_path, {"score.model": str(saved_model[1])})
-    (tmp_path / "evaluation.json").write_text('{"business": {"threshold": 0.5}}')
+    (tmp_path / "evaluation.json").write_text(
+        '{"business": {"threshold": 0.5}, "tiers": {"hot_from": 0.8}}'
+    )
     if batches is not None:
         (tmp_path / "batches").mkdir()
         for name, text in batches:

@@ -18,11 +18,20 @@ SPACES = {
         "max_iter": {"low": 20, "high": 100, "step": 20},
         "max_leaf_nodes": {"low": 4, "high": 32},
     },
+    "lightgbm": {
+        "learning_rate": {"low": 0.03, "high": 0.3, "log": True},
+        "n_estimators": {"low": 20, "high": 100, "step": 20},
+        "num_leaves": {"low": 4, "high": 32},
+    },
     "logistic_regression": {"C": {"low": 0.01, "high": 10.0, "log": True}},
     "random_forest": {
         "n_estimators": {"low": 20, "high": 60, "step": 20},
         "max_features": {"choices": ["sqrt", 0.5]},
     },
+}
+FIXED = {
+    "lightgbm": {"deterministic": True, "force_col_wise": True, "verbose": -1},
+    "logistic_regression": {"max_iter": 2000},
 }
 
 
@@ -32,7 +41,7 @@ def tuning_inputs(prepared, roles, cleaning):
     train, valid = prepared.iloc[:2500], prepared.iloc[2500:3500]
     out = {}
     for family in SPACES:
-        fixed = {"max_iter": 2000} if family == "logistic_regression" else {}
+        fixed = FIXED.get(family, {})
         pipeline = build_pipeline(roles, **cleaning, family=family, hyperparams=fixed,
                                   coverage=0.9, max_levels=50, seed=0)  # fmt: skip
         data = preprocess_once(
@@ -49,9 +58,7 @@ def study(tuning_inputs, family, *, n_trials=8, seed=3, pruner="median", metric=
     space = tuning.parse_space(
         SPACES[family], f"tune.spaces.{family}", set(classifier.get_params()), {}
     )
-    spec = FAMILIES[family]
-    evaluate = objective(classifier, space, data, metric=metric, budget=spec.budget, step=20,
-                                overrides=spec.grow_overrides)  # fmt: skip
+    evaluate = objective(classifier, space, data, metric=metric, family=FAMILIES[family], step=20)
     return tuning.run_study(evaluate, n_trials=n_trials, seed=seed, pruner=pruner)
 
 
@@ -70,20 +77,34 @@ def test_another_seed_explores_other_points(tuning_inputs):
     )
 
 
-def test_growing_families_are_pruned_and_others_are_not(tuning_inputs):
-    boosted = study(tuning_inputs, "hist_gradient_boosting", n_trials=14)
+@pytest.mark.parametrize(
+    ("family", "budget"), [("hist_gradient_boosting", "max_iter"), ("lightgbm", "n_estimators")]
+)
+def test_growing_families_are_pruned_below_their_full_size(tuning_inputs, family, budget):
+    boosted = study(tuning_inputs, family, n_trials=14)
     assert tuning.summary(boosted, "roc_auc")["n_pruned"] > 0
-    # A pruned trial reported at sizes below its full max_iter.
     pruned = [t for t in boosted.trials if t.state == optuna.trial.TrialState.PRUNED]
-    assert all(t.last_step < t.params["max_iter"] for t in pruned)
+    assert all(t.last_step < t.params[budget] for t in pruned)
+    # Reports every 20 rounds; a finished trial's last report is its own value.
+    for trial in boosted.trials:
+        assert all(step % 20 == 0 for step in trial.intermediate_values)
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            reported = trial.intermediate_values[trial.params[budget]]
+            assert reported == pytest.approx(trial.value, abs=1e-9)
+
+
+def test_other_families_are_not_pruned(tuning_inputs):
     linear = study(tuning_inputs, "logistic_regression", n_trials=8)
     assert tuning.summary(linear, "roc_auc")["n_pruned"] == 0
 
 
-def test_no_pruner_runs_every_trial_to_the_end(tuning_inputs):
-    full = study(tuning_inputs, "hist_gradient_boosting", n_trials=8, pruner="none")
+@pytest.mark.parametrize(
+    ("family", "budget"), [("hist_gradient_boosting", "max_iter"), ("lightgbm", "n_estimators")]
+)
+def test_no_pruner_runs_every_trial_to_the_end(tuning_inputs, family, budget):
+    full = study(tuning_inputs, family, n_trials=8, pruner="none")
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in full.trials)
-    assert all(t.last_step == t.params["max_iter"] for t in full.trials)
+    assert all(t.last_step == t.params[budget] for t in full.trials)
 
 
 def test_trials_table_has_one_row_per_trial_and_a_running_best(tuning_inputs):

@@ -17,7 +17,14 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
 from leadsift.core.model_store import load_model
 from leadsift.core.plots import save_figure
-from leadsift.leads.evaluation import Scores, evaluate_scores, importance_table, true_scores
+from leadsift.leads.evaluation import (
+    Scores,
+    evaluate_scores,
+    explained_leads,
+    importance_table,
+    true_scores,
+)
+from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.params import RULES
 from leadsift.leads.plots import evaluation_figures
@@ -43,6 +50,7 @@ def main() -> None:
     for name in ("validation", "test"):
         split = pd.read_parquet(Path(args.split_dir) / f"{name}.parquet")
         inputs[name] = raw_records(split, roles)
+        ids = split[roles.id_column]  # the test split's, after the loop
         scores[name] = Scores(
             split[roles.target].to_numpy(),
             model.predict_proba(inputs[name])[:, 1],
@@ -58,6 +66,8 @@ def main() -> None:
         scores["test"],
         train_rate=train_rate,
         min_genuine_recall=params["business"]["min_genuine_recall"],
+        hot_genuine_rate=params["business"]["hot_genuine_rate"],
+        tier_names=params["business"]["tiers"],
         curve_points=settings["curve_points"],
         calibration_bins=settings["calibration_bins"],
     )
@@ -72,12 +82,22 @@ def main() -> None:
         seed=settings["seed"],
     )
 
+    log.info("per-lead reasons of the test leads")
+    result.summary["reasons"], contributions = explained_leads(
+        model,
+        inputs["test"],
+        ids,
+        scores["test"].model,
+        Tiers.from_evaluation(result.summary, params["business"]["tiers"]),
+    )
+
     reports = Path(args.reports)
     write_json(reports / "evaluation.json", result.summary)
-    for name, table in {**result.tables, "importance": importance}.items():
+    tables = {**result.tables, "importance": importance, "contributions": contributions}
+    for name, table in tables.items():
         write_csv(reports / "plots" / f"{name}.csv", table, float_format="%.6g")
     figures = evaluation_figures(
-        result.summary, result.tables, importance, settings["importance_top"]
+        result.summary, result.tables, importance, contributions, settings["importance_top"]
     )
     for name, figure in figures.items():
         save_figure(figure, reports / "figures" / f"{name}.png")

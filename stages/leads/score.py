@@ -2,8 +2,9 @@
 
 `score.input` is a directory with one file per batch (CSV or parquet, named by period, e.g.
 2026-04.csv). For each batch it writes every scored lead (leads/<batch>.parquet), the sales file
-(sales/<batch>.csv: lead id, 0-100 score, junk flag, model version) and the quarantined rows with
-reasons (quarantine/<batch>.parquet); the row accounting of every batch is in reports/scoring.json.
+(sales/<batch>.csv: lead id, 0-100 score, tier, junk flag, the inputs that raised and lowered the
+score, model version) and the quarantined rows with reasons (quarantine/<batch>.parquet); the row
+accounting and tier shares of every batch are in reports/scoring.json.
 """
 
 import argparse
@@ -15,7 +16,9 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import batch_files, write_csv, write_json, write_parquet
 from leadsift.leads.cleaning import clean_leads, cleaning_options
+from leadsift.leads.metrics import Tiers
 from leadsift.leads.params import RULES
+from leadsift.leads.reasons import explains
 from leadsift.leads.schema import ColumnRoles, load_raw_table
 from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
 
@@ -31,10 +34,17 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
-    threshold = json.loads(Path(args.evaluation).read_text())["business"]["threshold"]
+    evaluation = json.loads(Path(args.evaluation).read_text())
+    tiers = Tiers.from_evaluation(evaluation, params["business"]["tiers"])
     model, version = load_scoring_model(params["score"]["model"])
+    if not explains(model):
+        log.warning(
+            "%s has no exact per-lead contributions: the sales files carry no reasons "
+            "(model.family lightgbm and logistic_regression have them)",
+            version,
+        )
     out = Path(args.out_dir)
-    summary = {"threshold": threshold, "model_version": version, "batches": {}}
+    summary = {"threshold": tiers.cold_below, "model_version": version, "batches": {}}
     for path in batch_files(args.batches, "score.input"):
         batch = load_raw_table(path, roles, "score.input", labelled=False)
         result = clean_leads(
@@ -44,12 +54,17 @@ def main() -> None:
             source=str(path),
             labelled=False,
         )
-        scored = score_leads(model, result.clean, roles, threshold=threshold, model_version=version)
+        scored = score_leads(model, result.clean, roles, tiers=tiers, model_version=version)
         write_parquet(out / "leads" / f"{path.stem}.parquet", scored)
         write_csv(out / "sales" / f"{path.stem}.csv", sales_view(scored, roles))
         write_parquet(out / "quarantine" / f"{path.stem}.parquet", result.quarantine)
         junk_share = float(scored["is_junk"].mean())
-        summary["batches"][path.stem] = {**result.counts, "junk_share": junk_share}
+        shares = scored["tier"].value_counts(normalize=True)
+        summary["batches"][path.stem] = {
+            **result.counts,
+            "junk_share": junk_share,
+            "tier_shares": {name: float(shares.get(name, 0.0)) for name in tiers.names.values()},
+        }
         log.info(
             "%s scored with %s: %s; %.1f%% flagged junk",
             path.stem,

@@ -15,10 +15,8 @@ from leadsift.core import plots, tracking, tuning
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json, write_yaml
-from leadsift.leads.models import FAMILIES, pipeline_from_params
 from leadsift.leads.params import RULES
-from leadsift.leads.schema import ColumnRoles, raw_records
-from leadsift.leads.tuning import objective, preprocess_once
+from leadsift.leads.tuning import objective_from_params
 
 log = logging.getLogger("leadsift.tune")
 
@@ -32,35 +30,11 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(RULES)
     settings, family = params["tune"], params["model"]["family"]
-    roles = ColumnRoles.from_params(params["leads"])
-    fixed = params["model"].get(family) or {}
-    pipeline = pipeline_from_params(params, roles, fixed)
-    classifier = pipeline[-1]
-    key = f"tune.spaces.{family}"
-    space = tuning.parse_space(
-        (settings["spaces"] or {}).get(family), key, set(classifier.get_params()), fixed
-    )
-
     train = tuning.sample_rows(pd.read_parquet(args.train), settings["max_rows"], settings["seed"])
-    valid = pd.read_parquet(args.validation)
     log.info(
         "tuning %s: %d trials on %s training leads", family, settings["n_trials"], f"{len(train):,}"
     )
-    data = preprocess_once(
-        pipeline[:-1],
-        (raw_records(train, roles), train[roles.target].to_numpy()),
-        (raw_records(valid, roles), valid[roles.target].to_numpy()),
-    )
-    spec = FAMILIES[family]
-    evaluate = objective(
-        classifier,
-        space,
-        data,
-        metric=settings["metric"],
-        budget=spec.budget,
-        step=settings["step"],
-        overrides=spec.grow_overrides,
-    )
+    evaluate, space = objective_from_params(params, train, pd.read_parquet(args.validation))
     study = tuning.run_study(
         evaluate,
         n_trials=settings["n_trials"],

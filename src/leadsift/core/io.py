@@ -68,18 +68,19 @@ def write_text(path: str | Path, text: str) -> None:
     _write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def _rounded(value: Any, digits: int) -> Any:
-    """Round floats so that JSON output is stable across platforms and readable in diffs."""
+def _rounded(value: Any, digits: int, *, significant: bool = False) -> Any:
+    """Round floats (to `digits` decimals, or significant digits) so that output is stable across
+    platforms (CPUs differ in the last bits of vectorised maths) and readable in diffs."""
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return None
-        return round(value, digits)
+        return float(f"{value:.{digits}g}") if significant else round(value, digits)
     if isinstance(value, dict):
-        return {str(k): _rounded(v, digits) for k, v in value.items()}
+        return {str(k): _rounded(v, digits, significant=significant) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_rounded(v, digits) for v in value]
+        return [_rounded(v, digits, significant=significant) for v in value]
     if hasattr(value, "item"):  # numpy scalars
-        return _rounded(value.item(), digits)
+        return _rounded(value.item(), digits, significant=significant)
     return value
 
 
@@ -91,8 +92,9 @@ def write_json(path: str | Path, data: Any, digits: int = 6, *, sort_keys: bool 
 
 
 def write_yaml(path: str | Path, data: Any) -> None:
-    """Write YAML with sorted keys (and plain Python scalars), for small human-read files."""
-    write_text(path, yaml.safe_dump(_rounded(data, 12), sort_keys=True))
+    """Write YAML with sorted keys (and plain Python scalars, to 12 significant digits), for small
+    human-read files."""
+    write_text(path, yaml.safe_dump(_rounded(data, 12, significant=True), sort_keys=True))
 
 
 def write_parquet(path: str | Path, df: pd.DataFrame) -> None:

@@ -40,6 +40,16 @@ from sklearn.pipeline import Pipeline
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the leadsift package
 REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle", "pyarrow", "pyyaml")
+OWN_PACKAGES = ("sklearn", "leadsift")  # an estimator from anywhere else adds its package
+
+
+def requirements(pipeline: Any) -> list[str]:
+    """The pinned packages a saved model needs: `REQUIREMENTS`, and the package of its final
+    estimator when that is not scikit-learn's or ours (e.g. lightgbm)."""
+    final = pipeline.steps[-1][1] if isinstance(pipeline, Pipeline) else pipeline
+    package = type(final).__module__.partition(".")[0]
+    names = [*REQUIREMENTS, *([package] if package not in OWN_PACKAGES else [])]
+    return [f"{name}=={version(name)}" for name in names]
 
 
 def _module_file(name: str) -> Path | None:
@@ -140,7 +150,7 @@ def _flavor_arguments(
         "signature": infer_signature(example, getattr(pipeline, predict_fn)(example)),
         "input_example": example,
         "pyfunc_predict_fn": predict_fn,
-        "pip_requirements": [f"{name}=={version(name)}" for name in REQUIREMENTS],
+        "pip_requirements": requirements(pipeline),
         "code_paths": [str(_clean_package_copy(code_dir, trusted))],
         "serialization_format": "skops",
         "skops_trusted_types": list(trusted),

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from leadsift.core.gate import Comparison, compare_paired
 from leadsift.core.model_store import load_model
-from leadsift.leads import metrics
+from leadsift.leads import metrics, reasons
 from leadsift.leads.cleaning import LeadNormalizer
 from leadsift.leads.models import TRUSTED_TYPES
 
@@ -53,16 +53,29 @@ def evaluate_scores(
     *,
     train_rate: float,
     min_genuine_recall: float,
+    hot_genuine_rate: float,
+    tier_names: Mapping[str, str],
     curve_points: int,
     calibration_bins: int,
 ) -> Evaluation:
-    """Metrics of both splits, the business view on test at the validation threshold, plots."""
+    """Metrics of both splits, the business view and the tiers on test at the thresholds chosen
+    on validation, plots."""
     threshold = metrics.business_threshold(validation.y, validation.model, min_genuine_recall)
+    hot_from = metrics.hot_threshold(validation.y, validation.model, hot_genuine_rate)
+    tiers = metrics.Tiers(threshold, hot_from, tier_names)
     summary: dict = {
         "business": {
             "min_genuine_recall": min_genuine_recall,
             **metrics.business_view(test.y, test.model, threshold),
-        }
+        },
+        "tiers": {
+            "hot_genuine_rate": hot_genuine_rate,
+            "hot_from": None if math.isinf(hot_from) else max(hot_from, threshold),
+            **{
+                name: metrics.tier_view(split.y, tiers.assign(split.model), tier_names)
+                for name, split in (("validation", validation), ("test", test))
+            },
+        },
     }
     for name, split in (("validation", validation), ("test", test)):
         entry = metrics.classification_metrics(split.y, split.model, threshold)
@@ -119,6 +132,47 @@ def importance_table(
     )
     by_importance = table.sort_values(["importance", "feature"], ascending=[False, True])
     return by_importance.reset_index(drop=True)
+
+
+def explained_leads(
+    model: Pipeline,
+    records: pd.DataFrame,
+    ids: pd.Series,
+    probability: np.ndarray,
+    tiers: metrics.Tiers,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The report's view of per-lead reasons: three example leads (hot, borderline, junk) with
+    their reasons, and the mean |contribution| per raw input (empty for a family without exact
+    contributions, with the reason why)."""
+    if not reasons.explains(model):
+        why = f"{type(model[-1]).__name__} has no exact per-lead contributions"
+        empty = pd.DataFrame({"feature": [], "importance": [], "std": []})
+        return {"available": False, "why": why}, empty
+    contribution = reasons.contributions(model, records)
+    tier = tiers.assign(probability)
+    positions = reasons.example_positions(probability, tier, tiers)
+    rows = list(positions.values())
+    chosen = reasons.Contributions(contribution.base[rows], contribution.by_input.iloc[rows])
+    texts = reasons.reason_columns(chosen, reasons.displayed_values(model, records.iloc[rows]))
+    examples = {}
+    for (label, row), (_, text) in zip(positions.items(), texts.iterrows(), strict=True):
+        examples[label] = {
+            "id": str(ids.iloc[row]),
+            "probability": float(probability[row]),
+            "tier": str(tier[row]),
+            "base": float(contribution.base[row]),
+            **{
+                d: [t for k, t in text.items() if k.startswith(d) and t]
+                for d in ("raises", "lowers")
+            },
+        }
+    overall = reasons.global_view(contribution)
+    summary = {
+        "available": True,
+        "examples": examples,
+        "mean_abs_contribution": dict(zip(overall["feature"], overall["importance"], strict=True)),
+    }
+    return summary, overall
 
 
 def roc_auc_of(y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:

@@ -2,12 +2,16 @@
 
 Scores are probabilities of "genuine". The business threshold is the highest score threshold that
 still keeps a required share of genuine leads (recall); leads scoring below it are treated as junk
-and not called. It is chosen on validation data and then reported on test data.
+and not called. Above it, tiers tell sales where to start: `hot` is the largest top band whose
+genuine rate reaches a target, `warm` the rest of the called leads, `cold` the junk. Thresholds are
+chosen on validation data and then reported on test data.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -34,6 +38,55 @@ def business_threshold(y: np.ndarray, score: np.ndarray, min_genuine_recall: flo
         raise ValueError("no genuine leads: the business threshold is undefined")
     needed = math.ceil(min_genuine_recall * positives.size - 1e-9)
     return float(positives[needed - 1])
+
+
+def hot_threshold(y: np.ndarray, score: np.ndarray, min_genuine_rate: float) -> float:
+    """Lowest threshold t whose top band (score >= t) has a genuine rate of at least the target:
+    the largest band that meets it. Tied scores are in or out together; inf when no band does."""
+    order = np.argsort(-np.asarray(score), kind="stable")
+    ranked, hits = np.asarray(score)[order], np.cumsum(np.asarray(y)[order])
+    band_ends = np.append(ranked[1:] != ranked[:-1], True)
+    rate = hits / np.arange(1, len(ranked) + 1)
+    meets = np.flatnonzero(band_ends & (rate >= min_genuine_rate - 1e-12))
+    return float(ranked[meets[-1]]) if meets.size else math.inf
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """The rules that put a scored lead in a tier, and the tiers' names (params)."""
+
+    cold_below: float  # the business threshold: below it a lead is junk
+    hot_from: float  # at or above it (and the business threshold) a lead is hot; inf: none is
+    names: Mapping[str, str]  # hot, warm, cold -> the names sales sees
+
+    def assign(self, score: np.ndarray) -> np.ndarray:
+        score = np.asarray(score)
+        hot = score >= max(self.hot_from, self.cold_below)
+        tier = np.where(hot, self.names["hot"], self.names["warm"]).astype(object)
+        tier[score < self.cold_below] = self.names["cold"]
+        return tier
+
+    @classmethod
+    def from_evaluation(cls, evaluation: Mapping, names: Mapping[str, str]) -> Tiers:
+        """The tiers `evaluate` chose (reports/evaluation.json), under the names in params."""
+        hot = evaluation["tiers"]["hot_from"]
+        cold = evaluation["business"]["threshold"]
+        return cls(cold, math.inf if hot is None else hot, names)
+
+
+def tier_view(y: np.ndarray, tiers: np.ndarray, names: Mapping[str, str]) -> dict[str, dict]:
+    """Per tier (hot, warm, cold): its name, leads, their share and genuine rate (None if empty)."""
+    y = np.asarray(y)
+    view = {}
+    for key in ("hot", "warm", "cold"):
+        inside = tiers == names[key]
+        view[key] = {
+            "name": names[key],
+            "leads": int(inside.sum()),
+            "share": float(inside.mean()) if len(y) else 0.0,
+            "genuine_rate": float(y[inside].mean()) if inside.any() else None,
+        }
+    return view
 
 
 def business_view(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float | int]:

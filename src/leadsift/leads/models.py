@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -30,17 +32,27 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
+def as_category(x: pd.DataFrame) -> pd.DataFrame:
+    """Levels as pandas categories, which LightGBM splits on natively; it keeps the training
+    categories and maps a scored frame's values onto them (unseen ones become missing)."""
+    return x.astype("category")
+
+
 @dataclass(frozen=True)
 class Family:
     """How to build a classifier and how it wants its inputs encoded."""
 
     make: Callable[[Mapping[str, Any], int, Sequence[str]], ClassifierMixin]
-    categorical_encoding: str  # "ordinal" (native categorical support) or "onehot"
+    # "ordinal" (codes, declared categorical), "category" (pandas categories) or "onehot"
+    categorical_encoding: str
     scale_numeric: bool
-    # A size that `warm_start` can grow (boosting rounds, trees): tuning reports scores along it
-    # and prunes early. `grow_overrides` are settings needed while growing it step by step.
+    # A size that tuning grows (boosting rounds, trees), reporting scores along it so that a
+    # trial can be pruned early: by refitting with `warm_start` (`grow_overrides` are settings
+    # needed while growing step by step) or, with `grows_in_fit`, from one fit that reports each
+    # round through a callback.
     budget: str | None = None
     grow_overrides: Mapping[str, Any] = field(default_factory=dict)
+    grows_in_fit: bool = False
 
 
 def _hist_gradient_boosting(
@@ -55,6 +67,10 @@ def _random_forest(hp: Mapping[str, Any], seed: int, categorical: Sequence[str])
     return RandomForestClassifier(random_state=seed, **hp)
 
 
+def _lightgbm(hp: Mapping[str, Any], seed: int, categorical: Sequence[str]) -> ClassifierMixin:
+    return LGBMClassifier(random_state=seed, **hp)
+
+
 def _logistic_regression(
     hp: Mapping[str, Any], seed: int, categorical: Sequence[str]
 ) -> ClassifierMixin:
@@ -63,14 +79,19 @@ def _logistic_regression(
 
 # Types beyond scikit-learn's defaults that a saved pipeline holds: skops refuses to load anything
 # not listed. The tree arrays of HistGradientBoosting and of the forests are indexed without bounds
-# checks, which a crafted file could abuse; they are trusted because this project only loads
-# models it saved itself or took from its own registry. A test saves and loads every family.
+# checks, and a LightGBM booster is rebuilt from its model text by LightGBM's own parser, which a
+# crafted file could abuse; they are trusted because this project only loads models it saved
+# itself or took from its own registry. A test saves and loads every family.
 TRUSTED_TYPES = [
+    "collections.OrderedDict",
     "functools.partial",
     "leadsift.leads.cleaning.LeadNormalizer",
     "leadsift.leads.features.LeadFeatures",
     "leadsift.leads.features.RareLevelCollapser",
+    "leadsift.leads.models.as_category",
     "leadsift.leads.models.signed_log1p",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
@@ -85,6 +106,9 @@ FAMILIES: dict[str, Family] = {
         budget="max_iter",
         grow_overrides={"early_stopping": False},
     ),
+    "lightgbm": Family(
+        _lightgbm, "category", scale_numeric=False, budget="n_estimators", grows_in_fit=True
+    ),
     "logistic_regression": Family(_logistic_regression, "onehot", scale_numeric=True),
     "random_forest": Family(_random_forest, "ordinal", scale_numeric=False, budget="n_estimators"),
 }
@@ -93,6 +117,8 @@ FAMILIES: dict[str, Family] = {
 def _encoder(family: Family, coverage: float, max_levels: int) -> Pipeline:
     if family.categorical_encoding == "ordinal":
         encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+    elif family.categorical_encoding == "category":
+        encode = FunctionTransformer(as_category, feature_names_out="one-to-one")
     else:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     return Pipeline(

@@ -24,7 +24,7 @@ from leadsift.core.config import (
 SPLITS = ("train", "validation", "test")
 SPLIT_METHODS = ("time", "stratified")
 # The names the model families answer to; `models.FAMILIES` builds them (a test checks they agree).
-FAMILIES = ("hist_gradient_boosting", "logistic_regression", "random_forest")
+FAMILIES = ("hist_gradient_boosting", "lightgbm", "logistic_regression", "random_forest")
 TUNE_METRICS = ("roc_auc", "pr_auc")
 PRUNERS = ("median", "successive_halving", "none")
 
@@ -35,6 +35,15 @@ def _fractions(value: Any) -> bool:
         and set(value) == set(SPLITS)
         and all(isinstance(v, int | float) and 0 < v < 1 for v in value.values())
         and abs(sum(value.values()) - 1.0) <= 1e-9
+    )
+
+
+def _tier_names(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == {"hot", "warm", "cold"}
+        and all(isinstance(v, str) and v.strip() for v in value.values())
+        and len(set(value.values())) == 3
     )
 
 
@@ -80,6 +89,11 @@ RULES: dict[str, Rule] = {
     "score.input": TEXT,
     "score.model": TEXT,
     "business.min_genuine_recall": between(0, 1, closed="right"),
+    "business.hot_genuine_rate": between(0, 1, closed="right"),
+    "business.tiers": (
+        _tier_names,
+        "{hot, warm, cold}, each a different non-empty name",
+    ),
     "evaluate.curve_points": integer(2),
     "evaluate.calibration_bins": integer(1),
     "evaluate.importance_rows": integer(1),

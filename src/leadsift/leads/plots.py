@@ -113,9 +113,14 @@ def gains_figure(
 
 
 def evaluation_figures(
-    summary: Mapping, tables: Mapping[str, pd.DataFrame], importance: pd.DataFrame, top: int
+    summary: Mapping,
+    tables: Mapping[str, pd.DataFrame],
+    importance: pd.DataFrame,
+    contributions: pd.DataFrame,
+    top: int,
 ) -> dict[str, Figure]:
-    """The six evaluation figures, by file stem; Bayes curves are drawn when their tables exist."""
+    """The evaluation figures, by file stem; Bayes curves are drawn when their tables exist, the
+    contributions when the family has them."""
     test, business = summary["test"], summary["business"]
     curves = [c for c in ("model", "bayes") if not tables[f"roc_{c}"].empty]
     aucs = {"model": test["roc_auc"], "bayes": test.get("bayes_roc_auc")}
@@ -130,4 +135,15 @@ def evaluation_figures(
             {c: tables[f"gains_{c}"] for c in curves}, (called, business["genuine_recall"])
         ),
         "importance": importance_figure(importance, top),
-    }
+    } | (
+        {
+            "contributions": importance_figure(
+                contributions,
+                top,
+                title="raw inputs by mean |contribution|, test split",
+                xlabel="mean |contribution| to the log-odds (exact, per lead)",
+            )
+        }
+        if len(contributions)
+        else {}
+    )

@@ -14,6 +14,7 @@ FIGURES = (
     ("Calibration", "figures/calibration.png"),
     ("Confusion at the business threshold", "figures/confusion.png"),
     ("Permutation importance", "figures/importance.png"),
+    ("Mean |contribution| per raw input", "figures/contributions.png"),
     ("Tuning history", "tuning/history.png"),
     ("Drift of incoming batches", "monitor/drift.png"),
 )
@@ -41,6 +42,74 @@ def _metric_rows(test: Mapping[str, Any], validation: Mapping[str, Any]) -> list
     return rows
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _tier_lines(tiers: Mapping[str, Any], cold_below: float) -> list[str]:
+    hot_from = tiers["hot_from"]
+    rules = {
+        "hot": "none: no top band reaches the target"
+        if hot_from is None
+        else f"score >= {hot_from:.3f}",
+        "warm": "the other called leads",
+        "cold": f"score < {cold_below:.3f} (junk)",
+    }
+    rows = [
+        [
+            tiers["test"][key]["name"],
+            rules[key],
+            _rate(tiers["test"][key]["share"]),
+            _rate(tiers["test"][key]["genuine_rate"]),
+            _rate(tiers["validation"][key]["genuine_rate"]),
+        ]
+        for key in ("hot", "warm", "cold")
+    ]
+    return [
+        "## Tiers (test split)",
+        "",
+        f"Where sales starts: hot is the largest top band whose genuine rate reached "
+        f"{tiers['hot_genuine_rate']:.0%} on validation; cold is below the business threshold.",
+        "",
+        table(["tier", "rule", "share of leads", "genuine rate", "on validation"], rows),
+        "",
+    ]
+
+
+def _reason_lines(explained: Mapping[str, Any]) -> list[str]:
+    parts = ["## Why leads score as they do (test split)", ""]
+    if not explained["available"]:
+        return [*parts, f"No per-lead reasons: {explained['why']}.", ""]
+    parts += [
+        "Each scored lead carries the inputs that raised and lowered its score most, with their "
+        "exact contributions to the log-odds (base + contributions = the model's log-odds).",
+        "",
+    ]
+    rows = [
+        [
+            label,
+            example["id"],
+            f"{example['probability']:.3f} ({example['tier']})",
+            "<br>".join(example["raises"]) or "-",
+            "<br>".join(example["lowers"]) or "-",
+        ]
+        for label in ("hot", "borderline", "junk")
+        if (example := explained["examples"].get(label))
+    ]
+    parts += [table(["example", "lead", "probability (tier)", "raised by", "lowered by"], rows)]
+    # evaluation.json keeps keys sorted by name: rank here
+    overall = sorted(explained["mean_abs_contribution"].items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+    parts += [
+        "",
+        "How much each raw input moves scores, over all test leads (mean |contribution|, "
+        "log-odds); permutation importance, its counterpart, is under Figures:",
+        "",
+        table(["raw input", "mean absolute contribution"], [[k, f"{v:.3f}"] for k, v in overall]),
+        "",
+    ]
+    return parts
+
+
 def headline_metrics(
     evaluation: Mapping[str, Any],
     drift: Mapping[str, Any] | None,
@@ -54,6 +123,8 @@ def headline_metrics(
         "bayes_share": test.get("roc_auc_share_of_bayes"),
         "pr_auc": test["pr_auc"],
         "junk_filtered": business["junk_filtered"],
+        "hot_share": evaluation["tiers"]["test"]["hot"]["share"],
+        "hot_genuine": evaluation["tiers"]["test"]["hot"]["genuine_rate"],
     }
     if drift is not None:
         headline["drift_alerts"] = len(drift["reasons"])
@@ -94,6 +165,8 @@ def render_report(
         f"of genuine leads are kept ({business['genuine_missed']:,} missed).",
         "",
     ]
+    parts += _tier_lines(evaluation["tiers"], business["threshold"])
+    parts += _reason_lines(evaluation["reasons"])
     parts += ["## Metrics", ""]
     parts += [
         table(
@@ -157,6 +230,11 @@ def render_summary(
         f"  at the business threshold {business['threshold']:.3f}: "
         f"{business['junk_filtered']:.1%} of junk filtered, "
         f"{business['genuine_recall']:.1%} of genuine leads kept",
+        "  tiers: "
+        + ", ".join(
+            f"{tier['name']} {tier['share']:.1%} ({_rate(tier['genuine_rate'])} genuine)"
+            for tier in (evaluation["tiers"]["test"][key] for key in ("hot", "warm", "cold"))
+        ),
     ]
     if promotion:
         lines.append(f"  promotion: {verdict(promotion)}")

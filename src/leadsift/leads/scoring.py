@@ -13,6 +13,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from leadsift.core import model_store
+from leadsift.leads import reasons
+from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import ColumnRoles, raw_records
 
@@ -42,20 +44,33 @@ def score_leads(
     leads: pd.DataFrame,
     roles: ColumnRoles,
     *,
-    threshold: float,
+    tiers: Tiers,
     model_version: str,
+    with_reasons: bool = True,
 ) -> pd.DataFrame:
-    """The clean batch with its probability, 0-100 score and junk flag at the business threshold."""
-    probability = model.predict_proba(raw_records(leads, roles))[:, 1]
-    return leads.assign(
+    """The clean batch with its probability, 0-100 score, tier, junk flag (below the business
+    threshold) and, where the model family has exact contributions, the reasons: the inputs that
+    raised and lowered each lead's score most (`raises_1..3`, `lowers_1..3`)."""
+    records = raw_records(leads, roles)
+    probability = model.predict_proba(records)[:, 1]
+    scored = leads.assign(
         probability=probability,
         lead_score=np.round(100 * probability, 1),
-        is_junk=probability < threshold,
+        tier=tiers.assign(probability),
+        is_junk=probability < tiers.cold_below,
         model_version=model_version,
     )
+    if not (with_reasons and reasons.explains(model)):
+        return scored
+    texts = reasons.reason_columns(
+        reasons.contributions(model, records), reasons.displayed_values(model, records)
+    )
+    return pd.concat([scored, texts.set_axis(scored.index)], axis=1)
 
 
 def sales_view(scored: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
-    """What sales gets: id, score, junk flag and model version, best leads first."""
-    columns = [roles.id_column, "lead_score", "is_junk", "model_version"]
+    """What sales gets: id, score, tier, junk flag, the reasons (where there are) and the model
+    version, best leads first: columns a CRM imports as they are."""
+    why = [c for c in scored.columns if c.startswith(("raises_", "lowers_"))]
+    columns = [roles.id_column, "lead_score", "tier", "is_junk", *why, "model_version"]
     return scored.sort_values(["lead_score", roles.id_column], ascending=[False, True])[columns]

@@ -6,14 +6,14 @@ the default budget within minutes (a time-respecting cross-validation would cost
 
 The preprocessing (normalise, featurize, rare-level collapsing, encoding) does not depend on the
 tuned hyperparameters, so it is fitted once and every trial fits only the classifier. Families with
-a size that `warm_start` can grow (boosting rounds, trees) are fitted in `step` increments and
-report the validation score at each size, so unpromising trials are pruned early. The study
-itself (seeded sampler, pruners, trial table) is `core.tuning`.
+a size to grow (boosting rounds, trees) report the validation score every `step` rounds, so
+unpromising trials are pruned early: scikit-learn's by refitting with `warm_start`, LightGBM from
+one fit through a callback (its own evaluation of the validation split). The study itself
+(seeded sampler, pruners, trial table) is `core.tuning`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +24,13 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from leadsift.core import tuning
 from leadsift.core.tuning import Dimension
+from leadsift.leads.models import FAMILIES, Family, pipeline_from_params
+from leadsift.leads.schema import ColumnRoles, raw_records
 
 METRICS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
+LIGHTGBM_METRICS = {"roc_auc": "auc", "pr_auc": "average_precision"}  # the same scores
 
 
 def _sizes(total: int, step: int) -> list[int]:
@@ -52,33 +56,90 @@ def preprocess_once(
     return TuningData(x_train, train[1], preprocess.transform(valid[0]), valid[1])
 
 
+def _report_rounds(trial: optuna.Trial, step: int, total: int) -> Callable[[Any], None]:
+    """A LightGBM callback: report the validation score every `step` rounds and at the last one,
+    and stop the fit by pruning the trial when the pruner says so."""
+
+    def report(env: Any) -> None:
+        rounds = env.iteration + 1
+        if rounds % step and rounds != total:
+            return
+        _, metric, value, _ = env.evaluation_result_list[0]
+        trial.report(value, rounds)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at {rounds} rounds with {metric} {value:.4f}")
+
+    return report
+
+
 def objective(
     classifier: ClassifierMixin,
     dimensions: list[Dimension],
     data: TuningData,
     *,
     metric: str,
-    budget: str | None,
+    family: Family,
     step: int,
-    overrides: Mapping[str, Any],
 ) -> Callable[[optuna.Trial], float]:
     """The function Optuna maximises: the validation `metric` of a trial's classifier."""
     score = METRICS[metric]
+    budget = family.budget
 
     def evaluate(trial: optuna.Trial) -> float:
         params = {d.name: d.suggest(trial) for d in dimensions}
         model = clone(classifier).set_params(**params)
         if budget is None or budget not in params:
             model.fit(data.x_train, data.y_train)
-            return float(score(data.y_valid, model.predict_proba(data.x_valid)[:, 1]))
-        model.set_params(warm_start=True, **overrides)
-        value = math.nan
-        for size in _sizes(int(params[budget]), step):
-            model.set_params(**{budget: size}).fit(data.x_train, data.y_train)
-            value = float(score(data.y_valid, model.predict_proba(data.x_valid)[:, 1]))
-            trial.report(value, size)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at {budget}={size} with {metric} {value:.4f}")
-        return value
+        elif family.grows_in_fit:
+            model.fit(
+                data.x_train,
+                data.y_train,
+                eval_X=(data.x_valid,),
+                eval_y=(data.y_valid,),
+                eval_metric=LIGHTGBM_METRICS[metric],
+                callbacks=[_report_rounds(trial, step, int(params[budget]))],
+            )
+        else:
+            model.set_params(warm_start=True, **family.grow_overrides)
+            for size in _sizes(int(params[budget]), step):
+                model.set_params(**{budget: size}).fit(data.x_train, data.y_train)
+                value = float(score(data.y_valid, model.predict_proba(data.x_valid)[:, 1]))
+                trial.report(value, size)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at {budget}={size} with {metric} {value:.4f}")
+            return value
+        return float(score(data.y_valid, model.predict_proba(data.x_valid)[:, 1]))
 
     return evaluate
+
+
+def objective_from_params(
+    params: Mapping[str, Any], train: pd.DataFrame, valid: pd.DataFrame
+) -> tuple[Callable[[optuna.Trial], float], list[Dimension]]:
+    """The objective of `model.family` over its `tune.spaces` entry, as the `tune` stage runs it:
+    fit on `train` (already subsampled), scored on `valid` (split frames with the target)."""
+    settings, family = params["tune"], params["model"]["family"]
+    roles = ColumnRoles.from_params(params["leads"])
+    fixed = params["model"].get(family) or {}
+    pipeline = pipeline_from_params(params, roles, fixed)
+    classifier = pipeline[-1]
+    space = tuning.parse_space(
+        (settings["spaces"] or {}).get(family),
+        f"tune.spaces.{family}",
+        set(classifier.get_params()),
+        fixed,
+    )
+    data = preprocess_once(
+        pipeline[:-1],
+        (raw_records(train, roles), train[roles.target].to_numpy()),
+        (raw_records(valid, roles), valid[roles.target].to_numpy()),
+    )
+    evaluate = objective(
+        classifier,
+        space,
+        data,
+        metric=settings["metric"],
+        family=FAMILIES[family],
+        step=settings["step"],
+    )
+    return evaluate, space

@@ -1,0 +1,198 @@
+"""Why each lead scored as it did: exact contributions of its raw inputs to the model's log-odds.
+
+The model's raw output for a lead (log-odds of genuine) is split exactly into a base value plus
+one contribution per encoded feature: LightGBM computes TreeSHAP values itself (`pred_contrib`);
+for a logistic regression they are the linear terms, coefficient x encoded value, with the
+intercept as the base. scikit-learn's tree families have no exact contributions without another
+library, so they give no reasons (`ReasonsUnavailableError`).
+
+Contributions are then summed per raw input, the way a person reads a lead: a categorical column,
+a plain number, an interaction group (its members and its total together), the overall
+interaction counts (their total and the number of active groups), and the creation time (its
+hour, weekday and month). Base + the sum over raw inputs is still exactly the log-odds.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from leadsift.leads.features import TIME_PARTS
+from leadsift.leads.metrics import Tiers
+
+OVERALL = "all interactions"  # the interaction total and the count of active groups
+N_REASONS = 3  # reasons per direction
+
+
+class ReasonsUnavailableError(Exception):
+    """The model family has no exact per-lead contributions."""
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Per lead: the base value and each raw input's contribution, in log-odds."""
+
+    base: np.ndarray
+    by_input: pd.DataFrame  # leads x raw inputs
+
+    @property
+    def log_odds(self) -> np.ndarray:
+        return self.base + self.by_input.to_numpy().sum(axis=1)
+
+
+def group_label(group: str) -> str:
+    return f"{group} interactions"
+
+
+def input_of(feature: str, interaction_groups: dict, timestamp: str | None) -> str:
+    """The raw input a model column comes from (after featurizing, before encoding)."""
+    for group, members in interaction_groups.items():
+        if feature == f"{group}_total" or feature in members:
+            return group_label(group)
+    if feature in ("interactions_total", "active_groups"):
+        return OVERALL
+    if timestamp and feature in {f"{timestamp}_{part}" for part in TIME_PARTS}:
+        return timestamp
+    return feature
+
+
+def encoded_sources(pipeline: Pipeline) -> list[str]:
+    """For each column the classifier sees, the featurized column it encodes."""
+    sources = []
+    for _, transformer, columns in pipeline.named_steps["encode"].transformers_:
+        if transformer == "drop" or not len(columns):
+            continue
+        last = transformer[-1] if isinstance(transformer, Pipeline) else transformer
+        if isinstance(last, OneHotEncoder):
+            for column, levels in zip(columns, last.categories_, strict=True):
+                sources += [column] * len(levels)
+        else:
+            sources += list(columns)
+    return sources
+
+
+def explains(pipeline: Pipeline) -> bool:
+    return isinstance(pipeline[-1], LGBMClassifier | LogisticRegression)
+
+
+def contributions(pipeline: Pipeline, records: pd.DataFrame) -> Contributions:
+    """Exact contributions of each raw input to each lead's log-odds."""
+    classifier = pipeline[-1]
+    if not explains(pipeline):
+        raise ReasonsUnavailableError(
+            f"{type(classifier).__name__} has no exact per-lead contributions; reasons need "
+            "model.family lightgbm or logistic_regression"
+        )
+    encoded = pipeline[:-1].transform(records)
+    if isinstance(classifier, LGBMClassifier):
+        values = classifier.predict(encoded, pred_contrib=True)
+        per_feature, base = values[:, :-1], values[:, -1]
+    else:
+        per_feature = encoded.to_numpy(dtype=float) * classifier.coef_[0]
+        base = np.full(len(encoded), classifier.intercept_[0])
+    featurize = pipeline.named_steps["featurize"]
+    groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
+    inputs = [input_of(f, groups, timestamp) for f in encoded_sources(pipeline)]
+    names = list(dict.fromkeys(inputs))
+    indicator = np.zeros((len(inputs), len(names)))
+    indicator[np.arange(len(inputs)), [names.index(i) for i in inputs]] = 1.0
+    return Contributions(
+        base, pd.DataFrame(per_feature @ indicator, columns=names, index=records.index)
+    )
+
+
+def displayed_values(pipeline: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
+    """Per lead and raw input, the value a person reads next to its effect (as text)."""
+    featurized = pipeline[:2].transform(records)
+    featurize = pipeline.named_steps["featurize"]
+    groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
+    collapse = pipeline.named_steps["encode"].named_transformers_["categorical"][0]
+    shown = {}
+    for column, kept in collapse.levels_.items():
+        text = collapse._as_text(featurized[column])
+        shown[column] = column + " = " + text.where(text.isin(kept), text + " (scored as others)")
+    # a group shows its total; the overall interactions their total
+    totals = {group_label(g): f"{g}_total" for g in groups} | {OVERALL: "interactions_total"}
+    for feature in featurized.columns:
+        source = input_of(feature, groups, timestamp)
+        if source not in shown and source != timestamp:
+            value = featurized[totals.get(source, source)]
+            shown[source] = source + " = " + _number_text(value)
+    if timestamp:
+        hour = featurized[f"{timestamp}_hour"]
+        weekday = featurized[f"{timestamp}_weekday"]
+        month = featurized[f"{timestamp}_month"]
+        known = hour.notna()
+        text = pd.Series(f"{timestamp} = missing", index=featurized.index, dtype=object)
+        text[known] = (
+            f"{timestamp} = "
+            + hour[known].astype(int).map("{:02d}h".format)
+            + ", "
+            + weekday[known].astype(int).map(lambda d: calendar.day_abbr[d])
+            + ", "
+            + month[known].astype(int).map(lambda m: calendar.month_abbr[m])
+        )
+        shown[timestamp] = text
+    return pd.DataFrame(shown, index=records.index)
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: "missing" if pd.isna(v) else f"{v:g}")
+
+
+def reason_columns(
+    contribution: Contributions, values: pd.DataFrame, n: int = N_REASONS
+) -> pd.DataFrame:
+    """`raises_1..n` and `lowers_1..n`: the inputs that pushed each lead's score up (largest
+    first) and down, as `value (+effect)` texts, effects in log-odds; empty when fewer did."""
+    effects = contribution.by_input
+    matrix, names = effects.to_numpy(), list(effects.columns)
+    texts = values[names].to_numpy(dtype=object)
+    rows = np.arange(len(matrix))
+    out = {}
+    for direction, sign in (("raises", 1), ("lowers", -1)):
+        order = np.argsort(-sign * matrix, axis=1, kind="stable")[:, :n]
+        for slot in range(min(n, len(names))):
+            chosen = order[:, slot]
+            effect = matrix[rows, chosen]
+            text = pd.Series(texts[rows, chosen], index=effects.index, dtype=object) + pd.Series(
+                effect, index=effects.index
+            ).map(" ({:+.2f})".format)
+            out[f"{direction}_{slot + 1}"] = text.where(sign * effect > 0, "")
+    return pd.DataFrame(out, index=effects.index)
+
+
+def global_view(contribution: Contributions) -> pd.DataFrame:
+    """Mean |contribution| per raw input over the leads (log-odds), largest first: how much each
+    input moves scores, the exact counterpart of permutation importance."""
+    table = pd.DataFrame(
+        {
+            "feature": contribution.by_input.columns,
+            "importance": contribution.by_input.abs().mean().to_numpy(),
+            "std": 0.0,
+        }
+    )
+    return table.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)
+
+
+def example_positions(probability: np.ndarray, tier: np.ndarray, tiers: Tiers) -> dict[str, int]:
+    """Three leads to show: a typical hot one (the hot tier's median score), the one closest to
+    the business threshold (borderline) and a typical cold one; a tier without leads is left out."""
+    probability = np.asarray(probability)
+    targets = {"borderline": tiers.cold_below}
+    for label, key in (("hot", "hot"), ("junk", "cold")):
+        inside = tier == tiers.names[key]
+        if inside.any():
+            targets[label] = float(np.median(probability[inside]))
+    return {
+        label: int(np.argmin(np.abs(probability - targets[label])))
+        for label in ("hot", "borderline", "junk")
+        if label in targets
+    }
