@@ -63,6 +63,7 @@ def test_repro_runs_every_stage_and_creates_every_out(built):
     assert figures == [
         "calibration.png",
         "confusion.png",
+        "contributions.png",
         "gains.png",
         "importance.png",
         "pr.png",
