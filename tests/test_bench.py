@@ -136,3 +136,20 @@ def test_a_watched_run_sees_a_peak_too_short_for_sampling(tmp_path):
     spike = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"
     result = bench.run_watched([sys.executable, "-c", spike], tmp_path, interval=5.0)
     assert result.peak_rss_mb >= 300
+
+
+def test_a_partial_run_replaces_the_rows_of_the_sections_it_ran():
+    old = {"id": "old"}
+    previous = {
+        "runs": [old],
+        "results": [
+            {"name": "renamed since", "section": "quality", "run": "old"},
+            {"name": "kept", "section": "profile", "run": "old"},
+        ],
+    }
+    new = bench.Result("a quality row", 1.0, ">= 0", True, section="quality")
+    report = bench.merged_report(previous, [new], {"id": "new"}, ["quality"])
+    assert [r["name"] for r in report["results"]] == ["kept", "a quality row"]
+    assert report["runs"] == [old, {"id": "new"}] and report["results"][1]["run"] == "new"
+    full = bench.merged_report(previous, [new], {"id": "new"}, list(bench.SECTIONS))
+    assert [r["name"] for r in full["results"]] == ["a quality row"]

@@ -83,6 +83,7 @@ class Result:
     met: bool | None
     unit: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    section: str = ""  # set by `main`: a partial run replaces the rows of the sections it ran
 
 
 def _check(name: str, value: float, op: str, bound: float, unit: str = "", **details) -> Result:
@@ -1227,6 +1228,27 @@ def print_table(results: Sequence[Result]) -> None:
         print(f"{r.name:<{width}}  {value:>14}  {r.target:>12}  {_met_text(r)}")
 
 
+def merged_report(
+    previous: dict[str, Any] | None,
+    results: Sequence[Result],
+    run: dict[str, Any],
+    sections: Sequence[str],
+) -> dict[str, Any]:
+    """bench.json after a run: a full run's rows alone; a partial run's rows, plus the previous
+    rows of the sections it did not run (with their runs)."""
+    kept, runs = [], [run]
+    if previous is not None and set(sections) != set(SECTIONS):
+        fresh = {r.name for r in results}
+        kept = [
+            r
+            for r in previous["results"]
+            if r["name"] not in fresh and r.get("section") not in sections
+        ]
+        used = {r["run"] for r in kept}
+        runs = [r for r in previous["runs"] if r["id"] in used] + runs
+    return {"runs": runs, "results": kept + [asdict(r) | {"run": run["id"]} for r in results]}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1280,7 +1302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         segmentation_overrides = {"generate_transactions.n_customers": shop} if shop else {}
         if set(sections) & {"pipeline", "quality", "tuning", "throughput", "scoring", "serving"}:
             pipeline, built = built_copy(workdir, overrides, timed="pipeline" in sections)
-            results += pipeline
+            results += [replace(r, section="pipeline") for r in pipeline]
         steps: dict[str, Callable[[], list[Result]]] = {
             "quality": lambda: bench_quality(built),
             "tuning": lambda: bench_tuning(built, args.tuning_trials),
@@ -1299,22 +1321,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         }
         for name in SECTIONS[1:]:
             if name in sections:
-                results += steps[name]()
+                results += [replace(r, section=name) for r in steps[name]()]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out = Path(args.out)
     run = this_run(sections, round(time.perf_counter() - started))
-    kept, runs = [], [run]
-    if out.is_file() and set(sections) != set(SECTIONS):  # a partial run updates its own rows
-        fresh = {r.name for r in results}
-        previous = json.loads(out.read_text())
-        kept = [r for r in previous["results"] if r["name"] not in fresh]
-        used = {r["run"] for r in kept}
-        runs = [r for r in previous["runs"] if r["id"] in used] + runs
-    report = {
-        "runs": runs,
-        "results": kept + [asdict(r) | {"run": run["id"]} for r in results],
-    }
+    previous = json.loads(out.read_text()) if out.is_file() else None
+    report = merged_report(previous, results, run, sections)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(results)
