@@ -116,3 +116,13 @@ def test_global_view_ranks_inputs_by_mean_absolute_contribution():
     table = reasons.global_view(found)
     assert table["feature"].tolist() == ["b", "a"]
     assert table["importance"].tolist() == pytest.approx([1.0, 0.1])
+
+
+def test_explaining_passes_the_records_once_and_scores_exactly_as_predict_proba(models, records):
+    model = models["lightgbm"]
+    probability, texts = reasons.explain(model, records)
+    np.testing.assert_array_equal(probability, model.predict_proba(records)[:, 1])
+    expected = reasons.reason_columns(
+        reasons.contributions(model, records), reasons.displayed_values(model, records)
+    )
+    pd.testing.assert_frame_equal(texts, expected)

@@ -46,11 +46,11 @@ def main() -> None:
     model = load_model(args.model_dir, TRUSTED_TYPES)
     truth = pd.read_parquet(args.truth).set_index(roles.id_column)["p_true"] if roles.id else None
 
-    scores, inputs = {}, {}
+    scores, inputs, ids = {}, {}, {}
     for name in ("validation", "test"):
         split = pd.read_parquet(Path(args.split_dir) / f"{name}.parquet")
         inputs[name] = raw_records(split, roles)
-        ids = split[roles.id_column]  # the test split's, after the loop
+        ids[name] = split[roles.id_column]
         scores[name] = Scores(
             split[roles.target].to_numpy(),
             model.predict_proba(inputs[name])[:, 1],
@@ -86,7 +86,7 @@ def main() -> None:
     result.summary["reasons"], contributions = explained_leads(
         model,
         inputs["test"],
-        ids,
+        ids["test"],
         scores["test"].model,
         Tiers.from_evaluation(result.summary, params["business"]["tiers"]),
     )

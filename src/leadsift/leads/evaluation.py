@@ -70,7 +70,7 @@ def evaluate_scores(
         },
         "tiers": {
             "hot_genuine_rate": hot_genuine_rate,
-            "hot_from": None if math.isinf(hot_from) else max(hot_from, threshold),
+            "hot_from": None if math.isinf(tiers.hot_start) else tiers.hot_start,
             **{
                 name: metrics.tier_view(split.y, tiers.assign(split.model), tier_names)
                 for name, split in (("validation", validation), ("test", test))

@@ -59,9 +59,14 @@ class Tiers:
     hot_from: float  # at or above it (and the business threshold) a lead is hot; inf: none is
     names: Mapping[str, str]  # hot, warm, cold -> the names sales sees
 
+    @property
+    def hot_start(self) -> float:
+        """Where hot really starts: a hot band never reaches below the business threshold."""
+        return max(self.hot_from, self.cold_below)
+
     def assign(self, score: np.ndarray) -> np.ndarray:
         score = np.asarray(score)
-        hot = score >= max(self.hot_from, self.cold_below)
+        hot = score >= self.hot_start
         tier = np.where(hot, self.names["hot"], self.names["warm"]).astype(object)
         tier[score < self.cold_below] = self.names["cold"]
         return tier

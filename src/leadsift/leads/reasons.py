@@ -82,15 +82,23 @@ def explains(pipeline: Pipeline) -> bool:
     return isinstance(pipeline[-1], LGBMClassifier | LogisticRegression)
 
 
-def contributions(pipeline: Pipeline, records: pd.DataFrame) -> Contributions:
-    """Exact contributions of each raw input to each lead's log-odds."""
-    classifier = pipeline[-1]
+def _require_contributions(pipeline: Pipeline) -> None:
     if not explains(pipeline):
         raise ReasonsUnavailableError(
-            f"{type(classifier).__name__} has no exact per-lead contributions; reasons need "
+            f"{type(pipeline[-1]).__name__} has no exact per-lead contributions; reasons need "
             "model.family lightgbm or logistic_regression"
         )
-    encoded = pipeline[:-1].transform(records)
+
+
+def contributions(pipeline: Pipeline, records: pd.DataFrame) -> Contributions:
+    """Exact contributions of each raw input to each lead's log-odds."""
+    _require_contributions(pipeline)
+    return _contributions_of(pipeline, pipeline[:-1].transform(records))
+
+
+def _contributions_of(pipeline: Pipeline, encoded: pd.DataFrame) -> Contributions:
+    """`contributions` from the encoded frame the classifier reads."""
+    classifier = pipeline[-1]
     if isinstance(classifier, LGBMClassifier):
         values = classifier.predict(encoded, pred_contrib=True)
         per_feature, base = values[:, :-1], values[:, -1]
@@ -104,20 +112,39 @@ def contributions(pipeline: Pipeline, records: pd.DataFrame) -> Contributions:
     indicator = np.zeros((len(inputs), len(names)))
     indicator[np.arange(len(inputs)), [names.index(i) for i in inputs]] = 1.0
     return Contributions(
-        base, pd.DataFrame(per_feature @ indicator, columns=names, index=records.index)
+        base, pd.DataFrame(per_feature @ indicator, columns=names, index=encoded.index)
     )
+
+
+def explain(pipeline: Pipeline, records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each lead's probability of genuine and its reason columns, from one pass of the records
+    through the pipeline's steps (normalise + featurize, encode, classify): the probability is
+    the pipeline's `predict_proba`, bit for bit."""
+    _require_contributions(pipeline)
+    featurized = pipeline[:2].transform(records)
+    encoded = pipeline[2:-1].transform(featurized)
+    probability = pipeline[-1].predict_proba(encoded)[:, 1]
+    texts = reason_columns(_contributions_of(pipeline, encoded), _values_of(pipeline, featurized))
+    return probability, texts
 
 
 def displayed_values(pipeline: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
     """Per lead and raw input, the value a person reads next to its effect (as text)."""
-    featurized = pipeline[:2].transform(records)
+    return _values_of(pipeline, pipeline[:2].transform(records))
+
+
+def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
+    """`displayed_values` from the normalised and featurized records."""
     featurize = pipeline.named_steps["featurize"]
     groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
     collapse = pipeline.named_steps["encode"].named_transformers_["categorical"][0]
+    columns = list(collapse.levels_)
+    collapsed = collapse.transform(featurized[columns])  # the model's own decision
     shown = {}
-    for column, kept in collapse.levels_.items():
-        text = collapse._as_text(featurized[column])
-        shown[column] = column + " = " + text.where(text.isin(kept), text + " (scored as others)")
+    for column in columns:
+        value = featurized[column].astype(object).fillna(collapse.missing).astype(str)
+        others = (collapsed[column] == collapse.other).to_numpy() & (value != collapse.other)
+        shown[column] = column + " = " + value.where(~others, value + " (scored as others)")
     # a group shows its total; the overall interactions their total
     totals = {group_label(g): f"{g}_total" for g in groups} | {OVERALL: "interactions_total"}
     for feature in featurized.columns:
@@ -140,7 +167,7 @@ def displayed_values(pipeline: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
             + month[known].astype(int).map(lambda m: calendar.month_abbr[m])
         )
         shown[timestamp] = text
-    return pd.DataFrame(shown, index=records.index)
+    return pd.DataFrame(shown, index=featurized.index)
 
 
 def _number_text(values: pd.Series) -> pd.Series:

@@ -52,7 +52,10 @@ def score_leads(
     threshold) and, where the model family has exact contributions, the reasons: the inputs that
     raised and lowered each lead's score most (`raises_1..3`, `lowers_1..3`)."""
     records = raw_records(leads, roles)
-    probability = model.predict_proba(records)[:, 1]
+    if with_reasons and reasons.explains(model):
+        probability, texts = reasons.explain(model, records)
+    else:
+        probability, texts = model.predict_proba(records)[:, 1], None
     scored = leads.assign(
         probability=probability,
         lead_score=np.round(100 * probability, 1),
@@ -60,12 +63,7 @@ def score_leads(
         is_junk=probability < tiers.cold_below,
         model_version=model_version,
     )
-    if not (with_reasons and reasons.explains(model)):
-        return scored
-    texts = reasons.reason_columns(
-        reasons.contributions(model, records), reasons.displayed_values(model, records)
-    )
-    return pd.concat([scored, texts.set_axis(scored.index)], axis=1)
+    return scored if texts is None else pd.concat([scored, texts.set_axis(scored.index)], axis=1)
 
 
 def sales_view(scored: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
