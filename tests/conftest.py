@@ -13,7 +13,9 @@ from leadsift.core.config import read_params
 from leadsift.core.model_store import save_model
 from leadsift.customers import synth as customers_synth
 from leadsift.leads.cleaning import clean_leads, cleaning_options
+from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
+from leadsift.leads.sales import SalesScorer
 from leadsift.leads.schema import ColumnRoles, raw_records
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.repo import Repo
@@ -98,6 +100,20 @@ def saved_model(prepared, roles, fit_model, tmp_path_factory) -> tuple[object, P
     path = tmp_path_factory.mktemp("saved") / "model"
     save_model(pipeline, path, raw_records(prepared, roles).head(5), TRUSTED_TYPES)
     return pipeline, path
+
+
+TIERS = Tiers(cold_below=0.2, hot_from=0.6, names={"hot": "A", "warm": "B", "cold": "C"})
+
+
+@pytest.fixture(scope="session")
+def saved_sales(saved_model, prepared, roles, tmp_path_factory) -> tuple[SalesScorer, Path]:
+    """The sales model of `saved_model`'s pipeline (tiers `TIERS`) and its saved directory, as
+    the package stage writes it."""
+    scorer = SalesScorer.package(saved_model[0], TIERS, roles)
+    path = tmp_path_factory.mktemp("sales") / "sales"
+    example = raw_records(prepared, roles).head(5)
+    save_model(scorer, path, example, TRUSTED_TYPES, predict_fn="predict")
+    return scorer, path
 
 
 def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:

@@ -62,10 +62,14 @@ def test_make_repro_registers_the_champion_and_ends_with_a_summary(clone):
 
 
 def test_make_serve_answers_raw_records_with_the_champion(clone):
-    batch, _ = generate_leads(3, **WORLD_7, sample_seed=5, dirt=Dirt(), id_offset=7000)
+    clean = Dirt(**dict.fromkeys(Dirt.__dataclass_fields__, 0.0))  # leads that meet the contract
+    batch, _ = generate_leads(3, **WORLD_7, sample_seed=5, dirt=clean, id_offset=7000)
     records = batch.drop(columns=synth.TARGET).astype(str).to_dict("records")
     with serving(clone.path, env=clone.env) as base:
         status, body = post(f"{base}/invocations", {"dataframe_records": records})
     assert status == 200
-    probabilities = pd.DataFrame(body["predictions"])
-    assert probabilities.shape == (3, 2) and probabilities.sum(axis=1).round(9).eq(1).all()
+    answer = pd.DataFrame(body["predictions"])
+    assert len(answer) == 3 and answer["probability"].between(0, 1).all()
+    assert (
+        set(answer["tier"]) <= {"hot", "warm", "cold"} and answer["raises_1"].str.len().gt(0).all()
+    )

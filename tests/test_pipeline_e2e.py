@@ -23,6 +23,7 @@ STAGES = [
     "tune",
     "train",
     "evaluate",
+    "package",
     "register",
     "monitor",
     "report",

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -20,8 +21,10 @@ from leadsift.core.io import InputError
 from leadsift.core.model_store import save_model
 from leadsift.leads.evaluation import champion_comparison, roc_auc_of
 from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.sales import SalesScorer
 from leadsift.leads.schema import raw_records
 from leadsift.leads.scoring import load_scoring_model
+from tests.conftest import TIERS
 
 
 def test_the_paired_bootstrap_brackets_the_observed_difference():
@@ -199,22 +202,22 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
     tags = client.get_model_version("leads", "4").tags
     assert tags["decision"] == "rejected" and "below the floor" in tags["reasons"]
     assert (store / "mlflow.db").is_file() and (store / "mlartifacts").is_dir()
-    model, label = load_scoring_model("models:/leads@champion")
-    assert label == "leads v2" and model.predict_proba(records).shape == (len(records), 2)
+    with pytest.raises(InputError, match="leads@champion is a bare Pipeline, not a sales model"):
+        load_scoring_model("models:/leads@champion")  # the gate takes any model; scoring does not
 
 
 def test_a_model_no_run_logged_is_registered_from_its_directory(prepared, roles, fit_model, store):
-    """Outputs pulled from a DVC remote skip `train`, so no run logged the model: register logs
-    the directory itself."""
+    """Outputs pulled from a DVC remote skip `package`, so no run logged the sales model:
+    register logs the directory itself, and scoring loads it from the registry."""
     pipeline = fit_model(prepared.iloc[:2000], hyperparams={"max_iter": 5})
-    save_model(pipeline, store / "pulled", raw_records(prepared, roles).head(5), TRUSTED_TYPES)
+    scorer = SalesScorer.package(pipeline, TIERS, roles)
+    records = raw_records(prepared, roles).head(3)
+    save_model(scorer, store / "pulled", records, TRUSTED_TYPES, predict_fn="predict")
     uri = tracking.logged_model_uri("gate-test", store / "pulled")
     version = registry.record("pulled", uri, Decision("promoted", "champion"), {})
-    model, _ = load_scoring_model("models:/pulled@champion")
-    assert version == "1" and model.predict_proba(raw_records(prepared, roles).head(3)).shape == (
-        3,
-        2,
-    )
+    model, label = load_scoring_model("models:/pulled@champion")
+    assert (version, label) == ("1", "pulled v1")
+    pd.testing.assert_frame_equal(model.predict(records), scorer.predict(records))
     assert (
         tracking.logged_model_uri("gate-test", store / "pulled") == uri
     )  # found, not logged again

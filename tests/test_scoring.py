@@ -1,19 +1,17 @@
 import numpy as np
 import pytest
 
+from leadsift.core.io import InputError
 from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
-from leadsift.leads.metrics import Tiers
 from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
 from leadsift.leads.synth import Dirt, Drift, generate_leads
 from tests.conftest import WORLD_7
 
-TIERS = Tiers(cold_below=0.2, hot_from=0.6, names={"hot": "A", "warm": "B", "cold": "C"})
-
 
 @pytest.fixture(scope="module")
-def model_dir(saved_model):
-    return saved_model[1]
+def model_dir(saved_sales):
+    return saved_sales[1]
 
 
 def incoming_batch(**drift):
@@ -34,7 +32,7 @@ def test_a_dirty_drifted_batch_is_scored_and_every_row_accounted_for(model_dir, 
     )
     assert roles.target not in result.clean.columns
     model, version = load_scoring_model(str(model_dir))
-    scored = score_leads(model, result.clean, roles, tiers=TIERS, model_version=version)
+    scored = score_leads(model, result.clean, roles, model_version=version)
     assert len(scored) == counts["rows_clean"]
     assert scored["lead_score"].between(0, 100).all()
     assert (scored["is_junk"] == (scored["probability"] < 0.2)).all()
@@ -50,7 +48,7 @@ def test_sales_file_has_the_agreed_columns_best_first(model_dir, roles, cleaning
     batch, _ = incoming_batch()
     clean = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning).clean
     model, version = load_scoring_model(str(model_dir))
-    sales = sales_view(score_leads(model, clean, roles, tiers=TIERS, model_version=version), roles)
+    sales = sales_view(score_leads(model, clean, roles, model_version=version), roles)
     why = [f"{d}_{i}" for d in ("raises", "lowers") for i in (1, 2, 3)]
     first = [roles.id_column, "lead_score", "tier", "is_junk"]
     assert list(sales.columns) == [*first, *why, "model_version"]
@@ -64,6 +62,13 @@ def test_scores_rank_the_batch_like_the_truth(model_dir, roles, cleaning):
     batch, truth = incoming_batch()
     clean = clean_leads(batch, roles, source="batch.csv", labelled=False, **cleaning).clean
     model, version = load_scoring_model(str(model_dir))
-    scored = score_leads(model, clean, roles, tiers=TIERS, model_version=version)
+    scored = score_leads(model, clean, roles, model_version=version)
     merged = scored.merge(truth, on=roles.id)
     assert np.corrcoef(merged["probability"], merged["p_true"])[0, 1] > 0.7
+
+
+def test_scoring_refuses_a_bare_pipeline_without_tiers(saved_model):
+    with pytest.raises(
+        InputError, match="not a sales model with its tiers; point it at models/sales"
+    ):
+        load_scoring_model(str(saved_model[1]))

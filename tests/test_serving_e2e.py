@@ -1,13 +1,16 @@
-"""MLflow's scoring server, started the way `make serve` starts it, answering over loopback."""
+"""MLflow's scoring server, started the way `make serve` starts it, answering over loopback: the
+sales model's answer per lead, and a 400 that names the column for a lead breaking the contract."""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from leadsift.leads import synth
+from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
 from tests.server import post, serving
@@ -16,24 +19,44 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def server(saved_model):
-    pipeline, model_dir = saved_model
+def server(saved_sales):
+    scorer, model_dir = saved_sales
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     with serving(ROOT, "--model", str(model_dir), env=env) as base:
-        yield base, pipeline
+        yield base, scorer
 
 
-def test_raw_incoming_records_get_probabilities(server, roles):
-    base, pipeline = server
-    batch, _ = generate_leads(5, **WORLD_7, sample_seed=4, dirt=Dirt(), id_offset=9000)
-    csv_like = batch.drop(columns=synth.TARGET).astype(str)  # as read from the incoming CSV
+def clean_batch(roles, cleaning, n=8):
+    """Incoming leads as read from the CSV (text), only rows that meet the contract."""
+    batch, _ = generate_leads(4 * n, **WORLD_7, sample_seed=4, dirt=Dirt(), id_offset=9000)
+    batch = batch.drop(columns=synth.TARGET)
+    kept = clean_leads(batch, roles, source="b", labelled=False, **cleaning).clean[roles.id_column]
+    return batch[batch[roles.id_column].isin(kept)].head(n)[roles.model_inputs].astype(str)
+
+
+def test_raw_incoming_records_get_score_tier_and_reasons(server, roles, cleaning):
+    base, scorer = server
+    csv_like = clean_batch(roles, cleaning)
     status, body = post(f"{base}/invocations", {"dataframe_records": csv_like.to_dict("records")})
     assert status == 200
-    probabilities = np.array(body["predictions"])
-    assert probabilities.shape == (len(batch), 2)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
-    expected = pipeline.predict_proba(batch[roles.model_inputs])
-    np.testing.assert_allclose(probabilities, expected, rtol=1e-9)
+    served = pd.DataFrame(body["predictions"])
+    expected = scorer.predict(csv_like.reset_index(drop=True))
+    assert list(served.columns) == list(expected.columns)
+    np.testing.assert_allclose(served["probability"], expected["probability"], rtol=1e-12)
+    for column in ("lead_score", "tier", "is_junk", "raises_1", "lowers_1"):
+        assert served[column].tolist() == expected[column].tolist()
+    assert served["raises_1"].str.contains(r" = .* \(\+\d+\.\d\d\)$").all()
+
+
+def test_a_lead_breaking_the_contract_gets_a_400_naming_the_column(server, roles, cleaning):
+    csv_like = clean_batch(roles, cleaning, n=2)
+    count = roles.count_columns[0]
+    csv_like.iloc[1, csv_like.columns.get_loc(count)] = "-2"
+    status, body = post(
+        f"{server[0]}/invocations", {"dataframe_records": csv_like.to_dict("records")}
+    )
+    assert status == 400
+    assert f"row 1: negative {count}" in body["message"] and "row 0" not in body["message"]
 
 
 @pytest.mark.parametrize(

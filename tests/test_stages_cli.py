@@ -92,21 +92,17 @@ def test_no_library_module_names_a_column_of_the_default_dataset():
     ],
 )
 def test_score_stops_on_a_bad_batch_directory_with_one_line(
-    tmp_path, saved_model, batches, expected
+    tmp_path, saved_sales, batches, expected
 ):
     for name in PARAMS_FILES:
         shutil.copy(ROOT / name, tmp_path / name)
-    write_overrides(tmp_path, {"score.model": str(saved_model[1])})
-    (tmp_path / "evaluation.json").write_text(
-        '{"business": {"threshold": 0.5}, "tiers": {"hot_from": 0.8}}'
-    )
+    write_overrides(tmp_path, {"score.model": str(saved_sales[1])})
     if batches is not None:
         (tmp_path / "batches").mkdir()
         for name, text in batches:
             (tmp_path / "batches" / name).write_text(text)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "stages/leads/score.py"), "batches", "evaluation.json", "out",
-         "out/score.json"],
+        [sys.executable, str(ROOT / "stages/leads/score.py"), "batches", "out", "out/score.json"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -28,6 +28,7 @@ import hashlib
 import http.client
 import inspect
 import json
+import math
 import os
 import platform
 import shutil
@@ -523,19 +524,16 @@ def _lead_batch(n: int, seed: int) -> pd.DataFrame:
 def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result]:
     """Batch scoring of a 1M-lead CSV as the `score` stage does it: read, clean, score; without
     and with the per-lead reasons."""
-    from leadsift.core.model_store import load_model  # noqa: PLC0415
     from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
-    from leadsift.leads.metrics import Tiers  # noqa: PLC0415
-    from leadsift.leads.models import TRUSTED_TYPES  # noqa: PLC0415
     from leadsift.leads.schema import ColumnRoles, load_raw_table, raw_records  # noqa: PLC0415
-    from leadsift.leads.scoring import score_leads  # noqa: PLC0415
+    from leadsift.leads.scoring import load_scoring_model, score_leads  # noqa: PLC0415
 
     params = read_params(built)
     roles = ColumnRoles.from_params(params["leads"])
     _log(f"scoring: generating {n:,} leads")
     path = workdir / "score_batch.csv"
     _lead_batch(n, seed=9001).to_csv(path, index=False)
-    model = load_model(built / "models/model", TRUSTED_TYPES)
+    model, _ = load_scoring_model(str(built / "models/sales"))
     _log("scoring: read, clean and score")
     start = time.perf_counter()
     batch = load_raw_table(path, roles, "score.input", labelled=False)
@@ -548,13 +546,11 @@ def bench_scoring(built: Path, workdir: Path, n: int = 1_000_000) -> list[Result
         labelled=False,
     ).clean
     clean_s = time.perf_counter() - start - read_s
-    evaluation = json.loads((built / "reports/evaluation.json").read_text())
-    tiers = Tiers.from_evaluation(evaluation, params["business"]["tiers"])
     scored_s = {}
     for with_reasons in (False, True):
         _log(f"scoring: score {'with' if with_reasons else 'without'} reasons")
         start = time.perf_counter()
-        score_leads(model, clean, roles, tiers=tiers, model_version="b", with_reasons=with_reasons)
+        score_leads(model, clean, roles, model_version="b", with_reasons=with_reasons)
         scored_s[with_reasons] = time.perf_counter() - start
     records = raw_records(clean, roles)
     start = time.perf_counter()
@@ -586,16 +582,61 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_serving(built: Path, requests: int = 1000) -> list[Result]:
-    """p50 / p99 latency of single-lead requests to `make serve`'s server, over loopback, one
-    keep-alive connection, after a warm-up."""
+def _post_lead(connection: http.client.HTTPConnection, lead: dict) -> tuple[float, int, dict]:
+    """One lead to /invocations: the latency in ms, the status and the answer."""
+    body = json.dumps({"dataframe_records": [lead]})
+    start = time.perf_counter()
+    connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    return (time.perf_counter() - start) * 1000, response.status, answer
+
+
+def _wait_for_ping(port: int, server: subprocess.Popen, seconds: float = 120) -> None:
+    """Until /ping answers 200; raise if the server dies or the deadline passes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/ping")
+            pong = connection.getresponse()
+            pong.read()
+            connection.close()
+            if pong.status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError(f"the scoring server did not answer /ping with 200 in {seconds:g} s")
+        time.sleep(0.5)
+
+
+def bench_serving(
+    built: Path, requests: int = 1000, clients: int = 8, concurrent_requests: int = 2000
+) -> list[Result]:
+    """Latency of single-lead requests to `make serve`'s server (the sales model: score, tier and
+    reasons) over loopback, after a warm-up: one client on a keep-alive connection, then
+    `clients` concurrent clients sharing `concurrent_requests`. The leads are drawn dirty and
+    cleaned as batch scoring cleans them, so each meets the contract and gets a 200."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
+    from leadsift.leads.schema import ColumnRoles, raw_records  # noqa: PLC0415
+
+    params = read_params(built)
+    roles = ColumnRoles.from_params(params["leads"])
+    batch = _lead_batch(2 * (requests + concurrent_requests), seed=9002)
+    clean = clean_leads(
+        batch, roles, **cleaning_options(params), source="bench", labelled=False
+    ).clean
+    leads = json.loads(raw_records(clean, roles).to_json(orient="records"))
     port = _free_port()
     command = [
         sys.executable,
         "-m",
         "leadsift.serve",
         "--model",
-        "models/model",
+        "models/sales",
         "--port",
         str(port),
     ]
@@ -604,39 +645,42 @@ def bench_serving(built: Path, requests: int = 1000) -> list[Result]:
         start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:  # until /ping answers 200, the server dies, or the deadline passes
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                connection.request("GET", "/ping")
-                pong = connection.getresponse()
-                pong.read()
-                if pong.status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the scoring server did not answer /ping with 200 in 120 s")
-            time.sleep(0.5)
-        leads = json.loads(
-            _lead_batch(requests + 50, seed=9002).head(requests + 50).to_json(orient="records")
-        )
-        latencies = []
-        for i, lead in enumerate(leads):
-            body = json.dumps({"dataframe_records": [lead]})
-            start = time.perf_counter()
-            connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"serving answered {response.status}")
+        _wait_for_ping(port, server)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies, reasons = [], 0
+        for i, lead in enumerate(leads[: requests + 50]):
+            elapsed, status, answer = _post_lead(connection, lead)
+            if status != 200:
+                raise RuntimeError(f"serving answered {status}: {answer}")
             if i >= 50:  # the first 50 warm up
-                latencies.append((time.perf_counter() - start) * 1000)
+                latencies.append(elapsed)
+                reasons += bool(answer["predictions"][0].get("raises_1"))
         connection.close()
+
+        def client(share: list[dict]) -> tuple[list[float], int]:
+            own = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            times, errors = [], 0
+            for lead in share:
+                try:
+                    elapsed, status, _ = _post_lead(own, lead)
+                except (OSError, http.client.HTTPException, ValueError):
+                    errors, own = errors + 1, http.client.HTTPConnection("127.0.0.1", port)
+                    continue
+                times.append(elapsed)
+                errors += status != 200
+            own.close()
+            return times, errors
+
+        pool = leads[requests + 50 : requests + 50 + concurrent_requests]
+        with ThreadPoolExecutor(clients) as executor:
+            done = list(executor.map(client, [pool[k::clients] for k in range(clients)]))
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
     p50, p99 = np.percentile(latencies, [50, 99])
+    together = [t for times, _ in done for t in times]
+    errors = sum(e for _, e in done)
+    c50, c99 = np.percentile(together, [50, 99]) if together else (math.nan, math.nan)
     return [
         _check(
             "serving p99 latency",
@@ -646,7 +690,16 @@ def bench_serving(built: Path, requests: int = 1000) -> list[Result]:
             "ms",
             p50_ms=round(p50, 2),
             requests=len(latencies),
-        )
+            answers_with_reasons=reasons,
+        ),
+        Result(
+            f"serving p99 latency, {clients} concurrent clients",
+            round(float(c99), 6),
+            "<= 100, no error",
+            bool(errors == 0 and c99 <= 100),
+            "ms",
+            {"p50_ms": round(float(c50), 2), "requests": len(pool), "errors": errors},
+        ),
     ]
 
 

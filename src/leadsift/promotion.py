@@ -20,7 +20,7 @@ from leadsift.core.config import read_params
 
 # pipeline: (its saved model, the dvc.yaml stage whose gate registers it)
 MODELS = {
-    "leads": (Path("models/model"), "register"),
+    "leads": (Path("models/sales"), "register"),
     "customers": (Path("models/segments"), "customers_register"),
 }
 

@@ -2,8 +2,10 @@
 
     python -m leadsift.serve [--pipeline leads|customers] [--model URI_OR_DIR] [--port 5001]
 
-The lead model takes raw lead records, the columns of the incoming CSV, and returns the
-probabilities of junk and genuine per lead (`predict_proba`). The segmentation takes customer
+The lead model (the sales model, leadsift.leads.sales) takes raw lead records, the columns of the
+incoming CSV, and answers per lead its probability of genuine, 0-100 score, tier, junk flag and
+the inputs that raised and lowered its score; a lead that breaks the contract gets a 400 naming
+the row, column and problem. The segmentation takes customer
 summaries, the columns of data/customers/processed/customers.parquet, and returns each customer's
 segment number (`predict`); reports/customers/segments.json names the segments.
 """

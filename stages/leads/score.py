@@ -1,14 +1,14 @@
-"""Stage score: score each batch of incoming leads with the model named by `score.model`.
+"""Stage score: score each batch of incoming leads with the sales model named by `score.model`.
 
 `score.input` is a directory with one file per batch (CSV or parquet, named by period, e.g.
 2026-04.csv). For each batch it writes every scored lead (leads/<batch>.parquet), the sales file
 (sales/<batch>.csv: lead id, 0-100 score, tier, junk flag, the inputs that raised and lowered the
-score, model version) and the quarantined rows with reasons (quarantine/<batch>.parquet); the row
-accounting and tier shares of every batch are in reports/scoring.json.
+score, model version: the answer `make serve` gives) and the quarantined rows with reasons
+(quarantine/<batch>.parquet); the row accounting and tier shares of every batch are in
+reports/scoring.json.
 """
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -16,9 +16,7 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import batch_files, write_csv, write_json, write_parquet
 from leadsift.leads.cleaning import clean_leads, cleaning_options
-from leadsift.leads.metrics import Tiers
 from leadsift.leads.params import RULES
-from leadsift.leads.reasons import explains
 from leadsift.leads.schema import ColumnRoles, load_raw_table
 from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
 
@@ -28,16 +26,14 @@ log = logging.getLogger("leadsift.score")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("batches", help="directory of incoming batches, params `score.input`")
-    parser.add_argument("evaluation", help="reports/evaluation.json, for the business threshold")
     parser.add_argument("out_dir", help="directory for the scored files")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
     params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
-    evaluation = json.loads(Path(args.evaluation).read_text())
-    tiers = Tiers.from_evaluation(evaluation, params["business"]["tiers"])
     model, version = load_scoring_model(params["score"]["model"])
-    if not explains(model):
+    tiers = model.tiers
+    if not model.explains:
         log.warning(
             "%s has no exact per-lead contributions: the sales files carry no reasons "
             "(model.family lightgbm and logistic_regression have them)",
@@ -54,7 +50,7 @@ def main() -> None:
             source=str(path),
             labelled=False,
         )
-        scored = score_leads(model, result.clean, roles, tiers=tiers, model_version=version)
+        scored = score_leads(model, result.clean, roles, model_version=version)
         write_parquet(out / "leads" / f"{path.stem}.parquet", scored)
         write_csv(out / "sales" / f"{path.stem}.csv", sales_view(scored, roles))
         write_parquet(out / "quarantine" / f"{path.stem}.parquet", result.quarantine)

@@ -25,12 +25,13 @@ import json
 import os
 import pickle
 import shutil
+import sys
 import tempfile
 import uuid
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import version
+from importlib.metadata import packages_distributions, version
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +40,34 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the leadsift package
-REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "cloudpickle", "pyarrow", "pyyaml")
-OWN_PACKAGES = ("sklearn", "leadsift")  # an estimator from anywhere else adds its package
+# What reads the model directory and its skops archive; pandas runs string operations in pyarrow
+# when it is installed, as in training.
+RUNTIME = ("mlflow", "skops", "pyarrow")
 
 
-def requirements(pipeline: Any) -> list[str]:
-    """The pinned packages a saved model needs: `REQUIREMENTS`, and the package of its final
-    estimator when that is not scikit-learn's or ours (e.g. lightgbm)."""
-    final = pipeline.steps[-1][1] if isinstance(pipeline, Pipeline) else pipeline
-    package = type(final).__module__.partition(".")[0]
-    names = [*REQUIREMENTS, *([package] if package not in OWN_PACKAGES else [])]
-    return [f"{name}=={version(name)}" for name in names]
+def requirements(trusted: Sequence[str]) -> list[str]:
+    """The pinned distributions a saved model needs to load and run: `RUNTIME`, and every
+    third-party package its code copy (`model_code`) or its trusted types import."""
+    found = set(RUNTIME) | {name.rpartition(".")[0] for name in trusted}
+    for source in model_code(trusted):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+    own = {*sys.stdlib_module_names, PACKAGE_DIR.name, "__future__"}
+    names = {_distribution(module) for module in found if module.partition(".")[0] not in own}
+    return [f"{name}=={version(name)}" for name in sorted(names)]
+
+
+def _distribution(module: str) -> str:
+    """The distribution that installs a (dotted) module: of those that install its top-level
+    package, the one named like the module or one of its parents (mlflow's several, ruamel's
+    namespace), else the first."""
+    parts = module.split(".")
+    found = packages_distributions().get(parts[0], [parts[0]])
+    prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    return next((d for d in found if d.lower().replace("_", "-") in prefixes), found[0])
 
 
 def _module_file(name: str) -> Path | None:
@@ -150,7 +168,7 @@ def _flavor_arguments(
         "signature": infer_signature(example, getattr(pipeline, predict_fn)(example)),
         "input_example": example,
         "pyfunc_predict_fn": predict_fn,
-        "pip_requirements": requirements(pipeline),
+        "pip_requirements": requirements(trusted),
         "code_paths": [str(_clean_package_copy(code_dir, trusted))],
         "serialization_format": "skops",
         "skops_trusted_types": list(trusted),

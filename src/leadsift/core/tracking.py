@@ -70,7 +70,7 @@ def alias_version(uri: str, setting: str) -> tuple[str, str]:
         raise InputError(
             f"{uri} ({setting}) names no model version in {store}: run `make repro` on the main "
             "branch (it registers and promotes the first model), or use this workspace's model "
-            "directory, models/model"
+            "directory (models/sales for leads)"
         ) from err
 
 

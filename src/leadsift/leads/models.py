@@ -90,6 +90,7 @@ TRUSTED_TYPES = [
     "leadsift.leads.features.RareLevelCollapser",
     "leadsift.leads.models.as_category",
     "leadsift.leads.models.signed_log1p",
+    "leadsift.leads.sales.SalesScorer",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "numpy.dtype",

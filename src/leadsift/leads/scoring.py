@@ -1,69 +1,66 @@
-"""Batch scoring: the champion (or the pipeline's own model) scores a batch of incoming leads.
+"""Batch scoring: the sales model (the champion, or the pipeline's own) scores a batch of leads.
 
 The batch goes through the same cleaning and row accounting as the training export (`prepare`):
-exact duplicates are dropped and impossible rows quarantined with a reason, so every incoming lead
-is accounted for. The model itself then normalises and featurizes the records exactly as it did in
-training, and unseen categories simply fall into the collapsed `others` level.
+exact duplicates are dropped and rows that break the contract quarantined with a reason, so every
+incoming lead is accounted for. The sales model (`leads.sales.SalesScorer`) then answers for the
+clean rows exactly as `make serve` answers for one lead: the pipeline normalises and featurizes the
+records as in training (unseen categories fall into the collapsed `others` level), and the tiers
+are the ones chosen for that model.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from leadsift.core import model_store
-from leadsift.leads import reasons
-from leadsift.leads.metrics import Tiers
+from leadsift.core.io import InputError
 from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.sales import SalesScorer
 from leadsift.leads.schema import ColumnRoles, raw_records
 
 REGISTRY_PREFIX = "models:/"
 
 
-def load_scoring_model(source: str) -> tuple[Pipeline, str]:
-    """Load the model to score with, and a label saying which model version it is.
+def load_scoring_model(source: str) -> tuple[SalesScorer, str]:
+    """Load the sales model to score with, and a label saying which model version it is.
 
-    `source` is a model directory saved by `train` (the default, `models/model`) or a registry URI
-    such as `models:/leadsift-junk-lead@champion`; nothing else is loaded (a model is code).
+    `source` is a model directory saved by `package` (the default, `models/sales`) or a registry
+    URI such as `models:/leadsift-junk-lead@champion`; nothing else is loaded (a model is code).
     """
     if not source.startswith(REGISTRY_PREFIX):
         model = model_store.load_model(source, TRUSTED_TYPES)
-        return model, f"{source}@{model_store.model_uuid(source)[:12]}"
-    import mlflow.sklearn  # noqa: PLC0415 - only registry scoring needs the tracking client
+        label = f"{source}@{model_store.model_uuid(source)[:12]}"
+    else:
+        import mlflow.sklearn  # noqa: PLC0415 - only registry scoring needs the tracking client
 
-    from leadsift.core.tracking import alias_version  # noqa: PLC0415
+        from leadsift.core.tracking import alias_version  # noqa: PLC0415
 
-    name, version = alias_version(source, "`score.model` in config.yaml")
-    label = f"{name} v{version}"
-    return mlflow.sklearn.load_model(source), label
+        name, version = alias_version(source, "`score.model` in config.yaml")
+        model, label = mlflow.sklearn.load_model(source), f"{name} v{version}"
+    if not isinstance(model, SalesScorer):
+        raise InputError(
+            f"`score.model` in config.yaml: {source} is a bare {type(model).__name__}, not a sales "
+            "model with its tiers; point it at models/sales (written by the package stage) or at a "
+            "version registered from it"
+        )
+    return model, label
 
 
 def score_leads(
-    model: Pipeline,
+    model: SalesScorer,
     leads: pd.DataFrame,
     roles: ColumnRoles,
     *,
-    tiers: Tiers,
     model_version: str,
     with_reasons: bool = True,
 ) -> pd.DataFrame:
-    """The clean batch with its probability, 0-100 score, tier, junk flag (below the business
-    threshold) and, where the model family has exact contributions, the reasons: the inputs that
-    raised and lowered each lead's score most (`raises_1..3`, `lowers_1..3`)."""
-    records = raw_records(leads, roles)
-    if with_reasons and reasons.explains(model):
-        probability, texts = reasons.explain(model, records)
-    else:
-        probability, texts = model.predict_proba(records)[:, 1], None
-    scored = leads.assign(
-        probability=probability,
-        lead_score=np.round(100 * probability, 1),
-        tier=tiers.assign(probability),
-        is_junk=probability < tiers.cold_below,
-        model_version=model_version,
+    """The clean batch with the sales answer of each lead (probability, 0-100 score, tier, junk
+    flag and, where the model family has exact contributions, `raises_1..3` and `lowers_1..3`)
+    and the model version."""
+    answer = model.answer(raw_records(leads, roles), with_reasons=with_reasons)
+    return pd.concat([leads, answer.set_axis(leads.index)], axis=1).assign(
+        model_version=model_version
     )
-    return scored if texts is None else pd.concat([scored, texts.set_axis(scored.index)], axis=1)
 
 
 def sales_view(scored: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:

@@ -1,0 +1,131 @@
+"""The sales model: the answer a CRM gets for each lead, from `make serve` and in the sales files.
+
+`SalesScorer` wraps the fitted lead pipeline with the tiers `evaluate` chose and the lead contract.
+Raw lead records in; per lead out: the probability of genuine, the 0-100 score, the tier, the junk
+flag and, where the family has exact contributions, the reasons (`leads.reasons`). It is the one
+model that is registered, served and used by batch scoring, so a lead gets the same answer over
+HTTP as in the sales file.
+
+A record that breaks the contract (a negative count, a flag that is not 0 or 1, an unparseable
+timestamp) is refused with the row, the column and the problem, the reasons batch scoring
+quarantines such a row with: a served lead gets a 400 answer naming them, never a silent score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+from leadsift.core.contract import contract_violations
+from leadsift.leads import reasons
+from leadsift.leads.metrics import Tiers
+from leadsift.leads.schema import ColumnRoles, lead_contract
+
+ANSWER = ("probability", "lead_score", "tier", "is_junk")  # then the reason columns, if any
+
+
+class SalesScorer(BaseEstimator):
+    """The lead pipeline with its tiers and contract; `predict` answers what sales needs.
+
+    `roles` are the column roles as plain values (`roles_as_dict`), so the saved model holds only
+    types a safe loader trusts. Fitting learns nothing: the pipeline comes fitted.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        cold_below: float = 0.5,
+        hot_from: float = float("inf"),
+        tier_names: Mapping[str, str] | None = None,
+        roles: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.cold_below = cold_below
+        self.hot_from = hot_from
+        self.tier_names = tier_names
+        self.roles = roles
+
+    @classmethod
+    def package(cls, pipeline: Pipeline, tiers: Tiers, roles: ColumnRoles) -> SalesScorer:
+        """The sales model of a fitted pipeline, the tiers chosen for it, and its column roles."""
+        return cls(
+            pipeline, tiers.cold_below, tiers.hot_from, dict(tiers.names), roles_as_dict(roles)
+        )
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> SalesScorer:  # noqa: N803
+        return self
+
+    @property
+    def tiers(self) -> Tiers:
+        return Tiers(self.cold_below, self.hot_from, dict(self.tier_names or {}))
+
+    @property
+    def explains(self) -> bool:
+        return reasons.explains(self.pipeline)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        """The pipeline's probabilities (junk, genuine): what the promotion gate compares."""
+        return self.pipeline.predict_proba(X)
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        """The sales answer for lead records checked against the contract first; records that
+        break it raise (over HTTP, a 400 naming the row, column and problem)."""
+        if problems := contract_problems(X, ColumnRoles(**self.roles)):
+            refuse(problems)
+        return self.answer(X)
+
+    def answer(self, X: pd.DataFrame, with_reasons: bool = True) -> pd.DataFrame:  # noqa: N803
+        """Per lead: probability, 0-100 score, tier, junk flag and, where the family has exact
+        contributions, `raises_1..3` and `lowers_1..3`. The records must already meet the
+        contract (batch scoring quarantines the rows that do not)."""
+        if with_reasons and self.explains:
+            probability, texts = reasons.explain(self.pipeline, X)
+        else:
+            probability, texts = self.pipeline.predict_proba(X)[:, 1], None
+        tiers = self.tiers
+        answer = pd.DataFrame(
+            {
+                "probability": probability,
+                "lead_score": np.round(100 * probability, 1),
+                "tier": tiers.assign(probability),
+                "is_junk": probability < tiers.cold_below,
+            },
+            index=X.index,
+        )
+        return answer if texts is None else pd.concat([answer, texts.set_axis(X.index)], axis=1)
+
+
+def roles_as_dict(roles: ColumnRoles) -> dict[str, Any]:
+    """Column roles as plain values (tuples, dicts, strings) that a saved model can hold."""
+    return dataclasses.asdict(roles)
+
+
+def contract_problems(records: pd.DataFrame, roles: ColumnRoles) -> list[str]:
+    """`row N: <reason>` for each record that breaks the lead contract (records have no id or
+    target, so those checks do not apply); empty when every record meets it."""
+    if missing := [c for c in roles.model_inputs if c not in records.columns]:
+        return [f"every row: missing column(s) {missing}"]
+    contract = lead_contract(dataclasses.replace(roles, id=None))
+    found = contract_violations(contract, records.reset_index(drop=True))
+    return [f"row {i}: {reason}" for i, reason in found.dropna().items()]
+
+
+def refuse(problems: list[str]) -> None:
+    """Raise for records that break the contract: MLflow's invalid-input error, which its scoring
+    server answers with 400 and this message, so the caller sees which column to fix."""
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415 - only a refusal needs it
+
+    shown = "; ".join(problems[:10]) + (
+        f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+    )
+    message = (
+        f"{len(problems)} lead record(s) break the lead contract and were not scored: {shown}. "
+        "Fix those values (or leave them empty); batch scoring quarantines such rows"
+    )
+    raise MlflowException.invalid_parameter_value(message)

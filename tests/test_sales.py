@@ -1,0 +1,79 @@
+"""The sales model: one answer per lead (score, tier, junk flag, reasons), refusing records that
+break the contract, the same from the saved MLflow model as from the object that was saved."""
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+
+from leadsift.core.model_store import load_model
+from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.schema import raw_records
+from tests.conftest import TIERS
+
+
+@pytest.fixture(scope="module")
+def records(prepared, roles):
+    return raw_records(prepared, roles).head(400)
+
+
+def test_the_answer_is_the_pipelines_probability_with_its_tier_and_reasons(saved_sales, records):
+    scorer, _ = saved_sales
+    answer = scorer.predict(records)
+    why = [f"{d}_{i}" for d in ("raises", "lowers") for i in (1, 2, 3)]
+    assert list(answer.columns) == ["probability", "lead_score", "tier", "is_junk", *why]
+    np.testing.assert_array_equal(
+        answer["probability"], scorer.pipeline.predict_proba(records)[:, 1]
+    )
+    assert (answer["tier"] == TIERS.assign(answer["probability"])).all()
+    assert (answer["is_junk"] == (answer["probability"] < TIERS.cold_below)).all()
+    assert set(answer["tier"]) == {"A", "B", "C"}
+    np.testing.assert_array_equal(answer["lead_score"], np.round(100 * answer["probability"], 1))
+    assert answer["raises_1"].str.contains(r" = .* \(\+\d+\.\d\d\)$").mean() > 0.9
+    plain = scorer.answer(records, with_reasons=False)
+    assert list(plain.columns) == ["probability", "lead_score", "tier", "is_junk"]
+    pd.testing.assert_frame_equal(plain, answer[plain.columns])
+
+
+def test_records_that_break_the_contract_are_refused_naming_row_and_column(
+    saved_sales, records, roles
+):
+    scorer, _ = saved_sales
+    count, flag = roles.count_columns[0], roles.flags[0]
+    bad = records.head(4).reset_index(drop=True)
+    bad.loc[1, count] = -3
+    bad.loc[3, flag] = 7
+    with pytest.raises(MlflowException) as refused:
+        scorer.predict(bad)
+    assert refused.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
+    message = refused.value.message
+    assert f"row 1: negative {count}" in message and f"row 3: {flag} not 0 or 1" in message
+    assert message.startswith("2 lead record(s) break the lead contract")
+    with pytest.raises(MlflowException, match=r"every row: missing column\(s\) \['platform'\]"):
+        scorer.predict(records.drop(columns="platform"))
+    # the rows that meet it get the same answer alone
+    fine = bad.drop(index=[1, 3])
+    pd.testing.assert_frame_equal(scorer.predict(fine), scorer.answer(fine))
+
+
+def test_the_saved_sales_model_answers_as_the_object_did(saved_sales, records):
+    scorer, path = saved_sales
+    loaded = load_model(path, TRUSTED_TYPES)
+    assert (loaded.cold_below, loaded.hot_from, loaded.tier_names) == (0.2, 0.6, TIERS.names)
+    served = mlflow.pyfunc.load_model(str(path)).predict(records)
+    pd.testing.assert_frame_equal(served, scorer.predict(records))
+    # the model's pinned environment has what its code imports
+    pins = {p.partition("==")[0] for p in (path / "requirements.txt").read_text().split()}
+    assert {"lightgbm", "mlflow", "pandera", "skops"} <= pins
+
+
+def test_unseen_categories_are_scored_as_others_and_the_reasons_say_so(saved_sales, records):
+    _, path = saved_sales
+    leads = records.head(200).assign(city="atlantis")
+    answer = mlflow.pyfunc.load_model(str(path)).predict(leads)
+    texts = answer.filter(regex="^(raises|lowers)_").to_numpy().ravel()
+    cities = [t for t in texts if t.startswith("city = ")]
+    assert answer["probability"].notna().all()
+    assert cities and all(t.startswith("city = atlantis (scored as others) (") for t in cities)
