@@ -68,16 +68,29 @@ def test_the_bayes_assignment_beats_chance_but_segments_overlap(small):
     assert (small.truth["segment"] == small.truth["bayes_segment"])[confident].mean() > 0.98
 
 
-def test_expected_revenue_matches_what_is_drawn():
-    """The truth's monthly expectation and the realised net revenue of a large shop agree."""
-    large = shop(12000, seed=5)
-    export = large.export[~large.export["InvoiceNo"].str.startswith("9")]  # no wholesale
-    valid = export["UnitPrice"] > 0
-    months = export["InvoiceDate"].str[:7]
-    realised = (export["Quantity"] * export["UnitPrice"])[valid].groupby(months[valid]).sum()
-    expected = large.expected.set_index("month")["expected_revenue"].reindex(realised.index)
-    error = (realised / expected - 1).iloc[1:-1].abs()  # the edges hold partial cancellations
-    assert error.median() < 0.05 and error.max() < 0.15
+def test_the_truths_forecasts_agree_with_what_is_drawn():
+    """Over many shops, the expectation from no history matches the realised net revenue, and
+    each origin's forecasts (which use the shop's state then) average to it: the law of total
+    expectation, which a wrong survival or arrival term would break."""
+    realised, forecasts = [], []
+    for seed in range(1, 13):
+        drawn = shop(2000, seed=seed)
+        export = drawn.export[~drawn.export["InvoiceNo"].str.startswith("9")]  # no wholesale
+        valid = export["UnitPrice"] > 0
+        months = export["InvoiceDate"].str[:7]
+        realised.append(
+            (export["Quantity"] * export["UnitPrice"])[valid].groupby(months[valid]).sum()
+        )
+        forecasts.append(drawn.expected.set_index(["origin", "month"])["expected_revenue"])
+    by_shop = pd.concat(forecasts, axis=1)
+    blind = by_shop.xs("2023-06").iloc[:, 0]  # before the first month: the same for every shop
+    ratio = pd.concat(realised, axis=1).mean(axis=1) / blind
+    assert (ratio - 1).abs().median() < 0.02 and (ratio - 1).abs().max() < 0.07
+    for origin in ("2024-06", "2025-03", "2025-09"):
+        from_state = by_shop.xs(origin)
+        assert (from_state.std(axis=1) > 0.01 * from_state.mean(axis=1)).all()  # uses the state
+        gap = from_state.mean(axis=1) / blind[from_state.index] - 1
+        assert gap.abs().max() < 0.05
 
 
 def test_cleaning_accounts_for_every_line_and_matches_cancellations(small, cleaned):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -27,13 +28,20 @@ def monthly(values, start: str = "2023-07") -> pd.Series:
 
 
 def seasonal_growth(months: int, seed: int = 0, noise: float = 0.02) -> tuple[pd.Series, pd.Series]:
-    """Revenue growing 3% a month with a January and September peak, and its expectation."""
-    t = np.arange(months)
+    """Revenue growing 3% a month with a January and September peak, and its expectation from
+    every origin (by origin and month; the same from each, as nothing here has a state)."""
+    t = np.arange(months + 3)
     expected = 100_000 * np.exp(0.03 * t) * SEASON[(t + 6) % 12]  # starts in July
     rng = np.random.default_rng(seed)
-    actual = expected * np.exp(rng.normal(0, noise, months))
-    truth = monthly(expected)
-    return monthly(actual), truth.set_axis(truth.index.astype(str))
+    actual = expected[:months] * np.exp(rng.normal(0, noise, months))
+    labels = monthly(expected).index.astype(str)
+    pairs = [
+        (o, m, v)
+        for i, o in enumerate(labels)
+        for m, v in zip(labels[i + 1 :], expected[i + 1 :], strict=True)
+    ]
+    truth = pd.DataFrame(pairs, columns=["origin", "month", "value"])
+    return monthly(actual), truth.set_index(["origin", "month"])["value"]
 
 
 def test_every_listed_model_is_implemented():
@@ -98,6 +106,7 @@ def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_no
     first = rows[rows["step"] == 1]
     assert (first["forecast"].to_numpy() == actual.shift(1)[first["month"]].to_numpy()).all()
     assert ahead["month"].tolist() == ["2026-07", "2026-08", "2026-09"]
+    assert summary["truth"]["next_total"] == pytest.approx(expected["2026-06"].sum())
     assert ((ahead["lower"] <= ahead["forecast"]) & (ahead["forecast"] <= ahead["upper"])).all()
     assert summary["next"]["total"] == pytest.approx(ahead["forecast"].sum())
 
@@ -163,9 +172,9 @@ def test_the_stage_exits_2_with_one_line_when_the_history_is_short(tmp_path):
     pd.DataFrame({"customer_id": ["a", "b"], "segment": [0, 1], "name": ["x", "y"]}).to_csv(
         tmp_path / "segments.csv", index=False
     )
-    pd.DataFrame({"month": ["2025-01"], "expected_revenue": [1.0]}).to_parquet(
-        tmp_path / "expected.parquet"
-    )
+    pd.DataFrame(
+        {"origin": ["2024-12"], "month": ["2025-01"], "expected_revenue": [1.0]}
+    ).to_parquet(tmp_path / "expected.parquet")
     done = subprocess.run(
         [
             sys.executable,
@@ -187,3 +196,18 @@ def test_the_stage_exits_2_with_one_line_when_the_history_is_short(tmp_path):
         "needs at least forecast.min_periods = 6. Give a longer export or lower "
         "forecast.min_periods in config.yaml"
     ]
+
+
+def test_own_intervals_are_recalibrated_on_the_other_origins_to_cover_the_level():
+    settings = dataclasses.replace(SETTINGS, origins=12, models=("naive", "ets_seasonal", "sarima"))
+    for seed in (0, 1):
+        actual, _ = seasonal_growth(60, seed=seed, noise=0.05)
+        _, ahead, summary = forecast.forecast_series(actual, settings, None)
+        for name in ("ets_seasonal", "sarima"):
+            scores = summary["models"][name]
+            assert scores["interval_scale"] > 0
+            assert abs(scores["coverage"] - settings.level) <= 0.1, (name, seed, scores)
+        assert "interval_scale" not in summary["models"]["naive"]  # its bounds are its errors'
+        assert (ahead["lower"] < ahead["forecast"]).all() and (
+            ahead["forecast"] < ahead["upper"]
+        ).all()

@@ -142,7 +142,14 @@ def test_noop_repro_reruns_nothing_and_logs_no_run(built):
 def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
     repo, _, _ = built
     # No stage logs the sales model before the gate registers it: a register run logs it then.
-    stages = ("tune", "train", "register", "customers_tune", "customers_train", "customers_forecast")
+    stages = (
+        "tune",
+        "train",
+        "register",
+        "customers_tune",
+        "customers_train",
+        "customers_forecast",
+    )
     assert mlflow_runs(repo) == [(stage, "FINISHED") for stage in stages]
     promotion = json.loads((repo.path / "reports/promotion.json").read_text())
     assert (promotion["decision"], promotion["alias"], promotion["version"]) == (

@@ -4,7 +4,8 @@ wins a rolling-origin backtest (leadsift.customers.forecast).
 Every candidate forecasts `forecast.horizon` months from each backtest origin, trained on the
 months before it; the lowest `forecast.metric` picks the model, which is refitted on the whole
 history. Where the generator's expected revenue covers the months (the embedded shop), the error of
-forecasting with it, the noise no model removes, is reported next to ours.
+forecasting with it from each origin (what the generative model expects given the shop's state
+then), the noise no model removes, is reported next to ours.
 """
 
 import argparse
@@ -29,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("transactions", help="clean transaction lines (parquet)")
     parser.add_argument("segments", help="every customer's segment (CSV)")
-    parser.add_argument("expected", help="the generator's expected monthly revenue (parquet)")
+    parser.add_argument("expected", help="the generator's expected revenue by origin and month")
     parser.add_argument("reports", help="reports directory of the customers pipeline")
     args = parser.parse_args()
     params = load_params(RULES)
@@ -46,7 +47,7 @@ def main() -> None:
     expected = None
     if Path(args.expected).parent.resolve() == raw_path.parent.resolve():
         truth = pd.read_parquet(args.expected)
-        expected = truth.set_index("month")["expected_revenue"]
+        expected = truth.set_index(["origin", "month"])["expected_revenue"]
     backtest, ahead, summaries = forecast.forecast_all(table, settings, expected)
     total = summaries[forecast.TOTAL]
     total["notes"] = notes + total["notes"]

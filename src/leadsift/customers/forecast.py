@@ -5,8 +5,11 @@ A model maps a history (monthly net revenue, oldest first) to `h` point forecast
 has its own, interval bounds at `level`. Models without their own intervals (the baselines and the
 lag regression) get them from backtest errors: quantiles of log(actual / forecast), pooled over
 horizon steps scaled by sqrt(step), from the other origins (in the backtest) or all of them (for
-the forecast). Seasonal models need two full seasons in every backtest window; otherwise they are
-skipped with a note, as is a model that fails (its row says why).
+the forecast). A model's own intervals are rescaled the same way (`interval_scale` in its scores):
+widened or narrowed on the log scale until `level` of the other origins' actual values fall inside,
+since they assume the model is right about its own errors. Seasonal models need two full seasons
+in every backtest window; otherwise they are skipped with a note, as is a model that fails (its
+row says why).
 """
 
 from __future__ import annotations
@@ -283,10 +286,47 @@ def _error_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
     return rows.drop(columns="log_ratio")
 
 
+def _interval_scale(rows: pd.DataFrame, level: float) -> float:
+    """How much a model's own intervals must be widened (> 1) or narrowed (< 1) for `level` of
+    the backtest's actual values to fall inside: the `level` quantile of each error over the
+    interval's half-width on its side, on the log scale (NaN without enough errors)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.log(rows["actual"] / rows["forecast"])
+        half = np.where(
+            error > 0,
+            np.log(rows["upper"] / rows["forecast"]),
+            np.log(rows["forecast"] / rows["lower"]),
+        )
+        ratio = (np.abs(error) / half).to_numpy()
+    ratio = ratio[np.isfinite(ratio)]
+    return float(np.quantile(ratio, level)) if len(ratio) >= 2 else math.nan
+
+
+def _rescaled(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """Bounds moved on the log scale by `scale` times their distance from the forecast."""
+    return frame.assign(
+        lower=frame["forecast"] * (frame["lower"] / frame["forecast"]) ** scale,
+        upper=frame["forecast"] * (frame["upper"] / frame["forecast"]) ** scale,
+    )
+
+
+def _calibrated_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
+    """A model's own intervals, origin by origin, rescaled so that `level` of the other origins'
+    actual values would have fallen inside: a model's intervals assume its own fit is right,
+    the backtest shows how wrong it is (ETS fitted through a launch ramp, for one, claims
+    errors many times those it makes)."""
+    out = rows.copy()
+    for origin in rows["origin"].unique():
+        here = rows["origin"] == origin
+        out.loc[here] = _rescaled(rows[here], _interval_scale(rows[~here], level))
+    return out
+
+
 @dataclass
 class Backtest:
     rows: pd.DataFrame  # model, origin, step, month, actual, forecast, lower, upper, scale
-    scores: dict[str, dict[str, Any]]  # model -> errors, per-step MASE, coverage, status
+    scores: dict[str, dict[str, Any]]  # model -> errors, per-step MASE, coverage, status, and
+    # for a model with its own intervals, the scale they need (`interval_scale`)
     notes: list[str] = field(default_factory=list)
 
 
@@ -302,7 +342,7 @@ def backtest(series: pd.Series, settings: Settings) -> Backtest:
             f"{len(y)} months leave no backtest origin for a {h}-month horizon; "
             "lower forecast.horizon or forecast.origins"
         )
-    rows, scores, notes = [], {}, []
+    rows, scores, notes, scales = [], {}, [], {}
     shortest = min(windows[0], settings.fit_window or windows[0])  # months the first fit sees
     for name in settings.models:
         candidate = CANDIDATES[name]
@@ -337,12 +377,17 @@ def backtest(series: pd.Series, settings: Settings) -> Backtest:
             notes.append(f"{name} failed: {err}")
             continue
         frame = pd.DataFrame(found)
-        if not frame["own_interval"].all():
+        if frame["own_interval"].all():
+            scales[name] = _interval_scale(frame, settings.level)
+            frame = _calibrated_intervals(frame, settings.level)
+        else:
             frame = _error_intervals(frame, settings.level)
         rows.append(frame.drop(columns="own_interval"))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     for name, frame in table.groupby("model", sort=False) if len(table) else []:
         scores[name] = _score(frame) | {"status": "ok"}
+        if name in scales:
+            scores[name]["interval_scale"] = scales[name]
     naive_mase = (scores.get("naive") or {}).get("mase")
     for name, entry in scores.items():
         if entry["status"] == "ok" and naive_mase is not None and name != "naive":
@@ -365,13 +410,22 @@ def _score(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def truth_errors(rows: pd.DataFrame, expected: pd.Series) -> dict[str, float] | None:
-    """The errors of forecasting each backtest month with the generator's expected revenue: the
-    noise no model can remove. None when the truth does not cover those months."""
+    """The errors of forecasting each backtest month with the generator's expected revenue given
+    what it knew at that origin (`expected`, by origin and month): the noise no model can remove.
+    None when the truth does not cover those origins and months."""
     months = rows.drop_duplicates(["origin", "step"])
-    truth = months["month"].map(expected)
+    keys = pd.MultiIndex.from_arrays([months["origin"], months["month"]])
+    truth = expected.reindex(keys)
     if truth.isna().any():
         return None
     return errors(months["actual"].to_numpy(), truth.to_numpy(), months["scale"].to_numpy())
+
+
+def truth_ahead(expected: pd.Series, origin: str, months: Sequence[str]) -> pd.Series | None:
+    """The generator's expected revenue of `months` from `origin`, None where it has none."""
+    keys = pd.MultiIndex.from_arrays([[origin] * len(months), list(months)])
+    truth = expected.reindex(keys)
+    return None if truth.isna().any() else truth.droplevel(0)
 
 
 def choose(scores: Mapping[str, Mapping[str, Any]], metric: str) -> str:
@@ -394,10 +448,14 @@ def forecast_ahead(
     months = pd.period_range(series.index[-1] + 1, periods=settings.horizon, freq="M")
     lower, upper = forecast.lower, forecast.upper
     if lower is None:
-        ratios = _with_log_ratios(result.rows[result.rows["model"] == name])
-        low, high = _pooled_quantiles(ratios, settings.level)
+        rows = result.rows[result.rows["model"] == name]
+        low, high = _pooled_quantiles(_with_log_ratios(rows), settings.level)
         spread = np.sqrt(np.arange(1, settings.horizon + 1))
         lower, upper = forecast.mean * np.exp(low * spread), forecast.mean * np.exp(high * spread)
+    else:
+        scale = result.scores[name]["interval_scale"]
+        lower = forecast.mean * (lower / forecast.mean) ** scale
+        upper = forecast.mean * (upper / forecast.mean) ** scale
     return pd.DataFrame(
         {
             "month": months.astype(str),
@@ -437,9 +495,9 @@ def forecast_series(
         "notes": result.notes,
     }
     if summary["truth"] is not None:
-        months = ahead["month"]
-        if months.isin(expected.index).all():
-            summary["truth"]["next_total"] = float(expected[months].sum())
+        truth = truth_ahead(expected, str(series.index[-1]), ahead["month"])
+        if truth is not None:
+            summary["truth"]["next_total"] = float(truth.sum())
     return result, ahead, summary
 
 
@@ -450,7 +508,7 @@ def forecast_all(
     series_names: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Every series of `table` (total first): backtest rows, forecasts and summaries, each tagged
-    with its series. The truth (expected revenue) applies to the total only."""
+    with its series. The truth (expected revenue by origin and month) applies to the total only."""
     backtests, forecasts, summaries = [], [], {}
     for name in series_names or list(table.columns):
         result, ahead, summary = forecast_series(

@@ -105,11 +105,13 @@ def forecast_figure(
     history: pd.Series, backtest: pd.DataFrame, ahead: pd.DataFrame, expected: pd.Series | None
 ) -> Figure:
     """Monthly revenue, the chosen model's backtest forecasts (one line per origin), the forecast
-    with its interval, and the generator's expected revenue where there is one."""
+    with its interval, and, where there is one, the generator's expected revenue from the same
+    origins (`expected`, by origin and month): the forecast no model can beat on average."""
     model = ahead["model"].iloc[0]
     fig, ax = figure(f"Revenue forecast ({model})", "month", "net revenue per month")
     fig.set_size_inches(8.0, 4.5)
     ax.plot(history.index.to_timestamp(), history.to_numpy(), color="black", label="actual")
+    runs = [(origin, run["month"]) for origin, run in backtest.groupby("origin")]
     for i, (_, run) in enumerate(backtest.groupby("origin")):
         label = "backtest" if i == 0 else None
         ax.plot(pd.PeriodIndex(run["month"], freq="M").to_timestamp(), run["forecast"],
@@ -119,9 +121,13 @@ def forecast_figure(
                     label="interval")  # fmt: skip
     ax.plot(months, ahead["forecast"], color=COLORS["model"], marker="o", label="forecast")
     if expected is not None:
-        shown = expected[expected.index >= str(history.index[0])]
-        ax.plot(pd.PeriodIndex(shown.index, freq="M").to_timestamp(), shown.to_numpy(),
-                color=COLORS["bayes"], linestyle=":", label="expected (truth)")  # fmt: skip
+        runs.append((str(history.index[-1]), ahead["month"]))
+        for i, (origin, run_months) in enumerate(runs):
+            keys = pd.MultiIndex.from_arrays([[origin] * len(run_months), list(run_months)])
+            truth = expected.reindex(keys).dropna()
+            ax.plot(pd.PeriodIndex(truth.index.get_level_values(1), freq="M").to_timestamp(),
+                    truth.to_numpy(), color=COLORS["bayes"], linestyle=":",
+                    label="expected (truth) from the same origin" if i == 0 else None)  # fmt: skip
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     return fig

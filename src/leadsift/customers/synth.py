@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 from scipy.special import gammaln
 
 from leadsift.core.io import InputError
@@ -484,33 +485,89 @@ def posterior(
     return probability / probability.sum(axis=1, keepdims=True)
 
 
+def _order_values(segments: list[Segment], world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment: the expected gross value of one order given a customer's own mix (a matrix
+    applied to the mixes), as lines x units x the mix's mean price, and the share kept (not
+    cancelled)."""
+    mean_price = world.catalogue.groupby("category")["price"].mean().reindex(CATEGORIES).to_numpy()
+    per_order = np.array([(1 + s.lines) * (1 + s.quantity) for s in segments])
+    keep = 1 - np.array([s.cancel for s in segments])
+    return per_order[:, None] * mean_price[None, :], keep
+
+
+def _birth_rates(
+    n_customers: int, segments: list[Segment], world: World, recent_months: float, days: np.ndarray
+) -> np.ndarray:
+    """Expected first purchases per day at `days`, per segment (segments x days): the acquisition
+    curve `draw_customers` samples from, continued after as_of for the steady segments."""
+    shares = np.array([s.share for s in segments]) / sum(s.share for s in segments)
+    history = world.history_days
+    steady = n_customers * (1 + GROWTH * days / history) / _acquired(history, history)
+    window = recent_months * DAYS_PER_MONTH
+    recent = np.where((days >= history - window) & (days < history), n_customers / window, 0.0)
+    return shares[:, None] * np.array([recent if s.recent else steady for s in segments])
+
+
 def expected_revenue(
-    population: Population, segments: list[Segment], world: World, guest_share: float
+    population: Population,
+    segments: list[Segment],
+    world: World,
+    *,
+    n_customers: int,
+    recent_months: float,
+    mix_concentration: float,
+    guest_share: float,
+    step_days: float = 0.25,
 ) -> pd.DataFrame:
-    """Each calendar month's expected net revenue given every customer's latent rate, first day,
-    lifetime and product mix: what a forecaster who knew the generative truth would predict
-    (guest orders copy customers' orders at `guest_share`; cancellations counted in their order's
-    month)."""
+    """What a forecaster who knew the generative model and its state at each origin would predict:
+    for each origin (the last month of history it has; the month before `start` for none) and
+    each later month, that month's expected net revenue.
+
+    The state at an origin is who has bought by then, each one's latent rate and product mix, and
+    whether it is still active; what comes later is not known. An active customer's remaining
+    lifetime is exponential (memoryless) with its segment's mean, so its expected orders in a month
+    are its rate x the seasonal intensity x its survival. Customers who first buy after the origin
+    arrive at the acquisition curve's expected rate with their segment's mean rate and mix (their
+    first order, then repeats while active), integrated over a grid of `step_days`. Guest orders
+    copy customers' at `guest_share` and are never cancelled; cancellations count in their
+    order's month."""
     customers = population.customers
     birth, death = customers["birth"].to_numpy(), customers["death"].to_numpy()
     segment = customers["segment"].to_numpy()
-    starts, ends = world.edges[:-1], world.edges[1:]
-    first = ((birth[:, None] >= starts) & (birth[:, None] < ends)).astype(float)
-    low = np.maximum(starts[None, :], birth[:, None])
-    high = np.minimum(ends[None, :], death[:, None])
-    active = np.where(high > low, world.intensity(high) - world.intensity(low), 0.0)
-    orders = first + customers["rate"].to_numpy()[:, None] * active
-    mean_price = world.catalogue.groupby("category")["price"].mean().reindex(CATEGORIES)
+    lifetime = np.array([s.lifetime for s in segments]) * DAYS_PER_MONTH
+    values, keep = _order_values(segments, world)
+    kept = keep + guest_share / (1 - guest_share)  # guest copies are never cancelled
     own_mix = customers[[f"mix_{c}" for c in CATEGORIES]].to_numpy()
-    lines = 1 + np.array([s.lines for s in segments])[segment]
-    units = 1 + np.array([s.quantity for s in segments])[segment]
-    values = lines * (own_mix @ mean_price.to_numpy()) * units  # expected gross per order
-    keep = 1 - np.array([s.cancel for s in segments])[segment]
-    gross = (orders * values[:, None]).sum(axis=0)
-    net = (orders * (values * keep)[:, None]).sum(axis=0)
-    guests = guest_share / (1 - guest_share) * gross
-    months = [(world.start + pd.Timedelta(days=float(d))).strftime("%Y-%m") for d in starts]
-    return pd.DataFrame({"month": months, "expected_revenue": net + guests})
+    per_order = (values[segment] * own_mix).sum(axis=1) * kept[segment]
+    alpha = mix_alpha(segments, mix_concentration)
+    newcomer = (values * alpha / alpha.sum(axis=1, keepdims=True)).sum(axis=1) * kept
+    starts, ends = world.edges[:-1], world.edges[1:]
+    days = np.arange(0.0, world.edges[-1], step_days) + step_days / 2
+    month_of = np.searchsorted(world.edges, days, side="right") - 1
+    births = _birth_rates(n_customers, segments, world, recent_months, days) * step_days
+    season = world.multiplier(days) / DAYS_PER_MONTH * step_days  # intensity per grid step
+    label = [(world.start + pd.Timedelta(days=float(d))).strftime("%Y-%m") for d in starts]
+    before_start = (world.start - pd.DateOffset(months=1)).strftime("%Y-%m")
+    rate = customers["rate"].to_numpy()
+    rows = []
+    for k, origin in enumerate(starts):
+        # Active at the origin: rate x seasonal intensity x survival, per later month.
+        active = (birth < origin) & (death > origin)
+        life = lifetime[segment[active]][:, None]
+        survival = np.exp(-(starts[k:] - origin) / life) - np.exp(-(ends[k:] - origin) / life)
+        weight = (rate * per_order)[active][:, None] * life * survival
+        known = weight.sum(axis=0) * world.season[k:] / DAYS_PER_MONTH
+        # Arriving after it: the first order, then repeats while still active, where the number
+        # active is a running sum of arrivals decaying at the segment's lifetime.
+        arriving = np.zeros(len(days))
+        for s, kind in enumerate(segments):
+            born = np.where(days >= origin, births[s], 0.0)
+            alive = lfilter([1.0], [1.0, -np.exp(-step_days / lifetime[s])], born)
+            arriving += newcomer[s] * (born + kind.rate * season * alive)
+        later = np.bincount(month_of, weights=arriving, minlength=len(starts))[k:]
+        before = label[k - 1] if k else before_start
+        rows += [(before, m, v) for m, v in zip(label[k:], known + later, strict=True)]
+    return pd.DataFrame(rows, columns=["origin", "month", "expected_revenue"])
 
 
 EXPORT_COLUMNS = [
@@ -653,7 +710,7 @@ class Transactions:
     export: pd.DataFrame  # the history before as_of, with dirt: what a shop's export holds
     truth: pd.DataFrame  # customer_id, segment, bayes_segment, bayes_probability
     batches: list[tuple[str, pd.DataFrame]]  # (YYYY-MM, that month's lines) after as_of
-    expected: pd.DataFrame  # month, expected_revenue: the generative truth's forecast
+    expected: pd.DataFrame  # origin, month, expected_revenue: the generative truth's forecasts
 
 
 def generate_transactions(
@@ -709,5 +766,13 @@ def generate_transactions(
             "bayes_probability": probability.max(axis=1),
         }
     )
-    expected = expected_revenue(population, kinds, world, dirt.guest_share)
+    expected = expected_revenue(
+        population,
+        kinds,
+        world,
+        n_customers=n_customers,
+        recent_months=recent_months,
+        mix_concentration=mix_concentration,
+        guest_share=dirt.guest_share,
+    )
     return Transactions(export, truth, batches, expected)
