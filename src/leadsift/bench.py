@@ -849,6 +849,8 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
     naive = total["models"]["naive"]
     settings = read_params(repo)["forecast"]
     level, points = settings["level"], settings["horizon"] * settings["origins"]
+    chosen_by_series = [s["models"][s["model"]] for s in forecast["series"].values()]
+    covered = [e["coverage"] for e in chosen_by_series if e.get("coverage") is not None]
     return [
         _check(
             "forecast MASE / the expected revenue's",
@@ -875,6 +877,8 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
             coverage=chosen["coverage"],
             level=level,
             backtest_months=points,
+            every_series_coverage=round(float(np.mean(covered)), 6),
+            every_series_months=points * len(covered),
         ),
         _check(
             "customers_forecast stage",
