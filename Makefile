@@ -31,10 +31,11 @@ repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns),
 	python -m leadsift.promotion sync
 	@python -m leadsift.summary
 
-# Two workers, whole files each (a module's built repository stays in one process).
+# Two workers, whole files each (a module's built repository stays in one process), in collection
+# order: end-to-end files first (tests/conftest.py), so no long build runs alone at the end.
 PYTEST_WORKERS ?= 2
 test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)
-	pytest -n $(PYTEST_WORKERS) --dist loadfile
+	pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.dev  ## ruff lint and format check; GitHub workflow files against their schema
 	ruff check .

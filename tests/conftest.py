@@ -24,6 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 WORLD_7 = {"start": "2025-01-01", "days": 365, "genuine_rate": 0.3, "world_seed": 7}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first. Under `make test` each worker takes whole files in collection
+    order (`--no-loadscope-reorder`): the files that build pipelines, minutes each, start at once
+    on both workers, and the quick unit files fill in after them, rather than one long build
+    running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_worker(worker_id: str):
     """Under `make test` two workers share two cores: each computes on one thread (OpenMP, BLAS),
