@@ -81,7 +81,15 @@ def test_the_truths_forecasts_agree_with_what_is_drawn():
         realised.append(
             (export["Quantity"] * export["UnitPrice"])[valid].groupby(months[valid]).sum()
         )
-        forecasts.append(drawn.expected.set_index(["origin", "month"])["expected_revenue"])
+        truth = drawn.expected.set_index(["origin", "month"])
+        forecasts.append(truth["expected_revenue"])
+        # Not knowing the campaign of the last months before as_of changes only what it brings.
+        blind = truth["expected_without_campaign"]
+        assert blind["2025-12"].equals(truth["expected_revenue"]["2025-12"])  # all arrived
+        assert (
+            blind["2024-06"]["2025-10":] < truth["expected_revenue"]["2024-06"]["2025-10":]
+        ).all()
+        assert blind["2024-06"][:"2025-07"].equals(truth["expected_revenue"]["2024-06"][:"2025-07"])
     by_shop = pd.concat(forecasts, axis=1)
     blind = by_shop.xs("2023-06").iloc[:, 0]  # before the first month: the same for every shop
     ratio = pd.concat(realised, axis=1).mean(axis=1) / blind

@@ -27,7 +27,9 @@ def monthly(values, start: str = "2023-07") -> pd.Series:
     return pd.Series(values, index=pd.period_range(start, periods=len(values), freq="M"))
 
 
-def seasonal_growth(months: int, seed: int = 0, noise: float = 0.02) -> tuple[pd.Series, pd.Series]:
+def seasonal_growth(
+    months: int, seed: int = 0, noise: float = 0.02
+) -> tuple[pd.Series, pd.DataFrame]:
     """Revenue growing 3% a month with a January and September peak, and its expectation from
     every origin (by origin and month; the same from each, as nothing here has a state)."""
     t = np.arange(months + 3)
@@ -40,8 +42,8 @@ def seasonal_growth(months: int, seed: int = 0, noise: float = 0.02) -> tuple[pd
         for i, o in enumerate(labels)
         for m, v in zip(labels[i + 1 :], expected[i + 1 :], strict=True)
     ]
-    truth = pd.DataFrame(pairs, columns=["origin", "month", "value"])
-    return monthly(actual), truth.set_index(["origin", "month"])["value"]
+    truth = pd.DataFrame(pairs, columns=["origin", "month", "expected_revenue"])
+    return monthly(actual), truth.set_index(["origin", "month"])
 
 
 def test_every_listed_model_is_implemented():
@@ -91,6 +93,7 @@ def test_too_short_a_history_is_one_line_naming_the_months_and_the_minimum():
 
 def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_noise_floor():
     actual, expected = seasonal_growth(36)
+    expected["expected_without_campaign"] = 0.8 * expected["expected_revenue"]
     result, ahead, summary = forecast.forecast_series(actual, SETTINGS, expected)
     scores = summary["models"]
     assert all(entry["status"] == "ok" for entry in scores.values())
@@ -106,7 +109,11 @@ def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_no
     first = rows[rows["step"] == 1]
     assert (first["forecast"].to_numpy() == actual.shift(1)[first["month"]].to_numpy()).all()
     assert ahead["month"].tolist() == ["2026-07", "2026-08", "2026-09"]
-    assert summary["truth"]["next_total"] == pytest.approx(expected["2026-06"].sum())
+    assert summary["truth"]["next_total"] == pytest.approx(
+        expected.loc["2026-06", "expected_revenue"].sum()
+    )
+    # a further column is reported by its name: a truth 20% low is far worse than the truth
+    assert summary["truth"]["without_campaign"]["mase"] > 10 * summary["truth"]["mase"]
     assert ((ahead["lower"] <= ahead["forecast"]) & (ahead["forecast"] <= ahead["upper"])).all()
     assert summary["next"]["total"] == pytest.approx(ahead["forecast"].sum())
 

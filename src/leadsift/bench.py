@@ -860,6 +860,7 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
             model=total["model"],
             mase=chosen["mase"],
             truth_mase=truth["mase"],
+            truth_without_campaign_mase=(truth.get("without_campaign") or {}).get("mase"),
         ),
         _check(
             "forecast MASE / the naive baseline's",

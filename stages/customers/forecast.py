@@ -47,7 +47,7 @@ def main() -> None:
     expected = None
     if Path(args.expected).parent.resolve() == raw_path.parent.resolve():
         truth = pd.read_parquet(args.expected)
-        expected = truth.set_index(["origin", "month"])["expected_revenue"]
+        expected = truth.set_index(["origin", "month"])
     backtest, ahead, summaries = forecast.forecast_all(table, settings, expected)
     total = summaries[forecast.TOTAL]
     total["notes"] = notes + total["notes"]
@@ -63,7 +63,10 @@ def main() -> None:
         (backtest["series"] == forecast.TOTAL) & (backtest["model"] == total["model"])
     ]
     figure = forecast_figure(
-        table[forecast.TOTAL], chosen, ahead[ahead["series"] == forecast.TOTAL], expected
+        table[forecast.TOTAL],
+        chosen,
+        ahead[ahead["series"] == forecast.TOTAL],
+        None if expected is None else expected.iloc[:, 0],
     )
     save_figure(figure, out / "forecast.png")
     tracking.log_stage(

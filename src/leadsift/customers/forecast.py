@@ -480,7 +480,7 @@ def total_interval(ahead: pd.DataFrame) -> dict[str, Any]:
 
 
 def forecast_series(
-    series: pd.Series, settings: Settings, expected: pd.Series | None
+    series: pd.Series, settings: Settings, expected: pd.DataFrame | None
 ) -> tuple[Backtest, pd.DataFrame, dict[str, Any]]:
     """Backtest every model on one series, choose by `settings.metric`, forecast ahead."""
     result = backtest(series, settings)
@@ -491,20 +491,36 @@ def forecast_series(
         "metric": settings.metric,
         "models": result.scores,
         "next": total_interval(ahead),
-        "truth": truth_errors(result.rows, expected) if expected is not None else None,
+        "truth": None
+        if expected is None
+        else truth_summary(result.rows, expected, str(series.index[-1]), ahead["month"]),
         "notes": result.notes,
     }
-    if summary["truth"] is not None:
-        truth = truth_ahead(expected, str(series.index[-1]), ahead["month"])
-        if truth is not None:
-            summary["truth"]["next_total"] = float(truth.sum())
     return result, ahead, summary
+
+
+def truth_summary(
+    rows: pd.DataFrame, expected: pd.DataFrame, last: str, ahead: Sequence[str]
+) -> dict[str, Any] | None:
+    """The truth's backtest errors and its total of the `ahead` months from the `last` month of
+    history (`expected`'s first column, by origin and month), with the errors of each further
+    column under its name without `expected_` (e.g. `without_campaign`). None when the truth does
+    not cover the backtest."""
+    first, *others = expected.columns
+    summary = truth_errors(rows, expected[first])
+    if summary is None:
+        return None
+    if (total := truth_ahead(expected[first], last, ahead)) is not None:
+        summary["next_total"] = float(total.sum())
+    for column in others:
+        summary[column.removeprefix("expected_")] = truth_errors(rows, expected[column])
+    return summary
 
 
 def forecast_all(
     table: pd.DataFrame,
     settings: Settings,
-    expected: pd.Series | None,
+    expected: pd.DataFrame | None,
     series_names: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Every series of `table` (total first): backtest rows, forecasts and summaries, each tagged
@@ -540,4 +556,6 @@ def describe(summary: Mapping[str, Any]) -> tuple[str, str]:
         errors += f", naive {scores['naive']['mase']:.3f}"
     if summary["truth"]:
         errors += f", the expected revenue (truth) {summary['truth']['mase']:.3f}"
+        if blind := summary["truth"].get("without_campaign"):
+            errors += f" ({blind['mase']:.3f} not knowing the campaign)"
     return forecast, errors

@@ -173,16 +173,15 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         )
     if total["truth"]:
         truth = total["truth"]
-        rows.append(
-            [
-                "expected revenue (truth)",
-                f"{truth['mae']:,.0f}",
-                f"{truth['smape']:.1f}",
-                f"{truth['mase']:.3f}",
-                "-",
-                "the noise no model removes",
-            ]
-        )
+        variants = [("expected revenue (truth)", truth, "the noise no model removes")]
+        if blind := truth.get("without_campaign"):
+            variants.append(
+                ("the same, not knowing the campaign", blind, "what the history can tell")
+            )
+        rows += [
+            [name, f"{e['mae']:,.0f}", f"{e['smape']:.1f}", f"{e['mase']:.3f}", "-", what]
+            for name, e, what in variants
+        ]
     header = ["model", "MAE", "sMAPE %", "MASE", "interval coverage", "against naive"]
     parts += [table(header, rows), ""]
     segments = [

@@ -508,6 +508,9 @@ def _birth_rates(
     return shares[:, None] * np.array([recent if s.recent else steady for s in segments])
 
 
+EXPECTED = ("expected_revenue", "expected_without_campaign")
+
+
 def expected_revenue(
     population: Population,
     segments: list[Segment],
@@ -530,7 +533,11 @@ def expected_revenue(
     arrive at the acquisition curve's expected rate with their segment's mean rate and mix (their
     first order, then repeats while active), integrated over a grid of `step_days`. Guest orders
     copy customers' at `guest_share` and are never cancelled; cancellations count in their
-    order's month."""
+    order's month.
+
+    The `recent` segments' customers arrive only in the last `recent_months` before as_of: a
+    campaign the model plans, which no history before it shows. `expected_without_campaign` is
+    the same expectation for a forecaster who knows everything else but not that campaign."""
     customers = population.customers
     birth, death = customers["birth"].to_numpy(), customers["death"].to_numpy()
     segment = customers["segment"].to_numpy()
@@ -559,15 +566,22 @@ def expected_revenue(
         known = weight.sum(axis=0) * world.season[k:] / DAYS_PER_MONTH
         # Arriving after it: the first order, then repeats while still active, where the number
         # active is a running sum of arrivals decaying at the segment's lifetime.
-        arriving = np.zeros(len(days))
+        steady, campaign = np.zeros(len(days)), np.zeros(len(days))
         for s, kind in enumerate(segments):
             born = np.where(days >= origin, births[s], 0.0)
             alive = lfilter([1.0], [1.0, -np.exp(-step_days / lifetime[s])], born)
-            arriving += newcomer[s] * (born + kind.rate * season * alive)
-        later = np.bincount(month_of, weights=arriving, minlength=len(starts))[k:]
+            arriving = newcomer[s] * (born + kind.rate * season * alive)
+            if kind.recent:
+                campaign += arriving
+            else:
+                steady += arriving
+        later = np.bincount(month_of, weights=steady, minlength=len(starts))[k:]
+        planned = np.bincount(month_of, weights=campaign, minlength=len(starts))[k:]
         before = label[k - 1] if k else before_start
-        rows += [(before, m, v) for m, v in zip(label[k:], known + later, strict=True)]
-    return pd.DataFrame(rows, columns=["origin", "month", "expected_revenue"])
+        rows += [
+            (before, m, v + p, v) for m, v, p in zip(label[k:], known + later, planned, strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["origin", "month", *EXPECTED])
 
 
 EXPORT_COLUMNS = [
@@ -710,7 +724,7 @@ class Transactions:
     export: pd.DataFrame  # the history before as_of, with dirt: what a shop's export holds
     truth: pd.DataFrame  # customer_id, segment, bayes_segment, bayes_probability
     batches: list[tuple[str, pd.DataFrame]]  # (YYYY-MM, that month's lines) after as_of
-    expected: pd.DataFrame  # origin, month, expected_revenue: the generative truth's forecasts
+    expected: pd.DataFrame  # origin, month, EXPECTED: the generative truth's forecasts
 
 
 def generate_transactions(
