@@ -20,6 +20,7 @@ training code path, and its bytes change only when code the model runs changes.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
@@ -60,12 +61,18 @@ def requirements(trusted: Sequence[str]) -> list[str]:
     return [f"{name}=={version(name)}" for name in sorted(names)]
 
 
+@functools.cache
+def _installed() -> Mapping[str, list[str]]:
+    """Top-level module -> the distributions that install it (reading them all takes ~0.3 s)."""
+    return packages_distributions()
+
+
 def _distribution(module: str) -> str:
     """The distribution that installs a (dotted) module: of those that install its top-level
     package, the one named like the module or one of its parents (mlflow's several, ruamel's
     namespace), else the first."""
     parts = module.split(".")
-    found = packages_distributions().get(parts[0], [parts[0]])
+    found = _installed().get(parts[0], [parts[0]])
     prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
     return next((d for d in found if d.lower().replace("_", "-") in prefixes), found[0])
 
