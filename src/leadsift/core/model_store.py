@@ -51,11 +51,7 @@ def requirements(trusted: Sequence[str]) -> list[str]:
     third-party package its code copy (`model_code`) or its trusted types import."""
     found = set(RUNTIME) | {name.rpartition(".")[0] for name in trusted}
     for source in model_code(trusted):
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module)
+        found |= _imported_names(source)
     own = {*sys.stdlib_module_names, PACKAGE_DIR.name, "__future__"}
     names = {_distribution(module) for module in found if module.partition(".")[0] not in own}
     return [f"{name}=={version(name)}" for name in sorted(names)]
@@ -89,18 +85,21 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imported_files(source: Path) -> set[Path]:
-    """The package files `source` imports (absolute imports, as the package writes them)."""
+def _imported_names(source: Path) -> set[str]:
+    """The dotted names `source` imports (absolute imports, as the package writes them): each
+    module, and for `from m import x` also `m.x`, which may be a module itself."""
     found = set()
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        found.update(f for name in names if (f := _module_file(name)))
+            found.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
     return found
+
+
+def _imported_files(source: Path) -> set[Path]:
+    """The package files `source` imports."""
+    return {f for name in _imported_names(source) if (f := _module_file(name))}
 
 
 def model_code(trusted: Sequence[str]) -> list[Path]:
