@@ -27,14 +27,12 @@ from leadsift.leads import reasons
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.schema import ColumnRoles, lead_contract
 
-ANSWER = ("probability", "lead_score", "tier", "is_junk")  # then the reason columns, if any
-
 
 class SalesScorer(BaseEstimator):
     """The lead pipeline with its tiers and contract; `predict` answers what sales needs.
 
-    `roles` are the column roles as plain values (`roles_as_dict`), so the saved model holds only
-    types a safe loader trusts. Fitting learns nothing: the pipeline comes fitted.
+    `roles` are the column roles as plain values (`dataclasses.asdict`), so the saved model holds
+    only types a safe loader trusts. Fitting learns nothing: the pipeline comes fitted.
     """
 
     def __init__(
@@ -54,9 +52,8 @@ class SalesScorer(BaseEstimator):
     @classmethod
     def package(cls, pipeline: Pipeline, tiers: Tiers, roles: ColumnRoles) -> SalesScorer:
         """The sales model of a fitted pipeline, the tiers chosen for it, and its column roles."""
-        return cls(
-            pipeline, tiers.cold_below, tiers.hot_from, dict(tiers.names), roles_as_dict(roles)
-        )
+        names, plain = dict(tiers.names), dataclasses.asdict(roles)
+        return cls(pipeline, tiers.cold_below, tiers.hot_from, names, plain)
 
     def fit(self, X: pd.DataFrame, y: object = None) -> SalesScorer:  # noqa: N803
         return self
@@ -99,11 +96,6 @@ class SalesScorer(BaseEstimator):
             index=X.index,
         )
         return answer if texts is None else pd.concat([answer, texts.set_axis(X.index)], axis=1)
-
-
-def roles_as_dict(roles: ColumnRoles) -> dict[str, Any]:
-    """Column roles as plain values (tuples, dicts, strings) that a saved model can hold."""
-    return dataclasses.asdict(roles)
 
 
 def contract_problems(records: pd.DataFrame, roles: ColumnRoles) -> list[str]:
