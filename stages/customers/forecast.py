@@ -62,12 +62,12 @@ def main() -> None:
     chosen = backtest[
         (backtest["series"] == forecast.TOTAL) & (backtest["model"] == total["model"])
     ]
-    figure = forecast_figure(
-        table[forecast.TOTAL],
-        chosen,
-        ahead[ahead["series"] == forecast.TOTAL],
-        None if expected is None else expected.iloc[:, 0],
-    )
+    ahead_total = ahead[ahead["series"] == forecast.TOTAL]
+    truth = []  # the expected revenue from the same origins, where there is one
+    if expected is not None:
+        last = str(table.index[-1])
+        truth = forecast.truth_by_origin(expected.iloc[:, 0], chosen, ahead_total, last)
+    figure = forecast_figure(table[forecast.TOTAL], chosen, ahead_total, truth)
     save_figure(figure, out / "forecast.png")
     tracking.log_stage(
         params["mlflow"]["experiment"],

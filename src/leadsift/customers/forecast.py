@@ -302,11 +302,15 @@ def _interval_scale(rows: pd.DataFrame, level: float) -> float:
     return float(np.quantile(ratio, level)) if len(ratio) >= 2 else math.nan
 
 
+def _rescaled_bound(forecast: Any, bound: Any, scale: float) -> Any:
+    """A bound moved on the log scale to `scale` times its distance from the forecast."""
+    return forecast * (bound / forecast) ** scale
+
+
 def _rescaled(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
-    """Bounds moved on the log scale by `scale` times their distance from the forecast."""
     return frame.assign(
-        lower=frame["forecast"] * (frame["lower"] / frame["forecast"]) ** scale,
-        upper=frame["forecast"] * (frame["upper"] / frame["forecast"]) ** scale,
+        lower=_rescaled_bound(frame["forecast"], frame["lower"], scale),
+        upper=_rescaled_bound(frame["forecast"], frame["upper"], scale),
     )
 
 
@@ -414,18 +418,19 @@ def truth_errors(rows: pd.DataFrame, expected: pd.Series) -> dict[str, float] | 
     what it knew at that origin (`expected`, by origin and month): the noise no model can remove.
     None when the truth does not cover those origins and months."""
     months = rows.drop_duplicates(["origin", "step"])
-    keys = pd.MultiIndex.from_arrays([months["origin"], months["month"]])
-    truth = expected.reindex(keys)
+    truth = expected_from(expected, months["origin"], months["month"])
     if truth.isna().any():
         return None
     return errors(months["actual"].to_numpy(), truth.to_numpy(), months["scale"].to_numpy())
 
 
-def truth_ahead(expected: pd.Series, origin: str, months: Sequence[str]) -> pd.Series | None:
-    """The generator's expected revenue of `months` from `origin`, None where it has none."""
-    keys = pd.MultiIndex.from_arrays([[origin] * len(months), list(months)])
-    truth = expected.reindex(keys)
-    return None if truth.isna().any() else truth.droplevel(0)
+def expected_from(
+    expected: pd.Series, origins: str | Sequence[str], months: Sequence[str]
+) -> pd.Series:
+    """The expected revenue of each of `months` from its origin (`origins`: one per month, or
+    one for all), by origin and month; missing where the truth has none."""
+    origins = [origins] * len(months) if isinstance(origins, str) else list(origins)
+    return expected.reindex(pd.MultiIndex.from_arrays([origins, list(months)]))
 
 
 def choose(scores: Mapping[str, Mapping[str, Any]], metric: str) -> str:
@@ -454,8 +459,8 @@ def forecast_ahead(
         lower, upper = forecast.mean * np.exp(low * spread), forecast.mean * np.exp(high * spread)
     else:
         scale = result.scores[name]["interval_scale"]
-        lower = forecast.mean * (lower / forecast.mean) ** scale
-        upper = forecast.mean * (upper / forecast.mean) ** scale
+        lower = _rescaled_bound(forecast.mean, lower, scale)
+        upper = _rescaled_bound(forecast.mean, upper, scale)
     return pd.DataFrame(
         {
             "month": months.astype(str),
@@ -499,6 +504,16 @@ def forecast_series(
     return result, ahead, summary
 
 
+def truth_by_origin(
+    expected: pd.Series, backtest: pd.DataFrame, ahead: pd.DataFrame, last: str
+) -> list[pd.Series]:
+    """The expected revenue of each backtest origin's months and of the `ahead` months from the
+    `last` month of history, one series by month each: the truth's lines in the figure."""
+    runs = [(origin, run["month"]) for origin, run in backtest.groupby("origin")]
+    runs.append((last, ahead["month"]))
+    return [expected_from(expected, o, months).droplevel(0).dropna() for o, months in runs]
+
+
 def truth_summary(
     rows: pd.DataFrame, expected: pd.DataFrame, last: str, ahead: Sequence[str]
 ) -> dict[str, Any] | None:
@@ -510,7 +525,7 @@ def truth_summary(
     summary = truth_errors(rows, expected[first])
     if summary is None:
         return None
-    if (total := truth_ahead(expected[first], last, ahead)) is not None:
+    if (total := expected_from(expected[first], last, ahead)).notna().all():
         summary["next_total"] = float(total.sum())
     for column in others:
         summary[column.removeprefix("expected_")] = truth_errors(rows, expected[column])

@@ -4,7 +4,7 @@ revenue by segment, and the Lorenz curve of revenue per customer."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -102,16 +102,19 @@ def lorenz_figure(curve: pd.DataFrame, gini: float) -> Figure:
 
 
 def forecast_figure(
-    history: pd.Series, backtest: pd.DataFrame, ahead: pd.DataFrame, expected: pd.Series | None
+    history: pd.Series,
+    backtest: pd.DataFrame,
+    ahead: pd.DataFrame,
+    truth: Sequence[pd.Series] = (),
 ) -> Figure:
     """Monthly revenue, the chosen model's backtest forecasts (one line per origin), the forecast
-    with its interval, and, where there is one, the generator's expected revenue from the same
-    origins (`expected`, by origin and month): the forecast no model can beat on average."""
+    with its interval, and the generator's expected revenue from the same origins (`truth`, one
+    series by month per origin; `forecast.truth_by_origin`): the forecast no model can beat on
+    average."""
     model = ahead["model"].iloc[0]
     fig, ax = figure(f"Revenue forecast ({model})", "month", "net revenue per month")
     fig.set_size_inches(8.0, 4.5)
     ax.plot(history.index.to_timestamp(), history.to_numpy(), color="black", label="actual")
-    runs = [(origin, run["month"]) for origin, run in backtest.groupby("origin")]
     for i, (_, run) in enumerate(backtest.groupby("origin")):
         label = "backtest" if i == 0 else None
         ax.plot(pd.PeriodIndex(run["month"], freq="M").to_timestamp(), run["forecast"],
@@ -120,14 +123,10 @@ def forecast_figure(
     ax.fill_between(months, ahead["lower"], ahead["upper"], color=COLORS["model"], alpha=0.2,
                     label="interval")  # fmt: skip
     ax.plot(months, ahead["forecast"], color=COLORS["model"], marker="o", label="forecast")
-    if expected is not None:
-        runs.append((str(history.index[-1]), ahead["month"]))
-        for i, (origin, run_months) in enumerate(runs):
-            keys = pd.MultiIndex.from_arrays([[origin] * len(run_months), list(run_months)])
-            truth = expected.reindex(keys).dropna()
-            ax.plot(pd.PeriodIndex(truth.index.get_level_values(1), freq="M").to_timestamp(),
-                    truth.to_numpy(), color=COLORS["bayes"], linestyle=":",
-                    label="expected (truth) from the same origin" if i == 0 else None)  # fmt: skip
+    for i, line in enumerate(truth):
+        ax.plot(pd.PeriodIndex(line.index, freq="M").to_timestamp(), line.to_numpy(),
+                color=COLORS["bayes"], linestyle=":",
+                label="expected (truth) from the same origin" if i == 0 else None)  # fmt: skip
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     return fig
