@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.core.contract import WHITESPACE_RUN, contract_violations
+from leadsift.core.contract import COLUMN, WHITESPACE_RUN, contract_violations, parse_numbers, rule
 from leadsift.core.io import InputError
 from leadsift.leads.cleaning import (
     LeadNormalizer,
@@ -158,6 +158,27 @@ def test_the_contract_checks_flags_ids_and_is_the_same_for_a_batch_to_score():
         2: "lead repeated with different content; f not 0 or 1",
         3: "missing lead",
     }
+
+
+def test_contract_reasons_name_the_column_and_come_in_column_then_rule_order():
+    raw = pd.DataFrame({"a": ["1", "-2", None, "x"], "b": [-1.0, 5.0, None, 2.0]})
+    contract = [
+        *rule(f"negative {COLUMN}", ["a", "b"], lambda b: ~parse_numbers(b).lt(0)),
+        *rule(f"big {COLUMN}", ["b"], lambda b: parse_numbers(b).lt(3)),
+        *rule("a above b", ["a", "b"], lambda b: ~parse_numbers(b["a"]).gt(b["b"])),
+        *rule(f"missing {COLUMN}", ["a"], lambda b: b.notna(), ignore_na=False),
+        *rule("never applies", [], lambda b: b.notna()),  # no columns: no rule
+    ]
+    assert len(contract) == 4
+    reasons = contract_violations(contract, raw)
+    # missing cells pass the rules that ignore them; a row with every cell missing passes a
+    # per-row rule, and the per-row rule's reason comes after the per-column ones
+    assert reasons.dropna().to_dict() == {
+        0: "negative b; a above b",
+        1: "negative a; big b",
+        2: "missing a",
+    }
+    assert contract_violations(contract, raw.iloc[:0]).empty
 
 
 def test_target_given_as_labels_is_encoded_and_must_have_two_classes():

@@ -76,9 +76,9 @@ def test_every_family_saves_loads_identically_and_reproducibly(
     loaded = load_model(tmp_path / "a", TRUSTED_TYPES)
     np.testing.assert_array_equal(loaded.predict_proba(records), model.predict_proba(records))
     # The model's environment pins what its code copy imports (lightgbm for every family: the
-    # models module imports it), the contract's pandera, and skops to read the archive.
+    # models module imports it) and skops to read the archive.
     pins = {p.partition("==")[0] for p in (tmp_path / "a" / "requirements.txt").read_text().split()}
-    needed = {"lightgbm", "mlflow", "numpy", "pandas", "pandera", "scikit-learn", "skops"}
+    needed = {"lightgbm", "mlflow", "numpy", "pandas", "scikit-learn", "skops"}
     assert needed <= pins and not pins & {"os", "json", "leadsift", "sklearn"}
 
 

@@ -66,7 +66,7 @@ def test_the_saved_sales_model_answers_as_the_object_did(saved_sales, records):
     pd.testing.assert_frame_equal(served, scorer.predict(records))
     # the model's pinned environment has what its code imports
     pins = {p.partition("==")[0] for p in (path / "requirements.txt").read_text().split()}
-    assert {"lightgbm", "mlflow", "pandera", "skops"} <= pins
+    assert {"lightgbm", "mlflow", "skops"} <= pins
 
 
 def test_unseen_categories_are_scored_as_others_and_the_reasons_say_so(saved_sales, records):

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
-from leadsift.core.contract import blank, check, parse_numbers
+from leadsift.core.contract import COLUMN, Rule, blank, each_column, parse_numbers, rule
 from leadsift.core.io import InputError, read_table
 
 ROLE_KEYS = (
@@ -113,52 +112,39 @@ def is_cancellation(raw: pd.DataFrame, roles: TransactionRoles) -> pd.Series:
     return parse_numbers(raw[roles.quantity]).lt(0).fillna(False)
 
 
-def transaction_contract(roles: TransactionRoles) -> pa.DataFrameSchema:
+def transaction_contract(roles: TransactionRoles) -> list[Rule]:
     """The row-level contract of a transaction export, derived from the roles.
 
-    Each check's name is the quarantine reason of the lines that fail it. Sign rules need the
-    cancellation flag, so the contract is validated on the raw columns plus `_cancellation`.
+    Each rule's reason is the quarantine reason of the lines that fail it. Sign rules need the
+    cancellation flag, so the contract is checked on the raw columns plus `_cancellation`.
     """
     value = roles.unit_price or roles.amount
     name = "unit price" if roles.unit_price else "amount"
-    columns: dict[str, list[pa.Check]] = {
-        roles.timestamp: [
-            check(
-                f"missing or unparseable {roles.timestamp}",
-                lambda s: parse_times(s, roles.timestamp_format).notna(),
-                ignore_na=False,
-            )
-        ],
-        roles.quantity: [
-            check(f"non-numeric {roles.quantity}", lambda s: parse_numbers(s).notna() | blank(s)),
-            check(f"missing {roles.quantity}", lambda s: ~blank(s), ignore_na=False),
-            check(f"non-finite {roles.quantity}", lambda s: ~np.isinf(parse_numbers(s))),
-            check(f"zero {roles.quantity}", lambda s: parse_numbers(s).ne(0)),
-        ],
-        value: [
-            check(f"non-numeric {value}", lambda s: parse_numbers(s).notna() | blank(s)),
-            check(f"missing {value}", lambda s: ~blank(s), ignore_na=False),
-            check(f"non-finite {value}", lambda s: ~np.isinf(parse_numbers(s))),
-            check(f"zero {name}", lambda s: parse_numbers(s).ne(0)),
-        ],
-    }
-    if roles.unit_price:
-        columns[value].append(check(f"negative {name}", lambda s: ~parse_numbers(s).lt(0)))
-    schema_checks = []
-    if roles.cancellation_prefix:
-        schema_checks = [
-            pa.Check(
-                lambda df: ~(df["_cancellation"] & parse_numbers(df[roles.quantity]).gt(0)),
-                name=f"cancellation {roles.invoice} with a positive {roles.quantity}",
-                error=f"cancellation {roles.invoice} with a positive {roles.quantity}",
-            ),
-            pa.Check(
-                lambda df: ~(~df["_cancellation"] & parse_numbers(df[roles.quantity]).lt(0)),
-                name=f"negative {roles.quantity} outside a cancellation",
-                error=f"negative {roles.quantity} outside a cancellation",
-            ),
-        ]
-    return pa.DataFrameSchema(
-        {c: pa.Column(checks=checks, nullable=True) for c, checks in columns.items()},
-        checks=schema_checks,
+    contract = rule(
+        f"missing or unparseable {COLUMN}",
+        [roles.timestamp],
+        lambda b: each_column(lambda s: parse_times(s, roles.timestamp_format), b).notna(),
+        ignore_na=False,
     )
+    for column, label in ((roles.quantity, roles.quantity), (value, name)):
+        contract += [
+            *rule(f"non-numeric {COLUMN}", [column], lambda b: parse_numbers(b).notna() | blank(b)),
+            *rule(f"missing {COLUMN}", [column], lambda b: ~blank(b), ignore_na=False),
+            *rule(f"non-finite {COLUMN}", [column], lambda b: ~np.isinf(parse_numbers(b))),
+            *rule(f"zero {label}", [column], lambda b: parse_numbers(b).ne(0)),
+        ]
+    if roles.unit_price:
+        contract += rule(f"negative {name}", [value], lambda b: ~parse_numbers(b).lt(0))
+    if roles.cancellation_prefix:
+        both = ["_cancellation", roles.quantity]
+        contract += rule(
+            f"cancellation {roles.invoice} with a positive {roles.quantity}",
+            both,
+            lambda b: ~(b["_cancellation"] & parse_numbers(b[roles.quantity]).gt(0)),
+        )
+        contract += rule(
+            f"negative {roles.quantity} outside a cancellation",
+            both,
+            lambda b: ~(~b["_cancellation"] & parse_numbers(b[roles.quantity]).lt(0)),
+        )
+    return contract

@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
-from leadsift.core.contract import blank, check, parse_numbers
+from leadsift.core.contract import COLUMN, Rule, blank, each_column, parse_numbers, rule
 from leadsift.core.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
@@ -242,60 +241,63 @@ def encode_target(values: pd.Series, classes: tuple[str, str]) -> pd.Series:
     return encoded
 
 
-def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) -> pa.DataFrameSchema:
+def _one_of(values: pd.Series, classes: tuple[str, str]) -> pd.Series:
+    """One of the classes, or missing (the missing-target rule reports those)."""
+    labels = canonical_labels(values)
+    return labels.isin(classes) | labels.isna()
+
+
+def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) -> list[Rule]:
     """The row-level contract of a raw lead table, derived from the column roles.
 
-    Each check's name is the quarantine reason of the rows that fail it. With `classes` (a
+    Each rule's reason is the quarantine reason of the rows that fail it. With `classes` (a
     training table) the target must be one of them; without (a batch to score) it is not needed.
     Types are checked as "parses as": numbers, timestamps; counts are >= 0, flags are 0 or 1,
     ids are present and unique.
     """
-    columns: dict[str, pa.Column] = {}
+    contract: list[Rule] = []
     if roles.id:
-        columns[roles.id] = [
-            check(f"missing {roles.id}", lambda s: ~blank(s), ignore_na=False),
-            check(
-                f"{roles.id} repeated with different content", lambda s: ~s.duplicated(keep=False)
-            ),
-        ]
-    for column in roles.numeric_inputs:
-        checks = [
-            check(f"non-numeric {column}", lambda s: parse_numbers(s).notna() | blank(s)),
-            check(f"non-finite {column}", lambda s: ~np.isinf(parse_numbers(s).astype(float))),
-        ]
-        if column in roles.count_columns:
-            checks.append(check(f"negative {column}", lambda s: ~parse_numbers(s).lt(0)))
-        if column in roles.flags:
-            checks.append(
-                check(
-                    f"{column} not 0 or 1",
-                    lambda s: parse_numbers(s).isin([0, 1]) | parse_numbers(s).isna(),
-                )
-            )
-        columns[column] = checks
-    if roles.timestamp:
-        columns[roles.timestamp] = [
-            check(
-                f"missing or unparseable {roles.timestamp}",
-                lambda s: parse_timestamps(s).notna(),
-                ignore_na=False,
-            )
-        ]
-    if classes is not None:
-        columns[roles.target] = [
-            check(
-                f"missing target {roles.target}",
-                lambda s: canonical_labels(s).notna(),
-                ignore_na=False,
-            ),
-            check(
-                f"target {roles.target} not one of the two classes {list(classes)}",
-                lambda s: canonical_labels(s).isin(classes) | canonical_labels(s).isna(),
-            ),
-        ]
-    return pa.DataFrameSchema(
-        {name: pa.Column(checks=checks, nullable=True) for name, checks in columns.items()}
+        contract += rule(f"missing {COLUMN}", [roles.id], lambda b: ~blank(b), ignore_na=False)
+        contract += rule(
+            f"{COLUMN} repeated with different content",
+            [roles.id],
+            lambda b: ~each_column(lambda s: s.duplicated(keep=False), b),
+        )
+    numbers = roles.numeric_inputs
+    contract += rule(
+        f"non-numeric {COLUMN}", numbers, lambda b: parse_numbers(b).notna() | blank(b)
     )
+    contract += rule(
+        f"non-finite {COLUMN}", numbers, lambda b: ~np.isinf(parse_numbers(b).astype(float))
+    )
+    counts = [c for c in numbers if c in roles.count_columns]
+    contract += rule(f"negative {COLUMN}", counts, lambda b: ~parse_numbers(b).lt(0))
+    flags = [c for c in numbers if c in roles.flags]
+    contract += rule(
+        f"{COLUMN} not 0 or 1",
+        flags,
+        lambda b: parse_numbers(b).isin([0, 1]) | parse_numbers(b).isna(),
+    )
+    if roles.timestamp:
+        contract += rule(
+            f"missing or unparseable {COLUMN}",
+            [roles.timestamp],
+            lambda b: each_column(parse_timestamps, b).notna(),
+            ignore_na=False,
+        )
+    if classes is not None:
+        contract += rule(
+            f"missing target {COLUMN}",
+            [roles.target],
+            lambda b: each_column(canonical_labels, b).notna(),
+            ignore_na=False,
+        )
+        contract += rule(
+            f"target {COLUMN} not one of the two classes {list(classes)}",
+            [roles.target],
+            lambda b: each_column(lambda s: _one_of(s, classes), b),
+        )
+    return contract
 
 
 def raw_records(df: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
