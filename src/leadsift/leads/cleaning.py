@@ -35,9 +35,34 @@ def normalize_text(
     )
     placeholders = {str(v).strip().lower() for v in missing_values}
     text = text.mask(text.isin(placeholders) | text.eq(""))
-    if aliases:
-        text = text.replace({str(k).lower(): str(v).lower() for k, v in aliases.items()})
-    return text.astype(object).where(text.notna(), None)
+    return _replace_aliases(text.astype(object).where(text.notna(), None), aliases)
+
+
+def _replace_aliases(text: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
+    """Canonical names for aliases, as plain objects (missing stays None)."""
+    if not aliases:
+        return text
+    canonical = {str(k).lower(): str(v).lower() for k, v in aliases.items()}
+    values = text.to_numpy(dtype=object)
+    return pd.Series([canonical.get(v, v) for v in values], index=text.index, dtype=object)
+
+
+def normalize_categorical(
+    frame: pd.DataFrame, missing_values: Sequence[str], aliases: Mapping[str, Mapping[str, str]]
+) -> dict[str, pd.Series]:
+    """`normalize_text` of each column, with that column's aliases. The columns go through the
+    text steps stacked as one, so a single lead pays each step's fixed cost once, not per column."""
+    if frame.columns.empty:
+        return {}
+    stacked = np.concatenate([frame[c].to_numpy(dtype=object) for c in frame.columns])
+    texts = normalize_text(pd.Series(stacked, dtype=object), missing_values, {}).to_numpy()
+    parts = np.split(texts, len(frame.columns))
+    return {
+        column: _replace_aliases(
+            pd.Series(part, index=frame.index, dtype=object), aliases.get(column, {})
+        )
+        for column, part in zip(frame.columns, parts, strict=True)
+    }
 
 
 def cleaning_options(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,8 +83,10 @@ def normalize_leads(
 ) -> pd.DataFrame:
     """Return a copy with canonical categoricals, numeric numbers and parsed timestamps."""
     out = df.copy()
-    for column in categorical:
-        out[column] = normalize_text(out[column], missing_values, aliases.get(column, {}))
+    for column, text in normalize_categorical(
+        df[list(categorical)], missing_values, aliases
+    ).items():
+        out[column] = text
     for column in numeric:
         if not pd.api.types.is_numeric_dtype(out[column]):  # assigning costs even a 1-row call
             out[column] = parse_numbers(out[column])

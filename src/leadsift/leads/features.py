@@ -116,8 +116,13 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         self.other = other
         self.missing = missing
 
-    def _as_text(self, values: pd.Series) -> pd.Series:
-        return values.astype(object).where(values.notna(), self.missing).astype(str)
+    def _as_text(self, values: pd.Series) -> np.ndarray:
+        """Each value as text, `missing` where it is missing (plain lists: cheap for one lead)."""
+        values = values.to_numpy(dtype=object)
+        return np.array(
+            [self.missing if m else str(v) for v, m in zip(values, pd.isna(values), strict=True)],
+            dtype=object,
+        )
 
     def fit(self, X: pd.DataFrame, y: object = None) -> RareLevelCollapser:  # noqa: N803
         if not 0.0 < self.coverage <= 1.0:
@@ -127,7 +132,7 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.levels_ = {
-            str(c): levels_to_keep(self._as_text(X[c]), self.coverage, self.max_levels)
+            str(c): levels_to_keep(pd.Series(self._as_text(X[c])), self.coverage, self.max_levels)
             for c in X.columns
         }
         return self
@@ -136,9 +141,9 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "levels_")
         out = {}
         for column, levels in self.levels_.items():
-            text = self._as_text(X[column])
-            out[column] = text.where(text.isin(levels), self.other).to_numpy(dtype=object)
-        return pd.DataFrame(out, index=X.index)
+            kept = set(levels)
+            out[column] = [v if v in kept else self.other for v in self._as_text(X[column])]
+        return pd.DataFrame(out, index=X.index, dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
