@@ -30,6 +30,19 @@ def test_add_features_sums_groups_and_splits_time():
     assert out["at_weekday"].tolist()[:2] == [5, 6] and out["at_month"].tolist()[:2] == [3, 3]
 
 
+def test_time_parts_agree_with_pandas_before_and_after_1970_and_stay_missing_for_nat():
+    rng = np.random.default_rng(0)
+    at = pd.Series(pd.to_datetime(rng.integers(-3 * 10**9, 3 * 10**9, 2000), unit="s"))
+    at[::7] = pd.NaT
+    out = add_features(pd.DataFrame({"at": at}), {}, "at")
+    for part, expected in (
+        ("hour", at.dt.hour),
+        ("weekday", at.dt.day_of_week),
+        ("month", at.dt.month),
+    ):
+        np.testing.assert_array_equal(out[f"at_{part}"].to_numpy(), expected.to_numpy(dtype=float))
+
+
 def test_add_features_without_groups_or_time_adds_nothing():
     df = pd.DataFrame({"x": [1, 2]})
     pd.testing.assert_frame_equal(add_features(df, {}, None), df)

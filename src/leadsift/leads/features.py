@@ -41,18 +41,29 @@ def add_features(
         raise ValueError(
             f"derived feature name(s) {clash} already exist as input columns; rename them"
         )
-    derived: dict[str, pd.Series] = {}
-    for group, columns in interaction_groups.items():
-        derived[f"{group}_total"] = df[list(columns)].sum(axis=1).astype("float64")
+    derived: dict[str, np.ndarray] = {}
     if interaction_groups:
-        totals = pd.DataFrame({g: derived[f"{g}_total"] for g in interaction_groups})
+        totals = np.column_stack(
+            [
+                np.nansum(df[list(columns)].to_numpy(dtype="float64"), axis=1)
+                for columns in interaction_groups.values()
+            ]
+        )
+        derived |= {f"{g}_total": totals[:, i] for i, g in enumerate(interaction_groups)}
         derived["interactions_total"] = totals.sum(axis=1)
         derived["active_groups"] = (totals > 0).sum(axis=1).astype("float64")
     if timestamp:
-        created = df[timestamp].dt
-        derived[f"{timestamp}_hour"] = created.hour.astype("float64")
-        derived[f"{timestamp}_weekday"] = created.day_of_week.astype("float64")
-        derived[f"{timestamp}_month"] = created.month.astype("float64")
+        created = df[timestamp].to_numpy(dtype="datetime64[ns]")
+        known = ~np.isnat(created)
+        days = created.astype("datetime64[D]")
+        parts = {
+            "hour": (created - days).astype("timedelta64[h]").astype("int64"),
+            "weekday": (days.astype("int64") + 3) % 7,  # 1970-01-01 was a Thursday; Monday is 0
+            "month": created.astype("datetime64[M]").astype("int64") % 12 + 1,
+        }
+        derived |= {
+            f"{timestamp}_{part}": np.where(known, parts[part], np.nan) for part in TIME_PARTS
+        }
     return pd.concat([df, pd.DataFrame(derived, index=df.index)], axis=1)
 
 
