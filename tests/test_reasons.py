@@ -96,6 +96,10 @@ def test_reason_texts_name_the_input_its_value_and_effect(models, records, roles
     group = reasons.group_label(next(iter(roles.interaction_groups)))
     values = reasons.displayed_values(model, lead)[group]
     assert values.str.fullmatch(rf"{group} = (\d+|missing)").all()
+    at = roles.timestamp
+    lead[at] = ["2025-03-01 10:15:00", None, *lead[at].iloc[2:]]
+    times = reasons.displayed_values(model, lead)[at]
+    assert times.iloc[:2].tolist() == [f"{at} = 10h, Sat, Mar", f"{at} = missing"]
 
 
 def test_examples_are_a_typical_hot_lead_the_borderline_one_and_a_typical_junk_one():

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -158,20 +160,31 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
     for feature in featurized.columns:
         source = input_of(feature, groups, timestamp)
         if source not in shown and source != timestamp:
-            numbers = featurized[totals.get(source, source)].to_numpy(dtype=float).tolist()
-            shown[source] = [
-                f"{source} = missing" if math.isnan(v) else f"{source} = {v:g}" for v in numbers
-            ]
+            shown[source] = _each_distinct(
+                featurized[totals.get(source, source)].to_numpy(dtype=float),
+                lambda v, s=source: f"{s} = missing" if math.isnan(v) else f"{s} = {v:g}",
+            )
     if timestamp:
         parts = featurized[[f"{timestamp}_{part}" for part in TIME_PARTS]].to_numpy(dtype=float)
-        shown[timestamp] = [
-            f"{timestamp} = missing"
-            if math.isnan(hour)
-            else f"{timestamp} = {int(hour):02d}h, {calendar.day_abbr[int(day)]}, "
-            f"{calendar.month_abbr[int(month)]}"
-            for hour, day, month in parts.tolist()
-        ]
+        # hour, weekday and month as one number, to format each distinct time once
+        shown[timestamp] = _each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
     return pd.DataFrame(shown, index=featurized.index)
+
+
+def _each_distinct(values: np.ndarray, text: Callable[[float], str]) -> np.ndarray:
+    """`text` of each value, formatted once per distinct value: a batch's counts and times
+    repeat, so a million leads need thousands of texts, not millions."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return np.array([text(v) for v in distinct.tolist()], dtype=object)[codes]
+
+
+def _time_text(timestamp: str, packed: float) -> str:
+    """The creation time as `HHh, weekday, month` from hour * 10000 + weekday * 100 + month."""
+    if math.isnan(packed):
+        return f"{timestamp} = missing"
+    hour, rest = divmod(int(packed), 10_000)
+    day, month = divmod(rest, 100)
+    return f"{timestamp} = {hour:02d}h, {calendar.day_abbr[day]}, {calendar.month_abbr[month]}"
 
 
 def reason_columns(
