@@ -96,11 +96,13 @@ def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_no
     expected["expected_without_campaign"] = 0.8 * expected["expected_revenue"]
     result, ahead, summary = forecast.forecast_series(actual, SETTINGS, expected)
     scores = summary["models"]
-    assert all(entry["status"] == "ok" for entry in scores.values())
+    weekly = {name for name, c in forecast.CANDIDATES.items() if c.weekly}
+    assert all(scores[name]["status"] == "ok" for name in set(scores) - weekly)
+    assert {scores[name]["why"] for name in weekly} == {"needs the weekly series"}  # none given
     assert forecast.CANDIDATES[summary["model"]].seasonal
     assert scores[summary["model"]]["mase"] < scores["naive"]["mase"]
     assert scores[summary["model"]]["beats_naive"] and "beats_naive" not in scores["naive"]
-    assert summary["model"] == min(scores, key=lambda m: scores[m]["mase"])
+    assert summary["model"] == min(set(scores) - weekly, key=lambda m: scores[m]["mase"])
     # Forecasting with the expectation leaves only the noise: better than any model here.
     assert summary["truth"]["mase"] < scores[summary["model"]]["mase"]
     # Every origin forecasts every step, trained only on the months before it.
@@ -122,7 +124,7 @@ def test_seasonal_models_are_skipped_with_a_note_under_two_seasons():
     actual, _ = seasonal_growth(18)
     _, ahead, summary = forecast.forecast_series(actual, SETTINGS, None)
     skipped = {name for name, e in summary["models"].items() if e["status"] == "skipped"}
-    assert skipped == {name for name, c in forecast.CANDIDATES.items() if c.seasonal}
+    assert skipped == {name for name, c in forecast.CANDIDATES.items() if c.seasonal or c.weekly}
     assert "seasonal_naive skipped: needs 24 months to fit on" in summary["notes"][0]
     assert len(ahead) == SETTINGS.horizon and np.isfinite(ahead["forecast"]).all()
 
@@ -218,3 +220,60 @@ def test_own_intervals_are_recalibrated_on_the_other_origins_to_cover_the_level(
         assert (ahead["lower"] < ahead["forecast"]).all() and (
             ahead["forecast"] < ahead["upper"]
         ).all()
+
+
+def daily_lines(days: int = 900, seed: int = 0) -> pd.DataFrame:
+    """One line a day for a shop growing 2% a month with a weekly rhythm (weekends double)."""
+    at = pd.date_range("2023-07-01", periods=days, freq="D")
+    t = np.arange(days)
+    rate = 1_000 * np.exp(0.02 * t / 30) * np.where(at.day_of_week >= 5, 2.0, 1.0)
+    noise = np.exp(np.random.default_rng(seed).normal(0, 0.05, days))
+    return pd.DataFrame(
+        {"customer_id": "a", "timestamp": at + pd.Timedelta(hours=12), "amount": rate * noise}
+    )
+
+
+def test_weekly_revenue_runs_monday_to_sunday_with_zeros_and_agrees_with_the_months():
+    lines = daily_lines(200).drop(index=range(40, 55))  # 15 silent days: a whole week
+    weeks = forecast.weekly_revenue(lines, pd.Series({"a": "loyal"}))
+    months, _ = forecast.monthly_revenue(lines, pd.Series({"a": "loyal"}))
+    assert (weeks.index.start_time.day_of_week == 0).all() and weeks.index.is_monotonic_increasing
+    assert weeks.index.end_time[-1] <= lines["timestamp"].max()  # a partial last week is left out
+    assert (weeks["total"] == 0).sum() >= 1 and weeks["total"].equals(weeks["loyal"])
+    # within the weeks that fall inside a month, the two series hold the same money
+    inside = weeks[weeks.index.start_time >= months.index[1].start_time]
+    inside = inside[inside.index.end_time <= months.index[3].end_time]
+    expected = lines[(lines["timestamp"] >= inside.index.start_time[0])]
+    expected = expected[expected["timestamp"] <= inside.index.end_time[-1]]
+    assert inside["total"].sum() == pytest.approx(expected["amount"].sum())
+
+
+def test_the_weekly_model_sums_its_weeks_into_months_by_their_days():
+    lines = daily_lines(900)
+    weeks = forecast.weekly_revenue(lines, pd.Series(dtype=object))["total"]
+    months, _ = forecast.monthly_revenue(lines, pd.Series(dtype=object))
+    y = months["total"].to_numpy()
+    found = forecast.predict("weekly_ets", y, months.index, SETTINGS, weeks)
+    # the months ahead have 31, 31 and 28 days: about 1/7 of a week's revenue a day
+    assert months.index[-1] == pd.Period("2025-11", "M")
+    per_day = weeks.iloc[-8:].mean() / 7
+    days = np.array([31, 31, 28])[: SETTINGS.horizon]
+    assert found.mean == pytest.approx(per_day * days, rel=0.1)
+    assert found.lower is None  # its intervals come from the backtest errors
+
+
+def test_a_weekly_model_reads_only_the_weeks_that_end_by_its_origin():
+    lines = daily_lines(900)
+    weeks = forecast.weekly_revenue(lines, pd.Series(dtype=object))["total"]
+    months, _ = forecast.monthly_revenue(lines, pd.Series(dtype=object))
+    origin = months.index[20]
+    y = months["total"].to_numpy()[:21]
+    later = weeks.index.end_time > origin.end_time
+    changed = weeks.where(~later, weeks * 10)
+    first = forecast.predict("weekly_ets", y, months.index[:21], SETTINGS, weeks)
+    second = forecast.predict("weekly_ets", y, months.index[:21], SETTINGS, changed)
+    np.testing.assert_array_equal(first.mean, second.mean)
+    # and given the weeks, the backtest scores it like any model
+    result = forecast.backtest(months["total"], SETTINGS, weeks)
+    assert result.scores["weekly_ets"]["status"] == "ok"
+    assert result.scores["weekly_ets"]["coverage"] is not None

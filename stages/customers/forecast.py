@@ -37,7 +37,9 @@ def main() -> None:
     settings = forecast.Settings.from_params(params["forecast"])
     lines = pd.read_parquet(args.transactions, columns=["customer_id", "timestamp", "amount"])
     names = pd.read_csv(args.segments, dtype={"customer_id": "str"})
-    table, notes = forecast.monthly_revenue(lines, names.set_index("customer_id")["name"])
+    segments = names.set_index("customer_id")["name"]
+    table, notes = forecast.monthly_revenue(lines, segments)
+    weekly = forecast.weekly_revenue(lines, segments)
     forecast.require_history(
         table[forecast.TOTAL], params["forecast"]["min_periods"], args.transactions
     )
@@ -48,16 +50,16 @@ def main() -> None:
     if Path(args.expected).parent.resolve() == raw_path.parent.resolve():
         truth = pd.read_parquet(args.expected)
         expected = truth.set_index(["origin", "month"])
-    backtest, ahead, summaries = forecast.forecast_all(table, settings, expected)
+    backtest, ahead, summaries = forecast.forecast_all(table, settings, expected, weekly=weekly)
     total = summaries[forecast.TOTAL]
     total["notes"] = notes + total["notes"]
     reports = Path(args.reports)
     out = reports / "forecast"
     write_csv(out / "forecast.csv", ahead, float_format="%.2f")
     write_csv(out / "backtest.csv", backtest, float_format="%.6g")
-    write_csv(
-        out / "monthly.csv", table.reset_index().astype({"month": "str"}), float_format="%.2f"
-    )
+    for name, series in (("monthly", table), ("weekly", weekly)):
+        rows = series.reset_index().astype({series.index.name: "str"})
+        write_csv(out / f"{name}.csv", rows, float_format="%.2f")
     write_json(reports / "forecast.json", {"months": len(table), "series": summaries})
     chosen = backtest[
         (backtest["series"] == forecast.TOTAL) & (backtest["model"] == total["model"])

@@ -69,18 +69,21 @@ class ModelFitError(Exception):
 # ---- the series
 
 
-def monthly_revenue(lines: pd.DataFrame, segments: pd.Series) -> tuple[pd.DataFrame, list[str]]:
-    """Net revenue per calendar month: `total`, each segment's (by `segments`, customer id ->
-    segment name) and the guests'. Months without a line are zeros. A last month the data do not
-    reach the end of is partial and dropped, with a note."""
+def revenue_table(
+    lines: pd.DataFrame, segments: pd.Series, freq: str = "M"
+) -> tuple[pd.DataFrame, list[str]]:
+    """Net revenue per calendar period (`M`: months, `W`: weeks, Monday to Sunday): `total`, each
+    segment's (by `segments`, customer id -> segment name) and the guests'. Periods without a
+    line are zeros. A last period the data do not reach the end of is partial and dropped, with a
+    note."""
     notes = []
-    month = lines["timestamp"].dt.to_period("M")
+    period = lines["timestamp"].dt.to_period(freq)
     group = lines["customer_id"].map(segments).astype(object)
     group = group.where(lines["customer_id"].notna(), GUESTS).fillna("unsegmented")
     table = (
-        lines.assign(month=month, group=group)
-        .pivot_table(index="month", columns="group", values="amount", aggfunc="sum", sort=True)
-        .reindex(pd.period_range(month.min(), month.max(), freq="M"))
+        lines.assign(period=period, group=group)
+        .pivot_table(index="period", columns="group", values="amount", aggfunc="sum", sort=True)
+        .reindex(pd.period_range(period.min(), period.max(), freq=freq))
         .fillna(0.0)
     )
     table.insert(0, TOTAL, table.sum(axis=1))
@@ -88,8 +91,24 @@ def monthly_revenue(lines: pd.DataFrame, segments: pd.Series) -> tuple[pd.DataFr
     if last_day < table.index[-1].end_time.normalize():
         notes.append(f"{table.index[-1]} is partial (the data end on {last_day.date()}): left out")
         table = table.iloc[:-1]
-    table.index.name = "month"
+    table.index.name = "month" if freq == "M" else "week"
     return table, notes
+
+
+def monthly_revenue(lines: pd.DataFrame, segments: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+    """`revenue_table` by calendar month: the series every model is scored on."""
+    return revenue_table(lines, segments, "M")
+
+
+def weekly_revenue(lines: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
+    """`revenue_table` by week, for the models that read weeks (a partial last week is dropped
+    silently: the monthly series' note covers the end of the data)."""
+    return revenue_table(lines, segments, "W")[0]
+
+
+def weeks_until(weeks: pd.Series, month: pd.Period) -> pd.Series:
+    """The weeks that end by the end of `month`: what a forecast from that month may read."""
+    return weeks[weeks.index.end_time <= month.end_time]
 
 
 def require_history(series: pd.Series, min_periods: int, source: str) -> None:
@@ -202,11 +221,25 @@ def lag_regression(
     return Forecast(np.expm1(np.array(mean)))
 
 
+def weekly_ets(
+    y: np.ndarray, h: int, *, weeks: pd.Series, ahead: pd.PeriodIndex, level: float, **_: Any
+) -> Forecast:
+    """`ets` on weekly revenue (the weeks that end by the origin), each forecast week spread
+    evenly over its days and the days summed into the `ahead` months. Its weekly intervals do
+    not add up to monthly ones, so its intervals come from the backtest errors."""
+    days = pd.period_range(ahead[0].start_time, ahead[-1].end_time, freq="D")
+    step = np.asarray((days.asfreq("W") - weeks.index[-1]).map(lambda offset: offset.n))
+    daily = ets(weeks.to_numpy(dtype=float), int(step.max()), level=level).mean[step - 1] / 7
+    month = np.asarray((days.asfreq("M") - ahead[0]).map(lambda offset: offset.n))
+    return Forecast(np.bincount(month, weights=daily, minlength=h))
+
+
 @dataclass(frozen=True)
 class Candidate:
     fit: Callable[..., Forecast]
     seasonal: bool = False
-    min_history: int = 3
+    min_history: int = 3  # months
+    weekly: bool = False  # reads the weekly series too
 
 
 CANDIDATES: dict[str, Candidate] = {
@@ -219,23 +252,35 @@ CANDIDATES: dict[str, Candidate] = {
     "sarima": Candidate(arima, seasonal=True),
     "lag_regression": Candidate(lag_regression, min_history=8),
     "lag_regression_seasonal": Candidate(lag_regression, seasonal=True),
+    "weekly_ets": Candidate(weekly_ets, min_history=6, weekly=True),
 }
 
 
-def predict(name: str, y: np.ndarray, first_month: int, settings: Settings) -> Forecast:
-    """`name`'s forecast from history `y` (its first month's calendar index: `first_month`),
-    fitted on the latest `settings.fit_window` months."""
+def predict(
+    name: str,
+    y: np.ndarray,
+    months: pd.PeriodIndex,
+    settings: Settings,
+    weeks: pd.Series | None = None,
+) -> Forecast:
+    """`name`'s forecast from the history `y` of `months` (and, for a weekly model, `weeks`:
+    those that end by the last of them), fitted on the latest `settings.fit_window` months."""
     candidate = CANDIDATES[name]
     if settings.fit_window and len(y) > settings.fit_window:
-        first_month += len(y) - settings.fit_window
-        y = y[-settings.fit_window :]
-    kwargs = {"seasonal": True} if candidate.seasonal else {}
+        y, months = y[-settings.fit_window :], months[-settings.fit_window :]
+    kwargs: dict[str, Any] = {"seasonal": True} if candidate.seasonal else {}
+    if candidate.weekly:
+        if weeks is None:
+            raise ModelFitError("needs the weekly series")
+        cut = weeks_until(weeks, months[-1])
+        kwargs["weeks"] = cut[cut.index.start_time >= months[0].start_time]
     return candidate.fit(
         y,
         settings.horizon,
         level=settings.level,
         settings=settings,
-        first_month=first_month,
+        first_month=months[0].month - 1,
+        ahead=pd.period_range(months[-1] + 1, periods=settings.horizon, freq="M"),
         **kwargs,
     )
 
@@ -334,9 +379,20 @@ class Backtest:
     notes: list[str] = field(default_factory=list)
 
 
-def backtest(series: pd.Series, settings: Settings) -> Backtest:
+def _unfit(candidate: Candidate, shortest: int, weeks: pd.Series | None) -> str | None:
+    """Why a candidate cannot run on this history (`shortest`: months at the first origin)."""
+    needed = max(candidate.min_history, 2 * SEASON if candidate.seasonal else 0)
+    if shortest < needed:
+        return f"needs {needed} months to fit on at the first origin, has {shortest}"
+    if candidate.weekly and weeks is None:
+        return "needs the weekly series"
+    return None
+
+
+def backtest(series: pd.Series, settings: Settings, weeks: pd.Series | None = None) -> Backtest:
     """Each model forecasts `horizon` months from each of the last `origins` origins (training on
-    the months before it only) and is scored against what happened."""
+    the months before it only, and a weekly model on the weeks that end by then) and is scored
+    against what happened."""
     y, months = series.to_numpy(dtype=float), series.index
     n, h = len(y), settings.horizon
     windows = [n - h - i for i in reversed(range(settings.origins))]
@@ -349,17 +405,14 @@ def backtest(series: pd.Series, settings: Settings) -> Backtest:
     rows, scores, notes, scales = [], {}, [], {}
     shortest = min(windows[0], settings.fit_window or windows[0])  # months the first fit sees
     for name in settings.models:
-        candidate = CANDIDATES[name]
-        needed = max(candidate.min_history, 2 * SEASON if candidate.seasonal else 0)
-        if shortest < needed:
-            why = f"needs {needed} months to fit on at the first origin, has {shortest}"
+        if why := _unfit(CANDIDATES[name], shortest, weeks):
             scores[name] = {"status": "skipped", "why": why}
             notes.append(f"{name} skipped: {why}")
             continue
         try:
             found = []
             for w in windows:
-                forecast = predict(name, y[:w], months[0].month - 1, settings)
+                forecast = predict(name, y[:w], months[:w], settings, weeks)
                 scale = np.mean(np.abs(np.diff(y[:w]))) or 1.0
                 for step in range(1, h + 1):
                     found.append(
@@ -445,11 +498,15 @@ def choose(scores: Mapping[str, Mapping[str, Any]], metric: str) -> str:
 
 
 def forecast_ahead(
-    series: pd.Series, name: str, result: Backtest, settings: Settings
+    series: pd.Series,
+    name: str,
+    result: Backtest,
+    settings: Settings,
+    weeks: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The chosen model, refitted on the whole history, for the next `horizon` months."""
     y = series.to_numpy(dtype=float)
-    forecast = predict(name, y, series.index[0].month - 1, settings)
+    forecast = predict(name, y, series.index, settings, weeks)
     months = pd.period_range(series.index[-1] + 1, periods=settings.horizon, freq="M")
     lower, upper = forecast.lower, forecast.upper
     if lower is None:
@@ -485,12 +542,16 @@ def total_interval(ahead: pd.DataFrame) -> dict[str, Any]:
 
 
 def forecast_series(
-    series: pd.Series, settings: Settings, expected: pd.DataFrame | None
+    series: pd.Series,
+    settings: Settings,
+    expected: pd.DataFrame | None,
+    weeks: pd.Series | None = None,
 ) -> tuple[Backtest, pd.DataFrame, dict[str, Any]]:
-    """Backtest every model on one series, choose by `settings.metric`, forecast ahead."""
-    result = backtest(series, settings)
+    """Backtest every model on one monthly series (and its `weeks`, for the weekly models),
+    choose by `settings.metric`, forecast ahead."""
+    result = backtest(series, settings, weeks)
     chosen = choose(result.scores, settings.metric)
-    ahead = forecast_ahead(series, chosen, result, settings)
+    ahead = forecast_ahead(series, chosen, result, settings, weeks)
     summary = {
         "model": chosen,
         "metric": settings.metric,
@@ -537,13 +598,18 @@ def forecast_all(
     settings: Settings,
     expected: pd.DataFrame | None,
     series_names: Sequence[str] | None = None,
+    weekly: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Every series of `table` (total first): backtest rows, forecasts and summaries, each tagged
-    with its series. The truth (expected revenue by origin and month) applies to the total only."""
+    """Every series of `table` (total first; `weekly`: the same series by week): backtest rows,
+    forecasts and summaries, each tagged with its series. The truth (expected revenue by origin
+    and month) applies to the total only."""
     backtests, forecasts, summaries = [], [], {}
     for name in series_names or list(table.columns):
         result, ahead, summary = forecast_series(
-            table[name], settings, expected if name == TOTAL else None
+            table[name],
+            settings,
+            expected if name == TOTAL else None,
+            None if weekly is None else weekly[name],
         )
         backtests.append(result.rows.assign(series=name))
         forecasts.append(ahead.assign(series=name))

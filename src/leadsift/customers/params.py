@@ -29,6 +29,7 @@ FORECASTERS = (
     "sarima",
     "lag_regression",
     "lag_regression_seasonal",
+    "weekly_ets",
 )
 FORECAST_MODELS = (
     lambda v: isinstance(v, list) and len(v) >= 1 and set(v) <= set(FORECASTERS),
