@@ -1,6 +1,7 @@
 """`make serve`: MLflow's own scoring server for a pipeline's champion, on 127.0.0.1.
 
     python -m leadsift.serve [--pipeline leads|customers] [--model URI_OR_DIR] [--port 5001]
+                             [--workers 2]
 
 The lead model (the sales model, leadsift.leads.sales) takes raw lead records, the columns of the
 incoming CSV, and answers per lead its probability of genuine, 0-100 score, tier, junk flag and
@@ -23,8 +24,9 @@ from leadsift.core.tracking import alias_version, tracking_uri
 from leadsift.promotion import MODELS
 
 
-def serve_command(model: str, port: int, host: str = "127.0.0.1") -> list[str]:
-    """The `mlflow models serve` call: the current environment (`--env-manager local`)."""
+def serve_command(model: str, port: int, workers: int, host: str = "127.0.0.1") -> list[str]:
+    """The `mlflow models serve` call: the current environment (`--env-manager local`), with
+    `workers` server processes, each holding its own copy of the model."""
     return [
         "mlflow",
         "models",
@@ -37,6 +39,8 @@ def serve_command(model: str, port: int, host: str = "127.0.0.1") -> list[str]:
         host,
         "-p",
         str(port),
+        "--workers",
+        str(workers),
     ]
 
 
@@ -47,6 +51,13 @@ def main() -> None:
     parser.add_argument("--pipeline", choices=sorted(MODELS), default="leads")
     parser.add_argument("--model", help="model directory or models:/ URI (default: the champion)")
     parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="server processes answering in parallel, each with its own copy of the model "
+        "(default: 2; one answers concurrent requests one at a time)",
+    )
     args = parser.parse_args()
     name = read_params()["mlflow"]["models"][args.pipeline]
     model = args.model or f"models:/{name}@champion"
@@ -58,7 +69,7 @@ def main() -> None:
         name, version = alias_version(model, "the model to serve")
         print(f"{model} is {name} version {version}", file=sys.stderr)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
-    command = serve_command(model, args.port)
+    command = serve_command(model, args.port, args.workers)
     print(
         f"serving {model} on http://127.0.0.1:{args.port}/invocations", file=sys.stderr, flush=True
     )
