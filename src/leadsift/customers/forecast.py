@@ -125,9 +125,9 @@ def require_history(series: pd.Series, min_periods: int, source: str) -> None:
 # ---- the models (history in, h steps out)
 
 
-def _log(y: np.ndarray) -> np.ndarray:
+def _log(y: np.ndarray, period: str = "monthly") -> np.ndarray:
     if (y < 0).any():
-        raise ModelFitError("negative monthly revenue: no log scale")
+        raise ModelFitError(f"negative {period} revenue: no log scale")
     return np.log1p(y)
 
 
@@ -166,11 +166,19 @@ def _statsmodels(fit: Callable[[], Any], h: int, level: float, n: int) -> Foreca
     )
 
 
-def ets(y: np.ndarray, h: int, *, level: float, seasonal: bool = False, **_: Any) -> Forecast:
+def ets(
+    y: np.ndarray,
+    h: int,
+    *,
+    level: float,
+    seasonal: bool = False,
+    period: str = "monthly",
+    **_: Any,
+) -> Forecast:
     """Exponential smoothing with a damped additive trend on log revenue (seasonal: additive)."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: PLC0415
 
-    z = pd.Series(_log(y))  # its prediction frame needs an index
+    z = pd.Series(_log(y, period))  # its prediction frame needs an index
     model = ETSModel(
         z,
         error="add",
@@ -229,7 +237,8 @@ def weekly_ets(
     not add up to monthly ones, so its intervals come from the backtest errors."""
     days = pd.period_range(ahead[0].start_time, ahead[-1].end_time, freq="D")
     step = np.asarray((days.asfreq("W") - weeks.index[-1]).map(lambda offset: offset.n))
-    daily = ets(weeks.to_numpy(dtype=float), int(step.max()), level=level).mean[step - 1] / 7
+    weekly = ets(weeks.to_numpy(dtype=float), int(step.max()), level=level, period="weekly")
+    daily = weekly.mean[step - 1] / 7
     month = np.asarray((days.asfreq("M") - ahead[0]).map(lambda offset: offset.n))
     return Forecast(np.bincount(month, weights=daily, minlength=h))
 
