@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.core.contract import COLUMN, WHITESPACE_RUN, contract_violations, parse_numbers, rule
+from leadsift.core.contract import COLUMN, WHITESPACE_RUN, contract_violations, rule
 from leadsift.core.io import InputError
 from leadsift.leads.cleaning import (
     LeadNormalizer,
@@ -163,11 +163,11 @@ def test_the_contract_checks_flags_ids_and_is_the_same_for_a_batch_to_score():
 def test_contract_reasons_name_the_column_and_come_in_column_then_rule_order():
     raw = pd.DataFrame({"a": ["1", "-2", None, "x"], "b": [-1.0, 5.0, None, 2.0]})
     contract = [
-        *rule(f"negative {COLUMN}", ["a", "b"], lambda b: ~parse_numbers(b).lt(0)),
-        *rule(f"big {COLUMN}", ["b"], lambda b: parse_numbers(b).lt(3)),
-        *rule("a above b", ["a", "b"], lambda b: ~parse_numbers(b["a"]).gt(b["b"])),
-        *rule(f"missing {COLUMN}", ["a"], lambda b: b.notna(), ignore_na=False),
-        *rule("never applies", [], lambda b: b.notna()),  # no columns: no rule
+        *rule(f"negative {COLUMN}", ["a", "b"], lambda c: ~c.numbers.lt(0)),
+        *rule(f"big {COLUMN}", ["a", "b"], lambda c: c.numbers[["b"]].lt(3)),  # some columns
+        *rule("a above b", ["a", "b"], lambda c: ~c.numbers["a"].gt(c.raw["b"])),
+        *rule(f"missing {COLUMN}", ["a"], lambda c: c.raw.notna(), ignore_na=False),
+        *rule("never applies", [], lambda c: c.raw.notna()),  # no columns: no rule
     ]
     assert len(contract) == 4
     reasons = contract_violations(contract, raw)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import COLUMN, Rule, blank, each_column, parse_numbers, rule
+from leadsift.core.contract import COLUMN, Rule, each_column, parse_numbers, rule
 from leadsift.core.io import InputError, read_table
 
 ROLE_KEYS = (
@@ -123,28 +123,28 @@ def transaction_contract(roles: TransactionRoles) -> list[Rule]:
     contract = rule(
         f"missing or unparseable {COLUMN}",
         [roles.timestamp],
-        lambda b: each_column(lambda s: parse_times(s, roles.timestamp_format), b).notna(),
+        lambda c: each_column(lambda s: parse_times(s, roles.timestamp_format), c.raw).notna(),
         ignore_na=False,
     )
     for column, label in ((roles.quantity, roles.quantity), (value, name)):
         contract += [
-            *rule(f"non-numeric {COLUMN}", [column], lambda b: parse_numbers(b).notna() | blank(b)),
-            *rule(f"missing {COLUMN}", [column], lambda b: ~blank(b), ignore_na=False),
-            *rule(f"non-finite {COLUMN}", [column], lambda b: ~np.isinf(parse_numbers(b))),
-            *rule(f"zero {label}", [column], lambda b: parse_numbers(b).ne(0)),
+            *rule(f"non-numeric {COLUMN}", [column], lambda c: c.numbers.notna() | c.blank),
+            *rule(f"missing {COLUMN}", [column], lambda c: ~c.blank, ignore_na=False),
+            *rule(f"non-finite {COLUMN}", [column], lambda c: ~np.isinf(c.numbers)),
+            *rule(f"zero {label}", [column], lambda c: c.numbers.ne(0)),
         ]
     if roles.unit_price:
-        contract += rule(f"negative {name}", [value], lambda b: ~parse_numbers(b).lt(0))
+        contract += rule(f"negative {name}", [value], lambda c: ~c.numbers.lt(0))
     if roles.cancellation_prefix:
         both = ["_cancellation", roles.quantity]
         contract += rule(
             f"cancellation {roles.invoice} with a positive {roles.quantity}",
             both,
-            lambda b: ~(b["_cancellation"] & parse_numbers(b[roles.quantity]).gt(0)),
+            lambda c: ~(c.raw["_cancellation"] & c.numbers[roles.quantity].gt(0)),
         )
         contract += rule(
             f"negative {roles.quantity} outside a cancellation",
             both,
-            lambda b: ~(~b["_cancellation"] & parse_numbers(b[roles.quantity]).lt(0)),
+            lambda c: ~(~c.raw["_cancellation"] & c.numbers[roles.quantity].lt(0)),
         )
     return contract

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from leadsift.core.contract import WHITESPACE_RUN, Cleaned, contract_violations, parse_numbers
+from leadsift.core.contract import (
+    WHITESPACE_RUN,
+    Cleaned,
+    contract_violations,
+    parse_numbers,
+    stacked,
+)
 from leadsift.core.io import InputError
 from leadsift.leads.schema import (
     ROW_ID,
@@ -50,18 +56,15 @@ def _replace_aliases(text: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
 def normalize_categorical(
     frame: pd.DataFrame, missing_values: Sequence[str], aliases: Mapping[str, Mapping[str, str]]
 ) -> dict[str, pd.Series]:
-    """`normalize_text` of each column, with that column's aliases. The columns go through the
-    text steps stacked as one, so a single lead pays each step's fixed cost once, not per column."""
-    if frame.columns.empty:
-        return {}
-    stacked = np.concatenate([frame[c].to_numpy(dtype=object) for c in frame.columns])
-    texts = normalize_text(pd.Series(stacked, dtype=object), missing_values, {}).to_numpy()
-    parts = np.split(texts, len(frame.columns))
+    """`normalize_text` of each column, with that column's aliases; the text steps run once over
+    the columns stacked (`stacked`)."""
+    texts = stacked(lambda s: normalize_text(s, missing_values, {}), frame)
     return {
         column: _replace_aliases(
-            pd.Series(part, index=frame.index, dtype=object), aliases.get(column, {})
+            pd.Series(texts[column].to_numpy(dtype=object), index=frame.index, dtype=object),
+            aliases.get(column, {}),
         )
-        for column, part in zip(frame.columns, parts, strict=True)
+        for column in texts.columns
     }
 
 
@@ -87,9 +90,10 @@ def normalize_leads(
         df[list(categorical)], missing_values, aliases
     ).items():
         out[column] = text
-    for column in numeric:
-        if not pd.api.types.is_numeric_dtype(out[column]):  # assigning costs even a 1-row call
-            out[column] = parse_numbers(out[column])
+    # only the columns that are text, parsed in one pass and assigned at once (each assignment
+    # costs even a one-row call)
+    if text := [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]:
+        out[text] = parse_numbers(df[text])
     if timestamp:
         out[timestamp] = parse_timestamps(out[timestamp])
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import COLUMN, Rule, blank, each_column, parse_numbers, rule
+from leadsift.core.contract import COLUMN, Rule, each_column, rule
 from leadsift.core.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
@@ -257,45 +257,44 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
     """
     contract: list[Rule] = []
     if roles.id:
-        contract += rule(f"missing {COLUMN}", [roles.id], lambda b: ~blank(b), ignore_na=False)
+        contract += rule(f"missing {COLUMN}", [roles.id], lambda c: ~c.blank, ignore_na=False)
         contract += rule(
             f"{COLUMN} repeated with different content",
             [roles.id],
-            lambda b: ~each_column(lambda s: s.duplicated(keep=False), b),
+            lambda c: ~each_column(lambda s: s.duplicated(keep=False), c.raw),
         )
+    # the number rules share one block: its numbers are parsed once
     numbers = roles.numeric_inputs
-    contract += rule(
-        f"non-numeric {COLUMN}", numbers, lambda b: parse_numbers(b).notna() | blank(b)
-    )
-    contract += rule(
-        f"non-finite {COLUMN}", numbers, lambda b: ~np.isinf(parse_numbers(b).astype(float))
-    )
     counts = [c for c in numbers if c in roles.count_columns]
-    contract += rule(f"negative {COLUMN}", counts, lambda b: ~parse_numbers(b).lt(0))
     flags = [c for c in numbers if c in roles.flags]
-    contract += rule(
-        f"{COLUMN} not 0 or 1",
-        flags,
-        lambda b: parse_numbers(b).isin([0, 1]) | parse_numbers(b).isna(),
-    )
+    contract += rule(f"non-numeric {COLUMN}", numbers, lambda c: c.numbers.notna() | c.blank)
+    contract += rule(f"non-finite {COLUMN}", numbers, lambda c: ~np.isinf(c.numbers.astype(float)))
+    if counts:
+        contract += rule(f"negative {COLUMN}", numbers, lambda c: ~c.numbers[counts].lt(0))
+    if flags:
+        contract += rule(
+            f"{COLUMN} not 0 or 1",
+            numbers,
+            lambda c: c.numbers[flags].isin([0, 1]) | c.numbers[flags].isna(),
+        )
     if roles.timestamp:
         contract += rule(
             f"missing or unparseable {COLUMN}",
             [roles.timestamp],
-            lambda b: each_column(parse_timestamps, b).notna(),
+            lambda c: each_column(parse_timestamps, c.raw).notna(),
             ignore_na=False,
         )
     if classes is not None:
         contract += rule(
             f"missing target {COLUMN}",
             [roles.target],
-            lambda b: each_column(canonical_labels, b).notna(),
+            lambda c: each_column(canonical_labels, c.raw).notna(),
             ignore_na=False,
         )
         contract += rule(
             f"target {COLUMN} not one of the two classes {list(classes)}",
             [roles.target],
-            lambda b: each_column(lambda s: _one_of(s, classes), b),
+            lambda c: each_column(lambda s: _one_of(s, classes), c.raw),
         )
     return contract
 
