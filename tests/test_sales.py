@@ -1,6 +1,8 @@
 """The sales model: one answer per lead (score, tier, junk flag, reasons), refusing records that
 break the contract, the same from the saved MLflow model as from the object that was saved."""
 
+import io
+
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -8,10 +10,16 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
+from leadsift.core.contract import blank
 from leadsift.core.model_store import load_model
+from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import raw_records
+from leadsift.leads.synth import TARGET
 from tests.conftest import TIERS
+
+# Dirty leads sent one at a time (about 25 ms each): the suite's share of the time budget.
+ONE_AT_A_TIME = 1_000
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +85,50 @@ def test_unseen_categories_are_scored_as_others_and_the_reasons_say_so(saved_sal
     cities = [t for t in texts if t.startswith("city = ")]
     assert answer["probability"].notna().all()
     assert cities and all(t.startswith("city = atlantis (scored as others) (") for t in cities)
+
+
+def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason(
+    saved_sales, leads, roles, cleaning
+):
+    """The served path (`predict`, one record per call) and batch scoring (clean, quarantine,
+    `answer`) share one implementation: on dirty leads, each lead gets the same probability and
+    reasons alone as in the batch, or is refused with the reasons the batch quarantines it with.
+    Only the id's own rules need the other rows (missing, repeated with other content): leads
+    breaking those are left out, all other dirt stays in."""
+    scorer, _ = saved_sales
+    export = leads[0].drop(columns=TARGET)
+    raw = pd.read_csv(io.StringIO(export.to_csv(index=False)), dtype=str)  # text, as sent
+    raw = raw.head(ONE_AT_A_TIME + ONE_AT_A_TIME // 10)
+    # more of what breaks the contract than the export's own dirt: every 20th lead, in turn
+    count, flag, number = roles.count_columns[0], roles.flags[0], roles.numeric_inputs[-1]
+    spoil = [
+        (count, "-2"),
+        (flag, "7"),
+        (number, "many"),
+        (roles.timestamp, "soon"),
+        (count, "inf"),
+    ]
+    for k, row in enumerate(range(7, len(raw), 20)):
+        column, value = spoil[k % len(spoil)]
+        raw.loc[row, column] = value
+    ids = raw[roles.id]
+    clash = ids.duplicated(keep=False) & ~raw.duplicated(keep=False)
+    raw = raw[~blank(ids) & ~ids.isin(ids[clash])].head(ONE_AT_A_TIME)
+    batch = clean_leads(raw, roles, source="b", labelled=False, **cleaning)
+    answers = scorer.answer(raw_records(batch.clean, roles)).set_axis(batch.clean[roles.id])
+    refused = batch.quarantine.set_index(roles.id)["reason"]
+    counted = {"answered": 0, "refused": 0}
+    for position in range(len(raw)):
+        record = raw.iloc[[position]]
+        lead = record[roles.id].iloc[0]
+        try:
+            answer = scorer.predict(record)
+        except MlflowException as error:
+            assert error.message.split("row 0: ", 1)[1].startswith(refused[lead] + ". "), lead
+            counted["refused"] += 1
+        else:
+            assert lead not in refused.index
+            pd.testing.assert_frame_equal(answer, answers.loc[[lead]].set_axis(answer.index))
+            counted["answered"] += 1
+    assert counted["refused"] == len(refused) >= len(raw) // 20
+    assert counted["answered"] == len(raw) - len(refused)  # exact duplicates answered each time
