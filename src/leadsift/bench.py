@@ -611,13 +611,27 @@ def _wait_for_ping(port: int, server: subprocess.Popen, seconds: float = 120) ->
         time.sleep(0.5)
 
 
+def _one_by_one(connection: http.client.HTTPConnection, leads: list[dict]) -> tuple[list, int]:
+    """Each lead in its own request: the latencies in ms and how many answers gave reasons."""
+    latencies, reasons = [], 0
+    for lead in leads:
+        elapsed, status, answer = _post_lead(connection, lead)
+        if status != 200:
+            raise RuntimeError(f"serving answered {status}: {answer}")
+        latencies.append(elapsed)
+        reasons += bool(answer["predictions"][0].get("raises_1"))
+    return latencies, reasons
+
+
 def bench_serving(
     built: Path, requests: int = 1000, clients: int = 8, concurrent_requests: int = 2000
 ) -> list[Result]:
     """Latency of single-lead requests to `make serve`'s server (the sales model: score, tier and
-    reasons) over loopback, after a warm-up: one client on a keep-alive connection, then
-    `clients` concurrent clients sharing `concurrent_requests`. The leads are drawn dirty and
-    cleaned as batch scoring cleans them, so each meets the contract and gets a 200."""
+    reasons) over loopback, after a warm-up: one client on a keep-alive connection (numbers as
+    JSON numbers; then half as many with every value as text, as a CSV row or the documented curl
+    sends them), then `clients` concurrent clients sharing `concurrent_requests`. The leads are
+    drawn dirty and cleaned as batch scoring cleans them, so each meets the contract and gets a
+    200."""
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
@@ -629,7 +643,10 @@ def bench_serving(
     clean = clean_leads(
         batch, roles, **cleaning_options(params), source="bench", labelled=False
     ).clean
-    leads = json.loads(raw_records(clean, roles).to_json(orient="records"))
+    records = raw_records(clean, roles)
+    leads = json.loads(records.to_json(orient="records"))
+    # the same leads as text, as a CSV row or the documented curl sends them
+    texts = json.loads(records.astype(str).where(records.notna(), None).to_json(orient="records"))
     port = _free_port()
     command = [
         sys.executable,
@@ -647,14 +664,9 @@ def bench_serving(
     try:
         _wait_for_ping(port, server)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        latencies, reasons = [], 0
-        for i, lead in enumerate(leads[: requests + 50]):
-            elapsed, status, answer = _post_lead(connection, lead)
-            if status != 200:
-                raise RuntimeError(f"serving answered {status}: {answer}")
-            if i >= 50:  # the first 50 warm up
-                latencies.append(elapsed)
-                reasons += bool(answer["predictions"][0].get("raises_1"))
+        _one_by_one(connection, leads[:50])  # warm-up
+        latencies, reasons = _one_by_one(connection, leads[50 : requests + 50])
+        text_latencies, _ = _one_by_one(connection, texts[: requests // 2])
         connection.close()
 
         def client(share: list[dict]) -> tuple[list[float], int]:
@@ -678,6 +690,7 @@ def bench_serving(
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
     p50, p99 = np.percentile(latencies, [50, 99])
+    text50, text99 = np.percentile(text_latencies, [50, 99])
     together = [t for times, _ in done for t in times]
     errors = sum(e for _, e in done)
     c50, c99 = np.percentile(together, [50, 99]) if together else (math.nan, math.nan)
@@ -691,6 +704,9 @@ def bench_serving(
             p50_ms=round(p50, 2),
             requests=len(latencies),
             answers_with_reasons=reasons,
+            leads_as_text_p50_ms=round(text50, 2),
+            leads_as_text_p99_ms=round(text99, 2),
+            leads_as_text_requests=len(text_latencies),
         ),
         Result(
             f"serving p99 latency, {clients} concurrent clients",
