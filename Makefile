@@ -32,10 +32,11 @@ repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns),
 	@python -m leadsift.summary
 
 # Two workers, whole files each (a module's built repository stays in one process), in collection
-# order: end-to-end files first (tests/conftest.py), so no long build runs alone at the end.
+# order: end-to-end files first (tests/conftest.py), so no long build runs alone at the end; the
+# slowest tests are listed last, to keep the suite within its budget.
 PYTEST_WORKERS ?= 2
 test: $(VENV)/.dev lint  ## lint, then the test suite (unit + end-to-end dvc runs)
-	pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: $(VENV)/.dev  ## ruff lint and format check; GitHub workflow files against their schema
 	ruff check .
