@@ -277,3 +277,21 @@ def test_a_weekly_model_reads_only_the_weeks_that_end_by_its_origin():
     result = forecast.backtest(months["total"], SETTINGS, weeks)
     assert result.scores["weekly_ets"]["status"] == "ok"
     assert result.scores["weekly_ets"]["coverage"] is not None
+
+
+def test_a_winner_that_cannot_fit_the_whole_history_gives_way_to_the_next_best():
+    lines = daily_lines(900)
+    last_week = lines["timestamp"] >= lines["timestamp"].max() - pd.Timedelta(days=40)
+    refund = lines[last_week].head(1).assign(amount=-1e6)  # a negative week near the end
+    lines = pd.concat([lines, refund], ignore_index=True)
+    weeks = forecast.weekly_revenue(lines, pd.Series(dtype=object))["total"]
+    months, _ = forecast.monthly_revenue(lines, pd.Series(dtype=object))
+    settings = dataclasses.replace(SETTINGS, models=("weekly_ets", "naive"))
+    result = forecast.backtest(months["total"], settings, weeks)
+    assert forecast.ranking(result.scores, "mase")[0] == "weekly_ets"  # the backtest's winner
+    _, ahead, summary = forecast.forecast_series(months["total"], settings, None, weeks)
+    assert summary["model"] == "naive" and (ahead["model"] == "naive").all()
+    assert summary["notes"] == [
+        "weekly_ets cannot fit the whole history (negative weekly revenue: no log scale): the "
+        "next best in the backtest forecasts instead"
+    ]

@@ -495,15 +495,16 @@ def expected_from(
     return expected.reindex(pd.MultiIndex.from_arrays([origins, list(months)]))
 
 
-def choose(scores: Mapping[str, Mapping[str, Any]], metric: str) -> str:
-    ranked = [
+def ranking(scores: Mapping[str, Mapping[str, Any]], metric: str) -> list[str]:
+    """The models that ran, best `metric` first."""
+    ranked = sorted(
         (entry[metric], name)
         for name, entry in scores.items()
         if entry["status"] == "ok" and entry.get(metric) is not None
-    ]
+    )
     if not ranked:
         raise InputError("no forecasting model could be fitted; see the notes in forecast.json")
-    return min(ranked)[1]
+    return [name for _, name in ranked]
 
 
 def forecast_ahead(
@@ -559,8 +560,19 @@ def forecast_series(
     """Backtest every model on one monthly series (and its `weeks`, for the weekly models),
     choose by `settings.metric`, forecast ahead."""
     result = backtest(series, settings, weeks)
-    chosen = choose(result.scores, settings.metric)
-    ahead = forecast_ahead(series, chosen, result, settings, weeks)
+    # the best model, refitted on the whole history; one that cannot fit it (a negative week in
+    # the last months, say) gives way to the next best, with a note
+    for chosen in ranking(result.scores, settings.metric):
+        try:
+            ahead = forecast_ahead(series, chosen, result, settings, weeks)
+            break
+        except ModelFitError as err:
+            result.notes.append(
+                f"{chosen} cannot fit the whole history ({err}): the next best in the backtest "
+                "forecasts instead"
+            )
+    else:
+        raise InputError(f"no model fits the whole history of {series.name}: {result.notes[-1]}")
     summary = {
         "model": chosen,
         "metric": settings.metric,
