@@ -138,7 +138,8 @@ def displayed_values(pipeline: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
 
 def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
     """`displayed_values` from the normalised and featurized records. The texts are built as
-    plain lists: one lead costs microseconds, not the per-call overhead of text columns."""
+    plain lists, each distinct count and time formatted once, without the per-column overhead of
+    pandas text operations."""
     featurize = pipeline.named_steps["featurize"]
     groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
     collapse = pipeline.named_steps["encode"].named_transformers_["categorical"][0]
