@@ -115,7 +115,8 @@ def each_column(
     return pd.DataFrame({c: function(values[c]) for c in values.columns}, index=values.index)
 
 
-def _text_columns(frame: pd.DataFrame) -> list[str]:
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns that are not numeric yet (text from an export)."""
     return [c for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
 
 
@@ -123,7 +124,7 @@ def parse_numbers(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """Numbers from raw columns; text that is not a number becomes NaN (blank stays missing).
     Columns that are numeric already are returned as they are, without a copy."""
     if isinstance(values, pd.DataFrame):
-        text = _text_columns(values)
+        text = text_columns(values)
         return _replaced(values, text, stacked(parse_numbers, values[text])) if text else values
     if pd.api.types.is_numeric_dtype(values):
         return values
@@ -134,7 +135,7 @@ def parse_numbers(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
 def blank(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """Missing, or text that is empty once trimmed."""
     if isinstance(values, pd.DataFrame):
-        text = _text_columns(values)
+        text = text_columns(values)
         missing = values.isna()
         return _replaced(missing, text, stacked(blank, values[text])) if text else missing
     if pd.api.types.is_numeric_dtype(values):

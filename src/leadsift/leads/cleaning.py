@@ -15,11 +15,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from leadsift.core.contract import (
-    WHITESPACE_RUN,
     Cleaned,
     contract_violations,
     parse_numbers,
+    squeeze,
     stacked,
+    text_columns,
 )
 from leadsift.core.io import InputError
 from leadsift.leads.schema import (
@@ -36,9 +37,7 @@ def normalize_text(
     values: pd.Series, missing_values: Sequence[str], aliases: Mapping[str, str]
 ) -> pd.Series:
     """Trim, collapse whitespace, lower-case; placeholders become missing; then apply aliases."""
-    text = (
-        values.astype("string").str.strip().str.replace(WHITESPACE_RUN, " ", regex=True).str.lower()
-    )
+    text = squeeze(values).str.lower()
     placeholders = {str(v).strip().lower() for v in missing_values}
     text = text.mask(text.isin(placeholders) | text.eq(""))
     return _replace_aliases(text.astype(object).where(text.notna(), None), aliases)
@@ -92,7 +91,7 @@ def normalize_leads(
         out[column] = text
     # only the columns that are text, parsed in one pass and assigned at once (each assignment
     # costs even a one-row call)
-    if text := [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]:
+    if text := text_columns(df[list(numeric)]):
         out[text] = parse_numbers(df[text])
     if timestamp:
         out[timestamp] = parse_timestamps(out[timestamp])

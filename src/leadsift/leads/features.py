@@ -127,7 +127,7 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         self.other = other
         self.missing = missing
 
-    def _as_text(self, values: pd.Series) -> np.ndarray:
+    def as_text(self, values: pd.Series) -> np.ndarray:
         """Each value as text, `missing` where it is missing (plain lists: cheap for one lead)."""
         values = values.to_numpy(dtype=object)
         return np.array(
@@ -143,7 +143,7 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.levels_ = {
-            str(c): levels_to_keep(pd.Series(self._as_text(X[c])), self.coverage, self.max_levels)
+            str(c): levels_to_keep(pd.Series(self.as_text(X[c])), self.coverage, self.max_levels)
             for c in X.columns
         }
         return self
@@ -153,7 +153,7 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         out = {}
         for column, levels in self.levels_.items():
             kept = set(levels)
-            out[column] = [v if v in kept else self.other for v in self._as_text(X[column])]
+            out[column] = [v if v in kept else self.other for v in self.as_text(X[column])]
         return pd.DataFrame(out, index=X.index, dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

@@ -147,10 +147,7 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
     collapsed = collapse.transform(featurized[columns])  # the model's own decision
     shown: dict[str, list[str]] = {}
     for column in columns:
-        values = featurized[column].to_numpy(dtype=object)
-        text = [
-            collapse.missing if m else str(v) for v, m in zip(values, pd.isna(values), strict=True)
-        ]
+        text = collapse.as_text(featurized[column])  # as the collapser reads it
         others = collapsed[column].to_numpy(dtype=object) == collapse.other
         shown[column] = [
             f"{column} = {v} (scored as others)" if o and v != collapse.other else f"{column} = {v}"
