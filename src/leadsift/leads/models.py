@@ -32,18 +32,12 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def as_category(x: pd.DataFrame) -> pd.DataFrame:
-    """Levels as pandas categories, which LightGBM splits on natively; it keeps the training
-    categories and maps a scored frame's values onto them (unseen ones become missing)."""
-    return x.astype("category")
-
-
 @dataclass(frozen=True)
 class Family:
     """How to build a classifier and how it wants its inputs encoded."""
 
-    make: Callable[[Mapping[str, Any], int, Sequence[str]], ClassifierMixin]
-    # "ordinal" (codes, declared categorical), "category" (pandas categories) or "onehot"
+    make: Callable[[Mapping[str, Any], int, Sequence[int]], ClassifierMixin]
+    # "ordinal" (level codes, declared categorical to the classifier) or "onehot"
     categorical_encoding: str
     scale_numeric: bool
     # A size that tuning grows (boosting rounds, trees), reporting scores along it so that a
@@ -55,24 +49,28 @@ class Family:
     grows_in_fit: bool = False
 
 
+# `make` gets the positions of the categorical columns in the encoded matrix (they come first).
+
+
 def _hist_gradient_boosting(
-    hp: Mapping[str, Any], seed: int, categorical: Sequence[str]
+    hp: Mapping[str, Any], seed: int, categorical: Sequence[int]
 ) -> ClassifierMixin:
     return HistGradientBoostingClassifier(
         categorical_features=list(categorical) or None, random_state=seed, **hp
     )
 
 
-def _random_forest(hp: Mapping[str, Any], seed: int, categorical: Sequence[str]) -> ClassifierMixin:
+def _random_forest(hp: Mapping[str, Any], seed: int, categorical: Sequence[int]) -> ClassifierMixin:
     return RandomForestClassifier(random_state=seed, **hp)
 
 
-def _lightgbm(hp: Mapping[str, Any], seed: int, categorical: Sequence[str]) -> ClassifierMixin:
-    return LGBMClassifier(random_state=seed, **hp)
+def _lightgbm(hp: Mapping[str, Any], seed: int, categorical: Sequence[int]) -> ClassifierMixin:
+    """LightGBM splitting natively on the level codes (`categorical_column`: their positions)."""
+    return LGBMClassifier(random_state=seed, categorical_column=list(categorical), **hp)
 
 
 def _logistic_regression(
-    hp: Mapping[str, Any], seed: int, categorical: Sequence[str]
+    hp: Mapping[str, Any], seed: int, categorical: Sequence[int]
 ) -> ClassifierMixin:
     return LogisticRegression(random_state=seed, **hp)
 
@@ -88,7 +86,6 @@ TRUSTED_TYPES = [
     "leadsift.leads.cleaning.LeadNormalizer",
     "leadsift.leads.features.LeadFeatures",
     "leadsift.leads.features.RareLevelCollapser",
-    "leadsift.leads.models.as_category",
     "leadsift.leads.models.signed_log1p",
     "leadsift.leads.sales.SalesScorer",
     "lightgbm.basic.Booster",
@@ -108,7 +105,7 @@ FAMILIES: dict[str, Family] = {
         grow_overrides={"early_stopping": False},
     ),
     "lightgbm": Family(
-        _lightgbm, "category", scale_numeric=False, budget="n_estimators", grows_in_fit=True
+        _lightgbm, "ordinal", scale_numeric=False, budget="n_estimators", grows_in_fit=True
     ),
     "logistic_regression": Family(_logistic_regression, "onehot", scale_numeric=True),
     "random_forest": Family(_random_forest, "ordinal", scale_numeric=False, budget="n_estimators"),
@@ -118,8 +115,6 @@ FAMILIES: dict[str, Family] = {
 def _encoder(family: Family, coverage: float, max_levels: int) -> Pipeline:
     if family.categorical_encoding == "ordinal":
         encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
-    elif family.categorical_encoding == "category":
-        encode = FunctionTransformer(as_category, feature_names_out="one-to-one")
     else:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     return Pipeline(
@@ -169,7 +164,7 @@ def build_pipeline(
             ("numeric", _numeric(spec), numeric),
         ],
         verbose_feature_names_out=False,
-    ).set_output(transform="pandas")
+    )  # a plain matrix, categorical columns first: a frame costs milliseconds per lead served
     return Pipeline(
         [
             (
@@ -189,7 +184,7 @@ def build_pipeline(
                 ),
             ),
             ("encode", encode),
-            ("classify", spec.make(hyperparams, seed, categorical)),
+            ("classify", spec.make(hyperparams, seed, range(len(categorical)))),
         ]
     )
 

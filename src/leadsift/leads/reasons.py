@@ -96,17 +96,17 @@ def _require_contributions(pipeline: Pipeline) -> None:
 def contributions(pipeline: Pipeline, records: pd.DataFrame) -> Contributions:
     """Exact contributions of each raw input to each lead's log-odds."""
     _require_contributions(pipeline)
-    return _contributions_of(pipeline, pipeline[:-1].transform(records))
+    return _contributions_of(pipeline, pipeline[:-1].transform(records), records.index)
 
 
-def _contributions_of(pipeline: Pipeline, encoded: pd.DataFrame) -> Contributions:
-    """`contributions` from the encoded frame the classifier reads."""
+def _contributions_of(pipeline: Pipeline, encoded: np.ndarray, index: pd.Index) -> Contributions:
+    """`contributions` from the encoded matrix the classifier reads (rows labelled `index`)."""
     classifier = pipeline[-1]
     if isinstance(classifier, LGBMClassifier):
         values = classifier.predict(encoded, pred_contrib=True)
         per_feature, base = values[:, :-1], values[:, -1]
     else:
-        per_feature = encoded.to_numpy(dtype=float) * classifier.coef_[0]
+        per_feature = encoded * classifier.coef_[0]
         base = np.full(len(encoded), classifier.intercept_[0])
     featurize = pipeline.named_steps["featurize"]
     groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
@@ -114,9 +114,7 @@ def _contributions_of(pipeline: Pipeline, encoded: pd.DataFrame) -> Contribution
     names = list(dict.fromkeys(inputs))
     indicator = np.zeros((len(inputs), len(names)))
     indicator[np.arange(len(inputs)), [names.index(i) for i in inputs]] = 1.0
-    return Contributions(
-        base, pd.DataFrame(per_feature @ indicator, columns=names, index=encoded.index)
-    )
+    return Contributions(base, pd.DataFrame(per_feature @ indicator, columns=names, index=index))
 
 
 def explain(pipeline: Pipeline, records: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -127,7 +125,8 @@ def explain(pipeline: Pipeline, records: pd.DataFrame) -> tuple[np.ndarray, pd.D
     featurized = pipeline[:2].transform(records)
     encoded = pipeline[2:-1].transform(featurized)
     probability = pipeline[-1].predict_proba(encoded)[:, 1]
-    texts = reason_columns(_contributions_of(pipeline, encoded), _values_of(pipeline, featurized))
+    contribution = _contributions_of(pipeline, encoded, featurized.index)
+    texts = reason_columns(contribution, _values_of(pipeline, featurized))
     return probability, texts
 
 
