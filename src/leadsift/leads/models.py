@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from lightgbm import LGBMClassifier
 from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
