@@ -43,9 +43,13 @@ def add_features(
         )
     derived: dict[str, np.ndarray] = {}
     if interaction_groups:
+        # one block of all members (selecting columns costs even a one-row call), summed per group
+        members = list(dict.fromkeys(c for columns in interaction_groups.values() for c in columns))
+        counts = df[members].to_numpy(dtype="float64")
+        position = {column: i for i, column in enumerate(members)}
         totals = np.column_stack(
             [
-                np.nansum(df[list(columns)].to_numpy(dtype="float64"), axis=1)
+                np.nansum(counts[:, [position[c] for c in columns]], axis=1)
                 for columns in interaction_groups.values()
             ]
         )

@@ -154,13 +154,16 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
         ]
     # a group shows its total; the overall interactions their total
     totals = {group_label(g): f"{g}_total" for g in groups} | {OVERALL: "interactions_total"}
+    numbers = {}  # raw input -> the column whose number it shows
     for feature in featurized.columns:
         source = input_of(feature, groups, timestamp)
         if source not in shown and source != timestamp:
-            shown[source] = _each_distinct(
-                featurized[totals.get(source, source)].to_numpy(dtype=float),
-                lambda v, s=source: f"{s} = missing" if math.isnan(v) else f"{s} = {v:g}",
-            )
+            numbers.setdefault(source, totals.get(source, source))
+    block = featurized[list(numbers.values())].to_numpy(dtype=float)  # one selection, not one each
+    for i, source in enumerate(numbers):
+        shown[source] = _each_distinct(
+            block[:, i], lambda v, s=source: f"{s} = missing" if math.isnan(v) else f"{s} = {v:g}"
+        )
     if timestamp:
         parts = featurized[[f"{timestamp}_{part}" for part in TIME_PARTS]].to_numpy(dtype=float)
         # hour, weekday and month as one number, to format each distinct time once
