@@ -1,8 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.preprocessing import OrdinalEncoder
 
 from leadsift.leads.features import (
+    LevelCodes,
     RareLevelCollapser,
     add_features,
     derived_feature_names,
@@ -79,6 +81,15 @@ def test_collapser_in_the_model_is_fitted_on_the_training_split_only(prepared, f
     )
     assert collapse.levels_["city"] == levels_to_keep(train["city"].fillna("missing"), 0.9, 100)
     assert collapse.levels_["city"] != levels_to_keep(later["city"].fillna("missing"), 0.9, 100)
+
+
+def test_level_codes_are_ordinal_encoders_codes_with_unseen_levels_missing():
+    train = pd.DataFrame({"city": ["pune", "agra", "others", "agra"], "os": ["ios", "web"] * 2})
+    later = pd.DataFrame({"city": ["others", "delhi", "agra", "pune"], "os": ["web", "tv"] * 2})
+    ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan).fit(train)
+    codes = LevelCodes().fit(train)
+    np.testing.assert_array_equal(codes.transform(later), ordinal.transform(later))
+    np.testing.assert_array_equal(codes.transform(later)[:, 0], [1.0, np.nan, 0.0, 2.0])
 
 
 @pytest.mark.parametrize("kwargs", [{"coverage": 0.0}, {"coverage": 1.5}, {"max_levels": 0}])

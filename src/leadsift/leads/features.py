@@ -162,3 +162,32 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
+
+
+class LevelCodes(TransformerMixin, BaseEstimator):
+    """Each column's levels as codes 0..k-1 in sorted order, missing for a level not seen in fit.
+
+    The codes scikit-learn's `OrdinalEncoder` gives (with unknown levels missing), looked up by
+    pandas' hashing: `OrdinalEncoder` maps text levels one value at a time in Python, which took
+    three times as long on a batch of leads. The tree families split on the codes natively.
+    """
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> LevelCodes:  # noqa: N803
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.categories_ = [np.asarray(sorted(X[c].dropna().unique()), dtype=object) for c in X]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        check_is_fitted(self, "categories_")
+        codes = np.column_stack(
+            [
+                pd.Index(levels).get_indexer(X[column])
+                for column, levels in zip(self.feature_names_in_, self.categories_, strict=True)
+            ]
+        ).astype("float64")
+        codes[codes < 0] = np.nan
+        return codes
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return self.feature_names_in_

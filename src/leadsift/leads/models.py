@@ -19,10 +19,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from leadsift.leads.cleaning import LeadNormalizer, cleaning_options
-from leadsift.leads.features import LeadFeatures, RareLevelCollapser, derived_feature_names
+from leadsift.leads.features import (
+    LeadFeatures,
+    LevelCodes,
+    RareLevelCollapser,
+    derived_feature_names,
+)
 from leadsift.leads.schema import ColumnRoles
 
 
@@ -84,6 +89,7 @@ TRUSTED_TYPES = [
     "functools.partial",
     "leadsift.leads.cleaning.LeadNormalizer",
     "leadsift.leads.features.LeadFeatures",
+    "leadsift.leads.features.LevelCodes",
     "leadsift.leads.features.RareLevelCollapser",
     "leadsift.leads.models.signed_log1p",
     "leadsift.leads.sales.SalesScorer",
@@ -113,7 +119,7 @@ FAMILIES: dict[str, Family] = {
 
 def _encoder(family: Family, coverage: float, max_levels: int) -> Pipeline:
     if family.categorical_encoding == "ordinal":
-        encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+        encode = LevelCodes()
     else:
         encode = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     return Pipeline(
