@@ -10,6 +10,7 @@ from leadsift.core.io import InputError
 from leadsift.leads.cleaning import (
     LeadNormalizer,
     clean_leads,
+    normalize_categorical,
     normalize_leads,
     normalize_text,
 )
@@ -31,6 +32,27 @@ def test_normalize_text_trims_cases_placeholders_and_aliases():
     values = pd.Series(["  Mumbai ", "BOMBAY", "new   delhi", "Select", "n/a", "", None, "Pune"])
     out = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"})
     assert out.tolist() == ["mumbai", "mumbai", "new delhi", None, None, None, None, "pune"]
+
+
+def test_categorical_columns_are_normalized_per_distinct_value_as_one_by_one():
+    frame = pd.DataFrame(
+        {
+            "city": [" Bombay", "pune", " Bombay", None, "Select", np.nan, "PUNE "],
+            "source": ["bombay", "Ads", "ads", "N/A", None, " ads", "Bombay"],
+        },
+        index=range(5, 12),
+    )
+    aliases = {"city": {"Bombay": "Mumbai"}}
+    out = normalize_categorical(frame, PLACEHOLDERS, aliases)
+    for column in frame:
+        one_by_one = [
+            normalize_text(frame[column].iloc[[i]], PLACEHOLDERS, aliases.get(column, {})).iloc[0]
+            for i in range(len(frame))
+        ]
+        assert out[column].tolist() == one_by_one
+        assert out[column].index.equals(frame.index) and out[column].dtype == object
+    assert out["city"].tolist() == ["mumbai", "pune", "mumbai", None, None, None, "pune"]
+    assert out["source"].tolist()[0] == "bombay"  # the alias is the city column's only
 
 
 def test_whitespace_run_is_pythons_whitespace_class_on_every_code_point():

@@ -156,8 +156,13 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "levels_")
         out = {}
         for column, levels in self.levels_.items():
+            # each distinct value decided once: a batch repeats a few hundred levels
+            codes, distinct = pd.factorize(X[column].to_numpy(dtype=object), use_na_sentinel=False)
             kept = set(levels)
-            out[column] = [v if v in kept else self.other for v in self.as_text(X[column])]
+            text = self.as_text(pd.Series(distinct, dtype=object))
+            out[column] = np.array([v if v in kept else self.other for v in text], dtype=object)[
+                codes
+            ]
         return pd.DataFrame(out, index=X.index, dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
