@@ -10,6 +10,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
+from leadsift.core import treeshap
 from leadsift.core.contract import blank
 from leadsift.core.model_store import load_model
 from leadsift.leads.cleaning import clean_leads
@@ -88,7 +89,7 @@ def test_unseen_categories_are_scored_as_others_and_the_reasons_say_so(saved_sal
 
 
 def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason(
-    saved_sales, leads, roles, cleaning
+    saved_sales, leads, roles, cleaning, monkeypatch
 ):
     """The served path (`predict`, one record per call) and batch scoring (clean, quarantine,
     `answer`) share one implementation: on dirty leads, each lead gets the same probability and
@@ -115,6 +116,7 @@ def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason
     clash = ids.duplicated(keep=False) & ~raw.duplicated(keep=False)
     raw = raw[~blank(ids) & ~ids.isin(ids[clash])].head(ONE_AT_A_TIME)
     batch = clean_leads(raw, roles, source="b", labelled=False, **cleaning)
+    monkeypatch.setattr(treeshap, "BATCH_ROWS", 100)  # the batch's TreeSHAP as a large batch's
     answers = scorer.answer(raw_records(batch.clean, roles)).set_axis(batch.clean[roles.id])
     refused = batch.quarantine.set_index(roles.id)["reason"]
     counted = {"answered": 0, "refused": 0}

@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from leadsift.core import treeshap
 from leadsift.leads.features import TIME_PARTS
 from leadsift.leads.metrics import Tiers
 
@@ -103,7 +104,7 @@ def _contributions_of(pipeline: Pipeline, encoded: np.ndarray, index: pd.Index) 
     """`contributions` from the encoded matrix the classifier reads (rows labelled `index`)."""
     classifier = pipeline[-1]
     if isinstance(classifier, LGBMClassifier):
-        values = classifier.predict(encoded, pred_contrib=True)
+        values = treeshap.contributions(classifier.booster_, encoded)
         per_feature, base = values[:, :-1], values[:, -1]
     else:
         per_feature = encoded * classifier.coef_[0]

@@ -1,0 +1,62 @@
+import lightgbm
+import numpy as np
+import pytest
+
+from leadsift.core import treeshap
+
+
+def _data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts with zeros, a number with missing values, codes of a categorical (some missing)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(2.0, size=(rows, 3)).astype(float)
+    number = rng.normal(size=rows)
+    number[rng.random(rows) < 0.1] = np.nan
+    codes = rng.integers(0, 12, size=rows).astype(float)
+    codes[rng.random(rows) < 0.05] = np.nan
+    X = np.column_stack([counts, number, codes])  # noqa: N806
+    logit = counts[:, 0] - counts[:, 1] + np.nan_to_num(number) + (codes % 3 == 0)
+    return X, (rng.random(rows) < 1 / (1 + np.exp(-logit + 1))).astype(int)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"num_leaves": 9},  # small trees: decision patterns counted
+        {"num_leaves": 100, "min_data_in_leaf": 5},  # > 62 splits: patterns renumbered, sorted
+        {"num_leaves": 15, "zero_as_missing": True},  # missing_type Zero
+    ],
+)
+def test_batch_values_are_lightgbms_own_treeshap(settings):
+    X, y = _data(8000, seed=1)  # noqa: N806
+    params = {"objective": "binary", "verbose": -1, "seed": 0, "categorical_column": [4]}
+    booster = lightgbm.train(params | settings, lightgbm.Dataset(X, y), num_boost_round=30)
+    later, _ = _data(treeshap.BATCH_ROWS + 1000, seed=2)
+    later[:50, 4] = 40.0  # a code never seen in training
+    later[50:60, 4] = -1.0
+    later[60:65, 4] = -0.5  # read as code 0
+    later[65:70, 4] = 2.7  # read as code 2
+    later[70:80, :3] = np.nan
+    found = treeshap.contributions(booster, later)
+    np.testing.assert_allclose(found, booster.predict(later, pred_contrib=True), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        found.sum(axis=1), booster.predict(later, raw_score=True), rtol=0, atol=1e-9
+    )
+
+
+def test_goes_left_follows_lightgbms_rules_for_missing_values():
+    x = np.array([np.nan, 0.0, 1e-40, 2.0, 5.0])
+    numeric = {"decision_type": "<=", "threshold": 1.5, "default_left": False}
+    assert treeshap.goes_left(numeric | {"missing_type": "None"}, x).tolist() == [
+        True, True, True, False, False,
+    ]  # fmt: skip
+    assert treeshap.goes_left(numeric | {"missing_type": "NaN"}, x).tolist() == [
+        False, True, True, False, False,
+    ]  # fmt: skip
+    assert treeshap.goes_left(numeric | {"missing_type": "Zero"}, x).tolist() == [
+        False, False, False, False, False,
+    ]  # fmt: skip
+    categorical = {"decision_type": "==", "threshold": "0||5", "missing_type": "NaN"}
+    codes = np.array([np.nan, 0.0, -1.0, 5.0, 3.0, -0.5, 5.9])
+    assert treeshap.goes_left(categorical, codes).tolist() == [
+        False, True, False, True, False, True, True,
+    ]  # fmt: skip
