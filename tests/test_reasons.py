@@ -102,6 +102,33 @@ def test_reason_texts_name_the_input_its_value_and_effect(models, records, roles
     assert times.iloc[:2].tolist() == [f"{at} = 10h, Sat, Mar", f"{at} = missing"]
 
 
+def test_reason_texts_round_effects_as_python_formats_them():
+    """Texts are built once per distinct value and cent; the digits are Python's own rounding,
+    also for effects that sit on half a cent in decimal but not in binary."""
+    rng = np.random.default_rng(0)
+    ups = np.concatenate(
+        [[0.125, 0.005, 1.005, 2.675, 0.0049, 1e-9, 0.015, 3e9], rng.exponential(0.4, 5000)]
+    )
+    effects = np.column_stack([ups, -ups[::-1], rng.normal(0, 0.5, len(ups))])
+    values = pd.DataFrame(
+        {name: rng.choice([f"{name} = {k}" for k in range(4)], len(ups)) for name in "abc"}
+    )
+    contribution = reasons.Contributions(
+        np.zeros(len(ups)), pd.DataFrame(effects, columns=[*"abc"])
+    )
+    texts = reasons.reason_columns(contribution, values)
+    order = np.argsort(-effects, axis=1, kind="stable")
+    for row in range(len(ups)):
+        first = order[row, 0]
+        expected = f"{values.iloc[row, first]} ({effects[row, first]:+.2f})"
+        assert texts["raises_1"].iloc[row] == expected
+        last = order[row, -1]
+        effect = effects[row, last]
+        assert texts["lowers_1"].iloc[row] == (
+            f"{values.iloc[row, last]} ({effect:+.2f})" if effect < 0 else ""
+        )
+
+
 def test_examples_are_a_typical_hot_lead_the_borderline_one_and_a_typical_junk_one():
     tiers = Tiers(0.2, 0.7, {"hot": "hot", "warm": "warm", "cold": "cold"})
     probability = np.array([0.05, 0.1, 0.15, 0.21, 0.5, 0.75, 0.8, 0.95])

@@ -195,19 +195,49 @@ def reason_columns(
     first) and down, as `value (+effect)` texts, effects in log-odds; empty when fewer did."""
     effects = contribution.by_input
     matrix, names = effects.to_numpy(), list(effects.columns)
-    texts = values[names].to_numpy(dtype=object)
+    texts, codes = _coded(values[names])
     rows = np.arange(len(matrix))
     out = {}
     for direction, sign in (("raises", 1), ("lowers", -1)):
         order = np.argsort(-sign * matrix, axis=1, kind="stable")[:, :n]
         for slot in range(min(n, len(names))):
             chosen = order[:, slot]
-            effect = matrix[rows, chosen].tolist()
-            out[f"{direction}_{slot + 1}"] = [
-                f"{text} ({e:+.2f})" if sign * e > 0 else ""
-                for text, e in zip(texts[rows, chosen], effect, strict=True)
-            ]
+            out[f"{direction}_{slot + 1}"] = _reason_texts(
+                texts, codes[rows, chosen], matrix[rows, chosen], sign
+            )
     return pd.DataFrame(out, index=effects.index)
+
+
+def _coded(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct texts of all columns, and per cell the position of its text among them."""
+    texts, codes = [], []
+    for column in values.columns:
+        code, distinct = pd.factorize(values[column].to_numpy(dtype=object))
+        codes.append(code + sum(map(len, texts)))
+        texts.append(distinct)
+    return np.concatenate(texts).astype(object), np.column_stack(codes).astype(np.int64)
+
+
+def _reason_texts(texts: np.ndarray, code: np.ndarray, effect: np.ndarray, sign: int) -> np.ndarray:
+    """`text (+0.21)` where the effect has the slot's sign, else empty. A batch repeats its values
+    and, to the cent, their effects: each distinct pair is formatted once (from whole cents; a
+    value within rounding error of half a cent, or huge, is formatted as Python rounds it)."""
+    shown = sign * effect > 0
+    scaled = np.abs(effect) * 100
+    cents = np.rint(np.minimum(scaled, 2**31 - 1)).astype(np.int64)
+    exact = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | (scaled >= 2**31 - 1)
+    pairs, distinct = pd.factorize(np.where(shown & ~exact, (code << 32) | cents, -1))
+    mark = "+" if sign > 0 else "-"
+    formatted = [
+        f"{texts[key >> 32]} ({mark}{(key & 0xFFFFFFFF) // 100}.{(key & 0xFFFFFFFF) % 100:02d})"
+        if key >= 0
+        else ""
+        for key in distinct.tolist()
+    ]
+    result = np.array(formatted, dtype=object)[pairs]
+    for i in np.flatnonzero(shown & exact):
+        result[i] = f"{texts[code[i]]} ({effect[i]:+.2f})"
+    return result
 
 
 def global_view(contribution: Contributions) -> pd.DataFrame:
