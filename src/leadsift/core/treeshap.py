@@ -79,7 +79,9 @@ def goes_left(node: dict[str, Any], x: np.ndarray, zeroed: np.ndarray | None = N
     if node["decision_type"] == "==":  # categorical: listed codes go left; missing, negative right
         listed = np.array([int(c) for c in str(node["threshold"]).split("||")])
         code = np.where(np.isnan(x), -1, x).astype(np.int64)  # truncated, as C++ casts to int
-        return (code >= 0) & np.isin(code, listed)
+        lookup = np.zeros(listed.max() + 2, dtype=bool)  # its last entry stands for the rest
+        lookup[listed] = True
+        return lookup[np.where((code >= 0) & (code <= listed.max()), code, -1)]
     missing_type = node["missing_type"]
     if missing_type == "NaN":
         missing = np.isnan(x)
