@@ -102,12 +102,13 @@ def test_reason_texts_name_the_input_its_value_and_effect(models, records, roles
     assert times.iloc[:2].tolist() == [f"{at} = 10h, Sat, Mar", f"{at} = missing"]
 
 
-def test_reason_texts_round_effects_as_python_formats_them():
-    """Texts are built once per distinct value and cent; the digits are Python's own rounding,
-    also for effects that sit on half a cent in decimal but not in binary."""
+@pytest.mark.parametrize("leads", [reasons.FORMAT_EACH_BELOW - 1, 5000])
+def test_reason_texts_round_effects_as_python_formats_them(leads):
+    """A few leads' texts are formatted one by one, a batch's once per distinct value and cent;
+    both give Python's own rounding, also for effects on half a cent in decimal, not in binary."""
     rng = np.random.default_rng(0)
     ups = np.concatenate(
-        [[0.125, 0.005, 1.005, 2.675, 0.0049, 1e-9, 0.015, 3e9], rng.exponential(0.4, 5000)]
+        [[0.125, 0.005, 1.005, 2.675, 0.0049, 1e-9, 0.015, 3e9], rng.exponential(0.4, leads - 8)]
     )
     effects = np.column_stack([ups, -ups[::-1], rng.normal(0, 0.5, len(ups))])
     values = pd.DataFrame(

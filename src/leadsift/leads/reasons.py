@@ -33,6 +33,7 @@ from leadsift.leads.metrics import Tiers
 
 OVERALL = "all interactions"  # the interaction total and the count of active groups
 N_REASONS = 3  # reasons per direction
+FORMAT_EACH_BELOW = 500  # leads; from this many on, each distinct reason text is formatted once
 
 
 class ReasonsUnavailableError(Exception):
@@ -195,15 +196,22 @@ def reason_columns(
     first) and down, as `value (+effect)` texts, effects in log-odds; empty when fewer did."""
     effects = contribution.by_input
     matrix, names = effects.to_numpy(), list(effects.columns)
-    texts, codes = _coded(values[names])
+    few = len(matrix) < FORMAT_EACH_BELOW  # a few leads: formatting each costs less than grouping
+    texts, codes = (None, values[names].to_numpy(dtype=object)) if few else _coded(values[names])
     rows = np.arange(len(matrix))
     out = {}
     for direction, sign in (("raises", 1), ("lowers", -1)):
         order = np.argsort(-sign * matrix, axis=1, kind="stable")[:, :n]
         for slot in range(min(n, len(names))):
             chosen = order[:, slot]
-            out[f"{direction}_{slot + 1}"] = _reason_texts(
-                texts, codes[rows, chosen], matrix[rows, chosen], sign
+            effect = matrix[rows, chosen]
+            out[f"{direction}_{slot + 1}"] = (
+                [
+                    f"{text} ({e:+.2f})" if sign * e > 0 else ""
+                    for text, e in zip(codes[rows, chosen], effect.tolist(), strict=True)
+                ]
+                if few
+                else _reason_texts(texts, codes[rows, chosen], effect, sign)
             )
     return pd.DataFrame(out, index=effects.index)
 
@@ -219,7 +227,8 @@ def _coded(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _reason_texts(texts: np.ndarray, code: np.ndarray, effect: np.ndarray, sign: int) -> np.ndarray:
-    """`text (+0.21)` where the effect has the slot's sign, else empty. A batch repeats its values
+    """`text (+0.21)` where the effect has the slot's sign, else empty, as `f"{text} ({e:+.2f})"`
+    gives it. A batch repeats its values
     and, to the cent, their effects: each distinct pair is formatted once (from whole cents; a
     value within rounding error of half a cent, or huge, is formatted as Python rounds it)."""
     shown = sign * effect > 0
