@@ -16,6 +16,7 @@ from leadsift.core.model_store import load_model
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import raw_records
+from leadsift.leads.scoring import score_leads
 from leadsift.leads.synth import TARGET
 from tests.conftest import TIERS
 
@@ -117,7 +118,8 @@ def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason
     raw = raw[~blank(ids) & ~ids.isin(ids[clash])].head(ONE_AT_A_TIME)
     batch = clean_leads(raw, roles, source="b", labelled=False, **cleaning)
     monkeypatch.setattr(treeshap, "BATCH_ROWS", 100)  # the batch's TreeSHAP as a large batch's
-    answers = scorer.answer(raw_records(batch.clean, roles)).set_axis(batch.clean[roles.id])
+    scored = score_leads(scorer, batch.clean, roles, model_version="batch")
+    answers = scored.drop(columns=[*batch.clean, "model_version"]).set_axis(batch.clean[roles.id])
     refused = batch.quarantine.set_index(roles.id)["reason"]
     counted = {"answered": 0, "refused": 0}
     for position in range(len(raw)):

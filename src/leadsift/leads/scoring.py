@@ -16,7 +16,7 @@ from leadsift.core import model_store
 from leadsift.core.io import InputError
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.sales import SalesScorer
-from leadsift.leads.schema import ColumnRoles, raw_records
+from leadsift.leads.schema import ColumnRoles
 
 REGISTRY_PREFIX = "models:/"
 
@@ -56,8 +56,9 @@ def score_leads(
 ) -> pd.DataFrame:
     """The clean batch with the sales answer of each lead (probability, 0-100 score, tier, junk
     flag and, where the model family has exact contributions, `raises_1..3` and `lowers_1..3`)
-    and the model version."""
-    answer = model.answer(raw_records(leads, roles), with_reasons=with_reasons)
+    and the model version. The model reads the clean columns as they are (parsed times and
+    numbers), which it takes as it takes raw text, without a round trip through text."""
+    answer = model.answer(leads[roles.model_inputs], with_reasons=with_reasons)
     return pd.concat([leads, answer.set_axis(leads.index)], axis=1).assign(
         model_version=model_version
     )
