@@ -196,8 +196,10 @@ def reason_columns(
     first) and down, as `value (+effect)` texts, effects in log-odds; empty when fewer did."""
     effects = contribution.by_input
     matrix, names = effects.to_numpy(), list(effects.columns)
-    few = len(matrix) < FORMAT_EACH_BELOW  # a few leads: formatting each costs less than grouping
-    texts, codes = (None, values[names].to_numpy(dtype=object)) if few else _coded(values[names])
+    # a few leads (one served): formatting each text costs less than finding the repeats
+    each = len(matrix) < FORMAT_EACH_BELOW
+    cells = values[names].to_numpy(dtype=object) if each else None
+    texts, codes = (None, None) if each else _coded(values[names])
     rows = np.arange(len(matrix))
     out = {}
     for direction, sign in (("raises", 1), ("lowers", -1)):
@@ -205,14 +207,14 @@ def reason_columns(
         for slot in range(min(n, len(names))):
             chosen = order[:, slot]
             effect = matrix[rows, chosen]
-            out[f"{direction}_{slot + 1}"] = (
-                [
+            if each:
+                column = [
                     f"{text} ({e:+.2f})" if sign * e > 0 else ""
-                    for text, e in zip(codes[rows, chosen], effect.tolist(), strict=True)
+                    for text, e in zip(cells[rows, chosen], effect.tolist(), strict=True)
                 ]
-                if few
-                else _reason_texts(texts, codes[rows, chosen], effect, sign)
-            )
+            else:
+                column = _reason_texts(texts, codes[rows, chosen], effect, sign)
+            out[f"{direction}_{slot + 1}"] = column
     return pd.DataFrame(out, index=effects.index)
 
 
@@ -227,10 +229,10 @@ def _coded(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _reason_texts(texts: np.ndarray, code: np.ndarray, effect: np.ndarray, sign: int) -> np.ndarray:
-    """`text (+0.21)` where the effect has the slot's sign, else empty, as `f"{text} ({e:+.2f})"`
-    gives it. A batch repeats its values
-    and, to the cent, their effects: each distinct pair is formatted once (from whole cents; a
-    value within rounding error of half a cent, or huge, is formatted as Python rounds it)."""
+    """`text (+0.21)` where the effect has the slot's sign, else empty: `f"{text} ({e:+.2f})"`.
+    A batch repeats its values and, to the cent, their effects, so each distinct pair is formatted
+    once, from whole cents; an effect within rounding error of half a cent, or huge, is formatted
+    as Python rounds it."""
     shown = sign * effect > 0
     scaled = np.abs(effect) * 100
     cents = np.rint(np.minimum(scaled, 2**31 - 1)).astype(np.int64)
