@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.core.contract import COLUMN, WHITESPACE_RUN, contract_violations, rule
+from leadsift.core.contract import COLUMN, WHITESPACE_RUN, contract_violations, rule, stacked
 from leadsift.core.io import InputError
 from leadsift.leads.cleaning import (
     LeadNormalizer,
@@ -53,6 +53,25 @@ def test_categorical_columns_are_normalized_per_distinct_value_as_one_by_one():
         assert out[column].index.equals(frame.index) and out[column].dtype == object
     assert out["city"].tolist() == ["mumbai", "pune", "mumbai", None, None, None, "pune"]
     assert out["source"].tolist()[0] == "bombay"  # the alias is the city column's only
+
+
+def test_stacked_calls_once_on_distinct_texts_and_on_other_columns_whole():
+    rows = [7, 8, 9, 10]
+    frame = pd.DataFrame(
+        {"a": pd.Series([1, 1.0, True, "x"], index=rows, dtype=object), "b": ["x", "x", None, "y"]},
+        index=rows,
+    )
+    calls = []
+
+    def shown(values: pd.Series) -> pd.Series:
+        calls.append(len(values))
+        return values.map(repr)
+
+    out = stacked(shown, frame)
+    assert calls == [4 + 3]  # column a whole (1, 1.0 and True are equal in Python), b's 3 texts
+    assert out["a"].tolist() == ["1", "1.0", "True", "'x'"]
+    assert out["b"].tolist() == ["'x'", "'x'", "nan", "'y'"]  # a text column's missing: NaN
+    assert out.index.equals(frame.index)
 
 
 def test_whitespace_run_is_pythons_whitespace_class_on_every_code_point():

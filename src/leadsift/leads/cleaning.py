@@ -19,6 +19,7 @@ from leadsift.core.contract import (
     contract_violations,
     parse_numbers,
     squeeze,
+    stacked,
     text_columns,
 )
 from leadsift.core.io import InputError
@@ -54,27 +55,16 @@ def _replace_aliases(text: pd.Series, aliases: Mapping[str, str]) -> pd.Series:
 def normalize_categorical(
     frame: pd.DataFrame, missing_values: Sequence[str], aliases: Mapping[str, Mapping[str, str]]
 ) -> dict[str, pd.Series]:
-    """`normalize_text` of each column, with that column's aliases.
-
-    Each column's distinct values are normalised once, all columns' in one call: a million leads
-    hold hundreds of distinct cities, not a million, and one lead pays the call's fixed cost once.
-    Values equal in Python (1 and 1.0 in one column) count as one.
-    """
-    if frame.columns.empty:
-        return {}
-    codes, distinct = zip(
-        *(pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=False) for c in frame),
-        strict=True,
-    )
-    texts = normalize_text(pd.Series(np.concatenate(distinct), dtype=object), missing_values, {})
-    ends = np.cumsum([len(d) for d in distinct])
-    normalized = {}
-    for column, code, end, size in zip(frame.columns, codes, ends, map(len, distinct), strict=True):
-        text = _replace_aliases(texts.iloc[end - size : end], aliases.get(column, {}))
-        normalized[column] = pd.Series(
-            text.to_numpy(dtype=object)[code], index=frame.index, dtype=object
+    """`normalize_text` of each column, with that column's aliases; the text steps run once over
+    the columns' distinct values (`stacked`)."""
+    texts = stacked(lambda s: normalize_text(s, missing_values, {}), frame)
+    return {
+        column: _replace_aliases(
+            pd.Series(texts[column].to_numpy(dtype=object), index=frame.index, dtype=object),
+            aliases.get(column, {}),
         )
-    return normalized
+        for column in texts.columns
+    }
 
 
 def cleaning_options(params: Mapping[str, Any]) -> dict[str, Any]:
