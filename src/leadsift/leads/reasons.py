@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -173,9 +174,9 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(shown, index=featurized.index)
 
 
-def _each_distinct(values: np.ndarray, text: Callable[[float], str]) -> np.ndarray:
-    """`text` of each value, formatted once per distinct value: a batch's counts and times
-    repeat, so a million leads need thousands of texts, not millions."""
+def _each_distinct(values: np.ndarray, text: Callable[[Any], str]) -> np.ndarray:
+    """`text` of each value, formatted once per distinct value: a batch's counts, times and
+    reasons repeat, so a million leads need thousands of texts, not millions."""
     codes, distinct = pd.factorize(values, use_na_sentinel=False)
     return np.array([text(v) for v in distinct.tolist()], dtype=object)[codes]
 
@@ -237,15 +238,15 @@ def _reason_texts(texts: np.ndarray, code: np.ndarray, effect: np.ndarray, sign:
     scaled = np.abs(effect) * 100
     cents = np.rint(np.minimum(scaled, 2**31 - 1)).astype(np.int64)
     exact = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | (scaled >= 2**31 - 1)
-    pairs, distinct = pd.factorize(np.where(shown & ~exact, (code << 32) | cents, -1))
     mark = "+" if sign > 0 else "-"
-    formatted = [
-        f"{texts[key >> 32]} ({mark}{(key & 0xFFFFFFFF) // 100}.{(key & 0xFFFFFFFF) % 100:02d})"
-        if key >= 0
-        else ""
-        for key in distinct.tolist()
-    ]
-    result = np.array(formatted, dtype=object)[pairs]
+
+    def pair_text(key: int) -> str:  # the text's position and the cents, packed in one number
+        if key < 0:
+            return ""
+        text, cents = texts[key >> 32], key & 0xFFFFFFFF
+        return f"{text} ({mark}{cents // 100}.{cents % 100:02d})"
+
+    result = _each_distinct(np.where(shown & ~exact, (code << 32) | cents, -1), pair_text)
     for i in np.flatnonzero(shown & exact):
         result[i] = f"{texts[code[i]]} ({effect[i]:+.2f})"
     return result
