@@ -40,6 +40,7 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
 class Family:
     """How to build a classifier and how it wants its inputs encoded."""
 
+    # hyperparameters, seed, the categorical columns' positions in the encoded matrix (first)
     make: Callable[[Mapping[str, Any], int, Sequence[int]], ClassifierMixin]
     # "ordinal" (level codes, declared categorical to the classifier) or "onehot"
     categorical_encoding: str
@@ -51,9 +52,6 @@ class Family:
     budget: str | None = None
     grow_overrides: Mapping[str, Any] = field(default_factory=dict)
     grows_in_fit: bool = False
-
-
-# `make` gets the positions of the categorical columns in the encoded matrix (they come first).
 
 
 def _hist_gradient_boosting(
