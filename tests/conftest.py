@@ -24,6 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 WORLD_7 = {"start": "2025-01-01", "days": 365, "genuine_rate": 0.3, "world_seed": 7}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--leads-one-at-a-time",
+        type=int,
+        default=1_000,
+        help="dirty leads the one-at-a-time identity test sends (default 1,000, the suite's "
+        "share of its time budget; `make test-identity` sends 10,000)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """End-to-end tests first. Under `make test` each worker takes whole files in collection
     order (`--no-loadscope-reorder`): the files that build pipelines, minutes each, start at once

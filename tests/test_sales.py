@@ -17,11 +17,8 @@ from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import raw_records
 from leadsift.leads.scoring import score_leads
-from leadsift.leads.synth import TARGET
-from tests.conftest import TIERS
-
-# Dirty leads sent one at a time (about 25 ms each): the suite's share of the time budget.
-ONE_AT_A_TIME = 1_000
+from leadsift.leads.synth import TARGET, Dirt, generate_leads
+from tests.conftest import TIERS, WORLD_7
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +87,7 @@ def test_unseen_categories_are_scored_as_others_and_the_reasons_say_so(saved_sal
 
 
 def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason(
-    saved_sales, leads, roles, cleaning, monkeypatch
+    saved_sales, roles, cleaning, monkeypatch, request
 ):
     """The served path (`predict`, one record per call) and batch scoring (clean, quarantine,
     `answer`) share one implementation: on dirty leads, each lead gets the same probability and
@@ -98,9 +95,9 @@ def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason
     Only the id's own rules need the other rows (missing, repeated with other content): leads
     breaking those are left out, all other dirt stays in."""
     scorer, _ = saved_sales
-    export = leads[0].drop(columns=TARGET)
-    raw = pd.read_csv(io.StringIO(export.to_csv(index=False)), dtype=str)  # text, as sent
-    raw = raw.head(ONE_AT_A_TIME + ONE_AT_A_TIME // 10)
+    wanted = request.config.getoption("--leads-one-at-a-time")
+    export, _ = generate_leads(wanted + wanted // 10, **WORLD_7, sample_seed=3, dirt=Dirt())
+    raw = pd.read_csv(io.StringIO(export.drop(columns=TARGET).to_csv(index=False)), dtype=str)
     # more of what breaks the contract than the export's own dirt: every 20th lead, in turn
     count, flag, number = roles.count_columns[0], roles.flags[0], roles.numeric_inputs[-1]
     spoil = [
@@ -115,24 +112,23 @@ def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason
         raw.loc[row, column] = value
     ids = raw[roles.id]
     clash = ids.duplicated(keep=False) & ~raw.duplicated(keep=False)
-    raw = raw[~blank(ids) & ~ids.isin(ids[clash])].head(ONE_AT_A_TIME)
+    raw = raw[~blank(ids) & ~ids.isin(ids[clash])].head(wanted)
+    assert len(raw) == wanted
     batch = clean_leads(raw, roles, source="b", labelled=False, **cleaning)
     monkeypatch.setattr(treeshap, "BATCH_ROWS", 100)  # the batch's TreeSHAP as a large batch's
     scored = score_leads(scorer, batch.clean, roles, model_version="batch")
     answers = scored.drop(columns=[*batch.clean, "model_version"]).set_axis(batch.clean[roles.id])
     refused = batch.quarantine.set_index(roles.id)["reason"]
-    counted = {"answered": 0, "refused": 0}
+    alone, refusals = [], []
     for position in range(len(raw)):
         record = raw.iloc[[position]]
-        lead = record[roles.id].iloc[0]
         try:
-            answer = scorer.predict(record)
+            alone.append(scorer.predict(record).set_axis(record[roles.id]))
         except MlflowException as error:
-            assert error.message.split("row 0: ", 1)[1].startswith(refused[lead] + ". "), lead
-            counted["refused"] += 1
-        else:
-            assert lead not in refused.index
-            pd.testing.assert_frame_equal(answer, answers.loc[[lead]].set_axis(answer.index))
-            counted["answered"] += 1
-    assert counted["refused"] == len(refused) >= len(raw) // 20
-    assert counted["answered"] == len(raw) - len(refused)  # exact duplicates answered each time
+            refusals.append((record[roles.id].iloc[0], error.message.split("row 0: ", 1)[1]))
+    assert sorted(lead for lead, _ in refusals) == sorted(refused.index)
+    assert len(refusals) >= len(raw) // 20
+    for lead, message in refusals:
+        assert message.startswith(refused[lead] + ". "), lead
+    answered = pd.concat(alone)  # exact duplicates are answered each time
+    pd.testing.assert_frame_equal(answered, answers.loc[answered.index])
