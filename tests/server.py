@@ -39,7 +39,7 @@ def serving(cwd: Path, *args: str, env: dict[str, str], deadline_s: float = 120)
     port = free_port()
     env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "leadsift.serve", *args, "--port", str(port), "--workers", "1"],
+        [sys.executable, "-m", "leadsift.serve", *args, "--port", str(port)],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,7 +1,7 @@
 """`make serve`: MLflow's own scoring server for a pipeline's champion, on 127.0.0.1.
 
     python -m leadsift.serve [--pipeline leads|customers] [--model URI_OR_DIR] [--port 5001]
-                             [--workers 1]
+                             [--workers 2]
 
 The lead model (the sales model, leadsift.leads.sales) takes raw lead records, the columns of the
 incoming CSV, and answers per lead its probability of genuine, 0-100 score, tier, junk flag and
@@ -9,39 +9,53 @@ the inputs that raised and lowered its score; a lead that breaks the contract ge
 the row, column and problem. The segmentation takes customer
 summaries, the columns of data/customers/processed/customers.parquet, and returns each customer's
 segment number (`predict`); reports/customers/segments.json names the segments.
+
+It runs what `mlflow models serve --env-manager local` runs (MLflow's scoring-server app under
+uvicorn, in this environment), started here so that several workers answer keep-alive requests
+without the delay described at `listening_socket`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import socket
 import sys
+
+import uvicorn
+from mlflow.artifacts import download_artifacts
+from mlflow.pyfunc import scoring_server
+from uvicorn.supervisors import Multiprocess
 
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
 from leadsift.core.tracking import alias_version, tracking_uri
 from leadsift.promotion import MODELS
 
+APP = "mlflow.pyfunc.scoring_server.app:app"  # the app `mlflow models serve` runs
 
-def serve_command(model: str, port: int, workers: int, host: str = "127.0.0.1") -> list[str]:
-    """The `mlflow models serve` call: the current environment (`--env-manager local`), with
+
+def listening_socket(config: uvicorn.Config) -> socket.socket:
+    """uvicorn's listening socket for `config`, declared TCP. uvicorn creates it with protocol 0,
+    its accepted connections inherit that, and asyncio switches Nagle's algorithm off
+    (TCP_NODELAY) only on sockets that say IPPROTO_TCP: with two or more workers each keep-alive
+    request past the first then waited about 40 ms for a delayed ACK (uvicorn issue #3149)."""
+    bound = config.bind_socket()
+    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+
+
+def serve(model: str, host: str, port: int, workers: int) -> None:
+    """MLflow's scoring server for `model` (a directory or a models:/ URI) on host:port, with
     `workers` server processes, each holding its own copy of the model."""
-    return [
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        model,
-        "--env-manager",
-        "local",
-        "-h",
-        host,
-        "-p",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    local = model if os.path.isdir(model) else download_artifacts(artifact_uri=model)
+    _, environment = scoring_server.get_cmd(local, port, host, nworkers=workers)
+    os.environ.update(environment)  # where the app finds the model, and its request timeout
+    config = uvicorn.Config(APP, host=host, port=port, workers=workers)
+    sockets = [listening_socket(config)]
+    if workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        uvicorn.Server(config).run(sockets=sockets)
 
 
 def main() -> None:
@@ -54,27 +68,21 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=2,
         help="server processes answering in parallel, each with its own copy of the model "
-        "(default: 1; more shorten queues under concurrent load but, measured on two cores, "
-        "double the latency of one request at a time)",
+        "(default: 2, one per core of a small machine; concurrent requests queue for them)",
     )
     args = parser.parse_args()
     name = read_params()["mlflow"]["models"][args.pipeline]
     model = args.model or f"models:/{name}@champion"
-    if shutil.which("mlflow") is None:
-        sys.exit(
-            "error: mlflow is not on PATH; run `make serve`, or `source .venv/bin/activate` first"
-        )
     if model.startswith("models:/"):
         name, version = alias_version(model, "the model to serve")
         print(f"{model} is {name} version {version}", file=sys.stderr)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
-    command = serve_command(model, args.port, args.workers)
     print(
         f"serving {model} on http://127.0.0.1:{args.port}/invocations", file=sys.stderr, flush=True
     )
-    os.execvp(command[0], command)
+    serve(model, "127.0.0.1", args.port, args.workers)
 
 
 if __name__ == "__main__":
