@@ -92,22 +92,22 @@ def stacked(function: Callable[[pd.Series], pd.Series], frame: pd.DataFrame) -> 
     """An element-wise `function` of each column of `frame`, called once: on the columns' values
     stacked end to end, each column's distinct texts only once. A batch repeats its texts (a few
     hundred cities in a million leads), and one record pays the call's fixed cost once, not per
-    column. Columns holding other than text go in whole: Python holds 1, 1.0 and True equal,
-    which their texts are not."""
+    column (its cells are distinct already, so they are not grouped). Columns holding other than
+    text go in whole: Python holds 1, 1.0 and True equal, which their texts are not."""
     if frame.columns.empty:
         return frame
     codes, values = [], []
-    for column in frame.columns:
-        cells = frame[column].to_numpy(dtype=object)
-        if pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
+    for _, column in frame.items():
+        cells, code = column.to_numpy(dtype=object), None
+        if len(cells) > 1 and pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
             code, cells = pd.factorize(cells, use_na_sentinel=False)
-        else:
-            code = np.arange(len(cells))
         codes.append(code)
         values.append(cells)
     result = function(pd.Series(np.concatenate(values), dtype=object)).to_numpy()
     parts = np.split(result, np.cumsum([len(v) for v in values])[:-1])
-    table = np.column_stack([part[code] for part, code in zip(parts, codes, strict=True)])
+    table = np.column_stack(
+        [part if code is None else part[code] for part, code in zip(parts, codes, strict=True)]
+    )
     return pd.DataFrame(table, index=frame.index, columns=frame.columns, dtype=table.dtype)
 
 
