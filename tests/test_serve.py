@@ -4,9 +4,11 @@ workers, so a request does not wait for the client's delayed ACK."""
 import asyncio
 import socket
 
+import pytest
 import uvicorn
 
-from leadsift.serve import APP, listening_socket
+from leadsift.core.io import InputError
+from leadsift.serve import APP, listening_socket, serve
 from tests.server import free_port
 
 
@@ -40,3 +42,10 @@ def test_accepted_connections_have_nagle_off():
     # fixed its issue #3149 and the re-wrapping can go
     plain = uvicorn.Config(APP, host="127.0.0.1", port=free_port(), workers=2).bind_socket()
     assert asyncio.run(_nodelay_of_an_accepted_connection(plain)) == 0
+
+
+def test_a_missing_model_directory_is_named(tmp_path):
+    with pytest.raises(
+        InputError, match=r"absent: no such model directory; pass one, or a models:/"
+    ):
+        serve(str(tmp_path / "absent"), "127.0.0.1", free_port(), workers=1)

@@ -29,6 +29,7 @@ from uvicorn.supervisors import Multiprocess
 
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
+from leadsift.core.io import InputError
 from leadsift.core.tracking import alias_version, tracking_uri
 from leadsift.promotion import MODELS
 
@@ -47,7 +48,13 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 def serve(model: str, host: str, port: int, workers: int) -> None:
     """MLflow's scoring server for `model` (a directory or a models:/ URI) on host:port, with
     `workers` server processes, each holding its own copy of the model."""
-    local = model if os.path.isdir(model) else download_artifacts(artifact_uri=model)
+    if os.path.isdir(model):
+        local = model
+    elif "://" in model or model.startswith("models:/"):
+        local = download_artifacts(artifact_uri=model)
+    else:
+        raise InputError(f"{model}: no such model directory; pass one, or a models:/ URI")
+    print(f"serving {model} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)
     _, environment = scoring_server.get_cmd(local, port, host, nworkers=workers)
     os.environ.update(environment)  # where the app finds the model, and its request timeout
     config = uvicorn.Config(APP, host=host, port=port, workers=workers)
@@ -79,9 +86,6 @@ def main() -> None:
         name, version = alias_version(model, "the model to serve")
         print(f"{model} is {name} version {version}", file=sys.stderr)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri()
-    print(
-        f"serving {model} on http://127.0.0.1:{args.port}/invocations", file=sys.stderr, flush=True
-    )
     serve(model, "127.0.0.1", args.port, args.workers)
 
 
