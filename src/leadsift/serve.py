@@ -46,11 +46,11 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
 
 
 def serve(model: str, host: str, port: int, workers: int) -> None:
-    """MLflow's scoring server for `model` (a directory or a models:/ URI) on host:port, with
-    `workers` server processes, each holding its own copy of the model."""
+    """MLflow's scoring server for `model` (a directory, or a URI such as models:/) on
+    host:port, with `workers` server processes, each holding its own copy of the model."""
     if os.path.isdir(model):
         local = model
-    elif "://" in model or model.startswith("models:/"):
+    elif ":/" in model:  # models:/, runs:/, file:// ...
         local = download_artifacts(artifact_uri=model)
     else:
         raise InputError(f"{model}: no such model directory; pass one, or a models:/ URI")
