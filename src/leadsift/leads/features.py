@@ -7,7 +7,9 @@ the training split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 TIME_PARTS = ("hour", "weekday", "month")
+
+
+def each_distinct(values: np.ndarray, function: Callable[[Any], Any]) -> np.ndarray:
+    """`function` of each of `values`, called once per distinct value (missing included): a batch
+    repeats its levels, counts and times, so a million leads need thousands of calls, not
+    millions."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return np.array([function(v) for v in distinct.tolist()], dtype=object)[codes]
 
 
 def derived_feature_names(
@@ -131,13 +141,18 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         self.other = other
         self.missing = missing
 
+    def text_of(self, value: Any) -> str:
+        """A value as the collapser reads it: its text, or `missing`."""
+        return self.missing if pd.isna(value) else str(value)
+
     def as_text(self, values: pd.Series) -> np.ndarray:
-        """Each value as text, `missing` where it is missing (plain lists: cheap for one lead)."""
-        values = values.to_numpy(dtype=object)
-        return np.array(
-            [self.missing if m else str(v) for v, m in zip(values, pd.isna(values), strict=True)],
-            dtype=object,
-        )
+        """Each value as the collapser reads it (`text_of`)."""
+        return each_distinct(values.to_numpy(dtype=object), self.text_of)
+
+    def level_of(self, column: str, value: Any) -> str:
+        """The level the model reads for `value` of `column`: its text if kept, else `other`."""
+        text = self.text_of(value)
+        return text if text in self.levels_[column] else self.other
 
     def fit(self, X: pd.DataFrame, y: object = None) -> RareLevelCollapser:  # noqa: N803
         if not 0.0 < self.coverage <= 1.0:
@@ -154,15 +169,10 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         check_is_fitted(self, "levels_")
-        out = {}
-        for column, levels in self.levels_.items():
-            # each distinct value decided once: a batch repeats a few hundred levels
-            codes, distinct = pd.factorize(X[column].to_numpy(dtype=object), use_na_sentinel=False)
-            kept = set(levels)
-            text = self.as_text(pd.Series(distinct, dtype=object))
-            out[column] = np.array([v if v in kept else self.other for v in text], dtype=object)[
-                codes
-            ]
+        out = {
+            column: each_distinct(X[column].to_numpy(dtype=object), partial(self.level_of, column))
+            for column in self.levels_
+        }
         return pd.DataFrame(out, index=X.index, dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -29,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from leadsift.core import treeshap
-from leadsift.leads.features import TIME_PARTS
+from leadsift.leads.features import TIME_PARTS, RareLevelCollapser, each_distinct
 from leadsift.leads.metrics import Tiers
 
 OVERALL = "all interactions"  # the interaction total and the count of active groups
@@ -139,22 +138,17 @@ def displayed_values(pipeline: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
-    """`displayed_values` from the normalised and featurized records. The texts are built as
-    plain lists, each distinct count and time formatted once, without the per-column overhead of
-    pandas text operations."""
+    """`displayed_values` from the normalised and featurized records: each distinct level, count
+    and time formatted once (`each_distinct`), levels as the model's collapser decides them."""
     featurize = pipeline.named_steps["featurize"]
     groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
     collapse = pipeline.named_steps["encode"].named_transformers_["categorical"][0]
-    columns = list(collapse.levels_)
-    collapsed = collapse.transform(featurized[columns])  # the model's own decision
-    shown: dict[str, list[str]] = {}
-    for column in columns:
-        text = collapse.as_text(featurized[column])  # as the collapser reads it
-        others = collapsed[column].to_numpy(dtype=object) == collapse.other
-        shown[column] = [
-            f"{column} = {v} (scored as others)" if o and v != collapse.other else f"{column} = {v}"
-            for v, o in zip(text, others, strict=True)
-        ]
+    shown = {
+        column: each_distinct(
+            featurized[column].to_numpy(dtype=object), partial(_level_text, collapse, column)
+        )
+        for column in collapse.levels_
+    }
     # a group shows its total; the overall interactions their total
     totals = {group_label(g): f"{g}_total" for g in groups} | {OVERALL: "interactions_total"}
     numbers = {}  # raw input -> the column whose number it shows
@@ -164,21 +158,22 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
             numbers.setdefault(source, totals.get(source, source))
     block = featurized[list(numbers.values())].to_numpy(dtype=float)  # one selection, not one each
     for i, source in enumerate(numbers):
-        shown[source] = _each_distinct(
+        shown[source] = each_distinct(
             block[:, i], lambda v, s=source: f"{s} = missing" if math.isnan(v) else f"{s} = {v:g}"
         )
     if timestamp:
         parts = featurized[[f"{timestamp}_{part}" for part in TIME_PARTS]].to_numpy(dtype=float)
         # hour, weekday and month as one number, to format each distinct time once
-        shown[timestamp] = _each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
+        shown[timestamp] = each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
     return pd.DataFrame(shown, index=featurized.index)
 
 
-def _each_distinct(values: np.ndarray, text: Callable[[Any], str]) -> np.ndarray:
-    """`text` of each value, formatted once per distinct value: a batch's counts, times and
-    reasons repeat, so a million leads need thousands of texts, not millions."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return np.array([text(v) for v in distinct.tolist()], dtype=object)[codes]
+def _level_text(collapse: RareLevelCollapser, column: str, value: Any) -> str:
+    """`column = value`, saying so where the model scores the value as `others`."""
+    text = collapse.text_of(value)
+    if collapse.level_of(column, value) == collapse.other != text:
+        return f"{column} = {text} (scored as others)"
+    return f"{column} = {text}"
 
 
 def _time_text(timestamp: str, packed: float) -> str:
@@ -246,7 +241,7 @@ def _reason_texts(texts: np.ndarray, code: np.ndarray, effect: np.ndarray, sign:
         text, cents = texts[key >> 32], key & 0xFFFFFFFF
         return f"{text} ({mark}{cents // 100}.{cents % 100:02d})"
 
-    result = _each_distinct(np.where(shown & ~exact, (code << 32) | cents, -1), pair_text)
+    result = each_distinct(np.where(shown & ~exact, (code << 32) | cents, -1), pair_text)
     for i in np.flatnonzero(shown & exact):
         result[i] = f"{texts[code[i]]} ({effect[i]:+.2f})"
     return result
