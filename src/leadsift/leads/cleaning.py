@@ -84,7 +84,7 @@ def normalize_leads(
     aliases: Mapping[str, Mapping[str, str]],
 ) -> pd.DataFrame:
     """Return a copy with canonical categoricals, numeric numbers and parsed timestamps."""
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: the columns replaced below are new, others shared
     for column, text in normalize_categorical(
         df[list(categorical)], missing_values, aliases
     ).items():
@@ -172,12 +172,17 @@ def clean_leads(
         df[roles.target] = encode_target(raw[roles.target], classes)
     df = df[[roles.id_column, *roles.model_inputs, *target]]
 
-    duplicate = df.drop(columns=ROW_ID, errors="ignore").duplicated(keep="first")
-    kept = df[~duplicate]
-    reasons = contract_violations(lead_contract(roles, classes), raw.loc[kept.index])
-    bad = reasons.notna()
-    quarantine = raw.loc[kept.index[bad]].assign(reason=reasons[bad])
-    clean = kept[~bad].astype(dict.fromkeys(target, "int64")).reset_index(drop=True)
+    duplicate = df.drop(columns=ROW_ID, errors="ignore").duplicated(keep="first").to_numpy()
+    kept = np.flatnonzero(~duplicate)  # the contract sees each row once (ids must be unique)
+    reasons = contract_violations(
+        lead_contract(roles, classes), raw if len(kept) == len(raw) else raw.iloc[kept]
+    )
+    failed = reasons.notna().to_numpy()
+    bad = np.zeros(len(raw), dtype=bool)
+    bad[kept[failed]] = True
+    quarantine = raw[bad].assign(reason=reasons[failed].set_axis(raw.index[bad]))
+    # one selection of the clean rows: each costs a copy of the batch
+    clean = df[~(duplicate | bad)].astype(dict.fromkeys(target, "int64")).reset_index(drop=True)
     counts = {
         "rows_in": len(raw),
         "rows_clean": len(clean),
@@ -185,7 +190,7 @@ def clean_leads(
         "rows_quarantined": int(bad.sum()),
     }
     if clean.empty:
-        common = reasons[bad].str.split("; ").explode().value_counts().head(3)
+        common = reasons[failed].str.split("; ").explode().value_counts().head(3)
         listed = ", ".join(f"{reason} ({n})" for reason, n in common.items())
         raise InputError(
             f"{source}: all {len(kept)} rows are quarantined (most common: {listed}); "
