@@ -55,8 +55,15 @@ def test_goes_left_follows_lightgbms_rules_for_missing_values():
     assert treeshap.goes_left(numeric | {"missing_type": "Zero"}, x).tolist() == [
         False, False, False, False, False,
     ]  # fmt: skip
+    default_left = numeric | {"default_left": True}
+    assert treeshap.goes_left(default_left | {"missing_type": "NaN"}, x).tolist() == [
+        True, True, True, False, False,
+    ]  # fmt: skip
+    assert treeshap.goes_left(default_left | {"missing_type": "Zero"}, x).tolist() == [
+        True, True, True, False, False,
+    ]  # fmt: skip
     categorical = {"decision_type": "==", "threshold": "0||5", "missing_type": "NaN"}
-    codes = np.array([np.nan, 0.0, -1.0, 5.0, 3.0, -0.5, 5.9])
+    codes = np.array([np.nan, 0.0, -1.0, 5.0, 3.0, -0.5, 5.9, 1e30, -1e30, 6.0])
     assert treeshap.goes_left(categorical, codes).tolist() == [
-        False, True, False, True, False, True, True,
+        False, True, False, True, False, True, True, False, False, False,
     ]  # fmt: skip

@@ -7,7 +7,7 @@ decisions (LightGBM's split rules, `goes_left`), LightGBM computes the values of
 pattern with that tree alone (`pred_contrib` with `start_iteration`), and every row takes its
 pattern's values. A tree with a few dozen leaves has at most a few hundred patterns, so a batch
 costs the decisions plus a few hundred TreeSHAP rows per tree instead of one per row: on 200,000
-leads and 100 trees of 9 leaves, 1.3 s against 8.4 s for `pred_contrib` over all rows on two
+leads and 100 trees of 9 leaves, 0.6 s against 7.5 s for `pred_contrib` over all rows on two
 threads. Summed tree by tree, the values equal LightGBM's to the order of floating-point sums
 (tested to 1e-12 against `pred_contrib`).
 """
@@ -37,8 +37,9 @@ def contributions(booster: lightgbm.Booster, X: np.ndarray) -> np.ndarray:  # no
         values = booster.predict(
             X[first], pred_contrib=True, start_iteration=number, num_iteration=1
         )
+        by_feature = values.T.copy()  # a pattern's values gathered from contiguous memory
         for feature in np.flatnonzero(np.any(values != 0, axis=0)):
-            total[feature] += values[pattern, feature]
+            total[feature] += by_feature[feature].take(pattern)
     return total.T
 
 
@@ -58,7 +59,8 @@ def _patterns(
         if depth and depth % 62 == 0:  # renumber before the pattern outgrows 64 bits
             pattern = np.unique(pattern, return_inverse=True)[1].astype(np.int64)
         feature = node["split_feature"]
-        pattern = pattern * 2 + goes_left(node, columns[feature], zeroed[feature])
+        pattern <<= 1
+        pattern |= goes_left(node, columns[feature], zeroed[feature])
     if pattern.max(initial=0) >= 1 << 20:
         _, first, code = np.unique(pattern, return_index=True, return_inverse=True)
         return first, code.reshape(-1)
@@ -78,16 +80,16 @@ def goes_left(node: dict[str, Any], x: np.ndarray, zeroed: np.ndarray | None = N
     with missing values as 0, as a numerical split without a missing type reads them."""
     if node["decision_type"] == "==":  # categorical: listed codes go left; missing, negative right
         listed = np.array([int(c) for c in str(node["threshold"]).split("||")])
-        code = np.where(np.isnan(x), -1, x).astype(np.int64)  # truncated, as C++ casts to int
         lookup = np.zeros(listed.max() + 2, dtype=bool)  # its last entry stands for the rest
         lookup[listed] = True
-        return lookup[np.where((code >= 0) & (code <= listed.max()), code, -1)]
-    missing_type = node["missing_type"]
-    if missing_type == "NaN":
-        missing = np.isnan(x)
-    else:
-        x = np.where(np.isnan(x), 0.0, x) if zeroed is None else zeroed
-        if missing_type != "Zero":
-            return x <= node["threshold"]
-        missing = np.abs(x) <= ZERO
-    return np.where(missing, node["default_left"], x <= node["threshold"])
+        # missing as -1 (fmax skips NaN), the rest clipped to the lookup's ends, then truncated
+        # as C++ casts to int
+        code = np.clip(np.fmax(x, -1.0), -1.0, listed.max() + 1.0).astype(np.int64)
+        return lookup[code]
+    missing_type, threshold = node["missing_type"], node["threshold"]
+    if missing_type == "NaN":  # NaN compares False: negating the other test sends it left
+        return ~(x > threshold) if node["default_left"] else x <= threshold
+    x = np.where(np.isnan(x), 0.0, x) if zeroed is None else zeroed
+    if missing_type != "Zero":
+        return x <= threshold
+    return np.where(np.abs(x) <= ZERO, node["default_left"], x <= threshold)
