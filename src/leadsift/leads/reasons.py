@@ -165,7 +165,8 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
         parts = featurized[[f"{timestamp}_{part}" for part in TIME_PARTS]].to_numpy(dtype=float)
         # hour, weekday and month as one number, to format each distinct time once
         shown[timestamp] = each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
-    return pd.DataFrame(shown, index=featurized.index)
+    # as Python objects: pandas would copy every text into a string column
+    return pd.DataFrame(shown, index=featurized.index, dtype=object)
 
 
 def _level_text(collapse: RareLevelCollapser, column: str, value: Any) -> str:
