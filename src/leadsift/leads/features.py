@@ -194,15 +194,25 @@ class LevelCodes(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        """The codes, stored column by column (see `column_major`)."""
         check_is_fitted(self, "categories_")
-        codes = np.column_stack(
-            [
-                pd.Index(levels).get_indexer(X[column])
-                for column, levels in zip(self.feature_names_in_, self.categories_, strict=True)
-            ]
-        ).astype("float64")
+        codes = np.empty((len(X), len(self.categories_)), order="F")
+        for at, (column, levels) in enumerate(
+            zip(self.feature_names_in_, self.categories_, strict=True)
+        ):
+            codes[:, at] = pd.Index(levels).get_indexer(X[column])
         codes[codes < 0] = np.nan
         return codes
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
+
+
+def column_major(X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
+    """`X` as a float matrix stored column by column, as a frame's columns already are.
+
+    Every part of the encoded matrix is column-major so that joining them copies whole columns
+    (a row-major join of a 200,000-lead batch took 0.2 s, most of encoding it); LightGBM reads
+    either layout, and TreeSHAP reads the matrix feature by feature.
+    """
+    return np.asarray(X, dtype=np.float64, order="F")

@@ -26,6 +26,7 @@ from leadsift.leads.features import (
     LeadFeatures,
     LevelCodes,
     RareLevelCollapser,
+    column_major,
     derived_feature_names,
 )
 from leadsift.leads.schema import ColumnRoles
@@ -89,6 +90,7 @@ TRUSTED_TYPES = [
     "leadsift.leads.features.LeadFeatures",
     "leadsift.leads.features.LevelCodes",
     "leadsift.leads.features.RareLevelCollapser",
+    "leadsift.leads.features.column_major",
     "leadsift.leads.models.signed_log1p",
     "leadsift.leads.sales.SalesScorer",
     "lightgbm.basic.Booster",
@@ -128,9 +130,9 @@ def _encoder(family: Family, coverage: float, max_levels: int) -> Pipeline:
     )
 
 
-def _numeric(family: Family) -> Pipeline | str:
+def _numeric(family: Family) -> Pipeline | FunctionTransformer:
     if not family.scale_numeric:
-        return "passthrough"
+        return FunctionTransformer(column_major, feature_names_out="one-to-one")
     return Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
