@@ -7,7 +7,7 @@ the training split.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -16,15 +16,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from leadsift.core.contract import each_distinct, select_columns
+
 TIME_PARTS = ("hour", "weekday", "month")
-
-
-def each_distinct(values: np.ndarray, function: Callable[[Any], Any]) -> np.ndarray:
-    """`function` of each of `values`, called once per distinct value (missing included): a batch
-    repeats its levels, counts and times, so a million leads need thousands of calls, not
-    millions."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return np.array([function(v) for v in distinct.tolist()], dtype=object)[codes]
 
 
 def derived_feature_names(
@@ -55,7 +49,7 @@ def add_features(
     if interaction_groups:
         # one block of all members (selecting columns costs even a one-row call), summed per group
         members = list(dict.fromkeys(c for columns in interaction_groups.values() for c in columns))
-        counts = df[members].to_numpy(dtype="float64")
+        counts = select_columns(df, members).to_numpy(dtype="float64")
         position = {column: i for i, column in enumerate(members)}
         totals = np.column_stack(
             [

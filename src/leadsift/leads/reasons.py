@@ -28,7 +28,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from leadsift.core import treeshap
-from leadsift.leads.features import TIME_PARTS, RareLevelCollapser, each_distinct
+from leadsift.core.contract import each_distinct, select_columns
+from leadsift.leads.features import TIME_PARTS, RareLevelCollapser
 from leadsift.leads.metrics import Tiers
 
 OVERALL = "all interactions"  # the interaction total and the count of active groups
@@ -156,13 +157,14 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
         source = input_of(feature, groups, timestamp)
         if source not in shown and source != timestamp:
             numbers.setdefault(source, totals.get(source, source))
-    block = featurized[list(numbers.values())].to_numpy(dtype=float)  # one selection, not one each
+    block = select_columns(featurized, list(numbers.values())).to_numpy(dtype=float)
     for i, source in enumerate(numbers):
         shown[source] = each_distinct(
             block[:, i], lambda v, s=source: f"{s} = missing" if math.isnan(v) else f"{s} = {v:g}"
         )
     if timestamp:
-        parts = featurized[[f"{timestamp}_{part}" for part in TIME_PARTS]].to_numpy(dtype=float)
+        parts = select_columns(featurized, [f"{timestamp}_{part}" for part in TIME_PARTS])
+        parts = parts.to_numpy(dtype=float)
         # hour, weekday and month as one number, to format each distinct time once
         shown[timestamp] = each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
     # as Python objects: pandas would copy every text into a string column
@@ -195,8 +197,9 @@ def reason_columns(
     matrix, names = effects.to_numpy(), list(effects.columns)
     # a few leads (one served): formatting each text costs less than finding the repeats
     each = len(matrix) < FORMAT_EACH_BELOW
-    cells = values[names].to_numpy(dtype=object) if each else None
-    texts, codes = (None, None) if each else _coded(values[names])
+    values = select_columns(values, names)
+    cells = values.to_numpy(dtype=object) if each else None
+    texts, codes = (None, None) if each else _coded(values)
     rows = np.arange(len(matrix))
     out = {}
     for direction, sign in (("raises", 1), ("lowers", -1)):

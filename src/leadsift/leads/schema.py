@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import COLUMN, Rule, each_column, rule
+from leadsift.core.contract import COLUMN, Rule, each_column, rule, select_columns
 from leadsift.core.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
@@ -270,12 +270,17 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
     contract += rule(f"non-numeric {COLUMN}", numbers, lambda c: c.numbers.notna() | c.blank)
     contract += rule(f"non-finite {COLUMN}", numbers, lambda c: ~np.isinf(c.numbers.astype(float)))
     if counts:
-        contract += rule(f"negative {COLUMN}", numbers, lambda c: ~c.numbers[counts].lt(0))
+        contract += rule(
+            f"negative {COLUMN}", numbers, lambda c: ~select_columns(c.numbers, counts).lt(0)
+        )
     if flags:
         contract += rule(
             f"{COLUMN} not 0 or 1",
             numbers,
-            lambda c: c.numbers[flags].isin([0, 1]) | c.numbers[flags].isna(),
+            lambda c: (
+                select_columns(c.numbers, flags).isin([0, 1])
+                | select_columns(c.numbers, flags).isna()
+            ),
         )
     if roles.timestamp:
         contract += rule(
