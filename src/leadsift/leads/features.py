@@ -194,7 +194,7 @@ class LevelCodes(TransformerMixin, BaseEstimator):
         for at, (column, levels) in enumerate(
             zip(self.feature_names_in_, self.categories_, strict=True)
         ):
-            codes[:, at] = pd.Index(levels).get_indexer(X[column])
+            codes[:, at] = pd.Index(levels, dtype=object).get_indexer(X[column])
         codes[codes < 0] = np.nan
         return codes
 
