@@ -5,7 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.core.contract import COLUMN, WHITESPACE_RUN, contract_violations, rule, stacked
+from leadsift.core.contract import (
+    COLUMN,
+    WHITESPACE_RUN,
+    contract_violations,
+    each_distinct,
+    rule,
+    stacked,
+)
 from leadsift.core.io import InputError
 from leadsift.leads.cleaning import (
     LeadNormalizer,
@@ -53,6 +60,29 @@ def test_categorical_columns_are_normalized_per_distinct_value_as_one_by_one():
         assert out[column].index.equals(frame.index) and out[column].dtype == object
     assert out["city"].tolist() == ["mumbai", "pune", "mumbai", None, None, None, "pune"]
     assert out["source"].tolist()[0] == "bombay"  # the alias is the city column's only
+
+
+def test_each_distinct_calls_once_per_value_telling_equal_values_of_other_types_apart():
+    calls = []
+
+    def shown(value: object) -> str:
+        calls.append(value)
+        return repr(value)
+
+    out = each_distinct(np.array(["x", 1, 1.0, True, "x", 1, None], dtype=object), shown)
+    assert out.tolist() == ["'x'", "1", "1.0", "True", "'x'", "1", "None"]
+    assert len(calls) == 5
+    assert each_distinct(np.array(["b", "a", "b"], dtype=object), shown).tolist() == [
+        "'b'",
+        "'a'",
+        "'b'",
+    ]
+    assert len(calls) == 7
+
+
+def test_normalize_text_reads_numbers_and_flags_as_their_texts():
+    values = pd.Series([1, 1.0, True, " A ", None], dtype=object)
+    assert normalize_text(values, [], {}).tolist() == ["1", "1.0", "true", "a", None]
 
 
 def test_stacked_calls_once_on_distinct_texts_and_on_other_columns_whole():

@@ -121,7 +121,12 @@ def select_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 def each_distinct(values: np.ndarray, function: Callable[[Any], Any]) -> np.ndarray:
     """`function` of each of `values`, called once per distinct value (missing included): a batch
     repeats its levels, counts and times, so a million leads need thousands of calls, not
-    millions."""
+    millions. Values of mixed types are told apart by type too: Python holds 1, 1.0 and True
+    equal, which their texts are not."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):
+        typed = np.fromiter(((type(v), v) for v in values), dtype=object, count=len(values))
+        codes, distinct = pd.factorize(typed, use_na_sentinel=False)
+        return np.array([function(v) for _, v in distinct.tolist()], dtype=object)[codes]
     codes, distinct = pd.factorize(values, use_na_sentinel=False)
     return np.array([function(v) for v in distinct.tolist()], dtype=object)[codes]
 

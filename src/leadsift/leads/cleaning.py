@@ -47,29 +47,21 @@ def normalize_text(
         placeholders=frozenset(str(v).strip().lower() for v in missing_values),
         aliases={str(k).lower(): str(v).lower() for k, v in aliases.items()},
     )
-    return pd.Series(each_distinct(_texts(values), level), index=values.index, dtype=object)
+    cells = values.to_numpy(dtype=object)
+    return pd.Series(each_distinct(cells, level), index=values.index, dtype=object)
 
 
 def normalize_level(
-    value: str | None, placeholders: Collection[str], aliases: Mapping[str, str]
+    value: Any, placeholders: Collection[str], aliases: Mapping[str, str]
 ) -> str | None:
     """One level as text: trimmed, each run of whitespace one space (what Python's `str.split`
     splits on), lower case; blank or a placeholder is missing (None); an alias its canonical."""
     if pd.isna(value):
         return None
-    text = " ".join(value.split()).lower()
+    text = " ".join(str(value).split()).lower()
     if not text or text in placeholders:
         return None
     return aliases.get(text, text)
-
-
-def _texts(values: pd.Series) -> np.ndarray:
-    """The values as text (missing stays missing). Only a column holding other than text is
-    converted, by pandas: Python holds 1, 1.0 and True equal, which their texts are not."""
-    cells = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
-        return cells
-    return values.astype("string").to_numpy(dtype=object, na_value=None)
 
 
 def normalize_categorical(

@@ -247,6 +247,11 @@ def _one_of(values: pd.Series, classes: tuple[str, str]) -> pd.Series:
     return labels.isin(classes) | labels.isna()
 
 
+def _zero_one_or_missing(numbers: pd.DataFrame) -> pd.DataFrame:
+    """0 or 1, or missing (a blank or unreadable number breaks another rule)."""
+    return numbers.isin([0, 1]) | numbers.isna()
+
+
 def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) -> list[Rule]:
     """The row-level contract of a raw lead table, derived from the column roles.
 
@@ -277,10 +282,7 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
         contract += rule(
             f"{COLUMN} not 0 or 1",
             numbers,
-            lambda c: (
-                select_columns(c.numbers, flags).isin([0, 1])
-                | select_columns(c.numbers, flags).isna()
-            ),
+            lambda c: _zero_one_or_missing(select_columns(c.numbers, flags)),
         )
     if roles.timestamp:
         contract += rule(
