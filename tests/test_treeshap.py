@@ -43,25 +43,23 @@ def test_batch_values_are_lightgbms_own_treeshap(settings):
     )
 
 
-def test_goes_left_follows_lightgbms_rules_for_missing_values():
+@pytest.mark.parametrize(
+    ("missing_type", "default_left", "expected"),
+    [
+        ("None", False, [True, True, True, False, False]),  # missing read as 0
+        ("NaN", False, [False, True, True, False, False]),
+        ("Zero", False, [False, False, False, False, False]),  # 0 and tiny are missing
+        ("NaN", True, [True, True, True, False, False]),
+        ("Zero", True, [True, True, True, False, False]),
+    ],
+)
+def test_goes_left_follows_lightgbms_rules_for_missing_values(missing_type, default_left, expected):
     x = np.array([np.nan, 0.0, 1e-40, 2.0, 5.0])
-    numeric = {"decision_type": "<=", "threshold": 1.5, "default_left": False}
-    assert treeshap.goes_left(numeric | {"missing_type": "None"}, x).tolist() == [
-        True, True, True, False, False,
-    ]  # fmt: skip
-    assert treeshap.goes_left(numeric | {"missing_type": "NaN"}, x).tolist() == [
-        False, True, True, False, False,
-    ]  # fmt: skip
-    assert treeshap.goes_left(numeric | {"missing_type": "Zero"}, x).tolist() == [
-        False, False, False, False, False,
-    ]  # fmt: skip
-    default_left = numeric | {"default_left": True}
-    assert treeshap.goes_left(default_left | {"missing_type": "NaN"}, x).tolist() == [
-        True, True, True, False, False,
-    ]  # fmt: skip
-    assert treeshap.goes_left(default_left | {"missing_type": "Zero"}, x).tolist() == [
-        True, True, True, False, False,
-    ]  # fmt: skip
+    node = {"decision_type": "<=", "threshold": 1.5, "default_left": default_left}
+    assert treeshap.goes_left(node | {"missing_type": missing_type}, x).tolist() == expected
+
+
+def test_goes_left_follows_lightgbms_rules_for_categorical_codes():
     categorical = {"decision_type": "==", "threshold": "0||5", "missing_type": "NaN"}
     codes = np.array([np.nan, 0.0, -1.0, 5.0, 3.0, -0.5, 5.9, 1e30, -1e30, 6.0])
     assert treeshap.goes_left(categorical, codes).tolist() == [
