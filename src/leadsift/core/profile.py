@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from leadsift.core.config import SHARE, Rule, between, integer
-from leadsift.core.contract import blank, parse_numbers
+from leadsift.core.contract import blank, duplicate_rows, parse_numbers
 
 QUANTILES = {"min": 0, "p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99, "max": 1}
 MISSING_LEVEL = "(missing)"
@@ -386,7 +386,7 @@ def profile_table(
         "table": {
             "rows": len(df),
             "columns": df.shape[1],
-            "duplicate_rows": int(df.duplicated().sum()),
+            "duplicate_rows": int(duplicate_rows(df).sum()),
             "memory_mb": float(df.memory_usage(deep=True).sum() / 2**20),
         },
         "columns": columns,

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import Cleaned, contract_violations, parse_numbers, squeeze
+from leadsift.core.contract import (
+    Cleaned,
+    contract_violations,
+    duplicate_rows,
+    parse_numbers,
+    squeeze,
+)
 from leadsift.core.io import InputError
 from leadsift.customers.schema import (
     TransactionRoles,
@@ -134,13 +140,13 @@ def clean_transactions(
     With `history` (clean lines of earlier exports), a cancellation may match a purchase there.
     """
     lines = canonical(raw, roles)
-    duplicate = lines.drop(columns="cancels_invoice").duplicated(keep="first")
+    duplicate = duplicate_rows(lines.drop(columns="cancels_invoice"))
     # The contract checks the raw columns in place (no copy of the kept lines: at millions of
     # lines that copy was the stage's peak memory); duplicates' reasons are dropped after.
     reasons = contract_violations(
         transaction_contract(roles),
         raw[roles.columns].assign(_cancellation=lines["cancellation"]),
-    )[~duplicate.to_numpy()]
+    )[~duplicate]
     kept = lines[~duplicate]
     del lines  # the kept lines are a copy
     valid = kept[reasons.isna()]

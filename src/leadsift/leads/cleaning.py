@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from leadsift.core.contract import (
     Cleaned,
     contract_violations,
+    duplicate_rows,
     each_distinct,
     parse_numbers,
     select_columns,
@@ -179,7 +180,7 @@ def clean_leads(
         df[roles.target] = encode_target(raw[roles.target], classes)
     df = select_columns(df, [roles.id_column, *roles.model_inputs, *target])
 
-    duplicate = df.drop(columns=ROW_ID, errors="ignore").duplicated(keep="first").to_numpy()
+    duplicate = duplicate_rows(df.drop(columns=ROW_ID, errors="ignore"))
     kept = np.flatnonzero(~duplicate)  # the contract sees each row once (ids must be unique)
     reasons = contract_violations(
         lead_contract(roles, classes), raw if len(kept) == len(raw) else raw.iloc[kept]
