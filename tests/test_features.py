@@ -1,12 +1,15 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.preprocessing import OrdinalEncoder
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from leadsift.leads.features import (
+    DirectColumnTransformer,
     LevelCodes,
     RareLevelCollapser,
     add_features,
+    column_major,
     derived_feature_names,
     levels_to_keep,
 )
@@ -90,6 +93,37 @@ def test_level_codes_are_ordinal_encoders_codes_with_unseen_levels_missing():
     codes = LevelCodes().fit(train)
     np.testing.assert_array_equal(codes.transform(later), ordinal.transform(later))
     np.testing.assert_array_equal(codes.transform(later)[:, 0], [1.0, np.nan, 0.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [
+            ("codes", LevelCodes(), ["city", "os"]),
+            ("numbers", FunctionTransformer(column_major), ["n"]),
+        ],
+        [("onehot", OneHotEncoder(sparse_output=False, handle_unknown="ignore"), ["city"])],
+        [("none", LevelCodes(), []), ("scaled", StandardScaler(), ["n", "m"])],
+        [("sparse", OneHotEncoder(handle_unknown="ignore"), ["os"])],
+        [("kept", "passthrough", ["n"]), ("onehot", OneHotEncoder(sparse_output=False), ["os"])],
+    ],
+)
+def test_direct_column_transformer_transforms_as_scikit_learns(parts):
+    train = pd.DataFrame(
+        {"city": ["pune", "agra", "goa", "agra"], "os": ["ios", "web"] * 2, "n": [1.0, 2, 3, 4]}
+    ).assign(m=[0.5, np.nan, 2, 1], unused=list("abcd"))
+    later = train.iloc[::-1].assign(city=["delhi", "goa", None, "pune"], n=[9.0, -1, np.nan, 0])
+    direct = DirectColumnTransformer(parts).fit(train)
+    reference = ColumnTransformer(parts).fit(train)
+    for frame in (later, later.iloc[[2]]):
+        got, expected = direct.transform(frame), reference.transform(frame)
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(
+            got.toarray() if hasattr(got, "toarray") else got,
+            expected.toarray() if hasattr(expected, "toarray") else expected,
+        )
+    if isinstance(parts[0][1], LevelCodes) and parts[0][2]:  # the encoded matrix stays column-major
+        assert direct.transform(later).flags.f_contiguous
 
 
 @pytest.mark.parametrize("kwargs", [{"coverage": 0.0}, {"coverage": 1.5}, {"max_levels": 0}])

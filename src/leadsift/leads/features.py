@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
 from sklearn.utils.validation import check_is_fitted
 
 from leadsift.core.contract import each_distinct, select_columns
@@ -210,3 +211,32 @@ def column_major(X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
     either layout, and TreeSHAP reads the matrix feature by feature.
     """
     return np.asarray(X, dtype=np.float64, order="F")
+
+
+class DirectColumnTransformer(ColumnTransformer):
+    """scikit-learn's `ColumnTransformer`, whose `transform` of a frame calls the fitted parts
+    directly and joins their matrices.
+
+    The parent's `transform` checks the columns, routes metadata and dispatches each part through
+    joblib: about 1 ms a call, half of encoding one served lead. Fitting, the fitted parts and
+    their names (what the reasons and the training summary read) stay scikit-learn's; anything
+    but parts named by lists of columns of a frame that give arrays takes the parent's path
+    (sparse parts, `passthrough`, a frame output, ...).
+    """
+
+    def transform(self, X: pd.DataFrame, **params: Any) -> np.ndarray:  # noqa: N803
+        check_is_fitted(self)
+        parts = [(part, columns) for _, part, columns in self.transformers_ if part != "drop"]
+        if (
+            params
+            or not isinstance(X, pd.DataFrame)
+            or self.sparse_output_
+            or any(isinstance(part, str) or not isinstance(names, list) for part, names in parts)
+            or getattr(self, "_sklearn_output_config", {}).get("transform", "default") != "default"
+        ):
+            return super().transform(X, **params)
+        # a part without columns is skipped (and left unfitted) by the parent too
+        matrices = [part.transform(select_columns(X, names)) for part, names in parts if names]
+        if not all(isinstance(matrix, np.ndarray) for matrix in matrices):  # sparse, a frame...
+            return super().transform(X)
+        return np.hstack(matrices)

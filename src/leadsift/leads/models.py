@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from lightgbm import LGBMClassifier
 from sklearn.base import ClassifierMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -23,6 +22,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from leadsift.leads.cleaning import LeadNormalizer, cleaning_options
 from leadsift.leads.features import (
+    DirectColumnTransformer,
     LeadFeatures,
     LevelCodes,
     RareLevelCollapser,
@@ -87,6 +87,7 @@ TRUSTED_TYPES = [
     "collections.OrderedDict",
     "functools.partial",
     "leadsift.leads.cleaning.LeadNormalizer",
+    "leadsift.leads.features.DirectColumnTransformer",
     "leadsift.leads.features.LeadFeatures",
     "leadsift.leads.features.LevelCodes",
     "leadsift.leads.features.RareLevelCollapser",
@@ -163,7 +164,7 @@ def build_pipeline(
     numeric = roles.numeric_inputs + derived_feature_names(
         roles.interaction_groups, roles.timestamp
     )
-    encode = ColumnTransformer(
+    encode = DirectColumnTransformer(
         [
             ("categorical", _encoder(spec, coverage, max_levels), categorical),
             ("numeric", _numeric(spec), numeric),
