@@ -126,6 +126,14 @@ def test_direct_column_transformer_transforms_as_scikit_learns(parts):
         assert direct.transform(later).flags.f_contiguous
 
 
+def test_direct_column_transformer_keeps_scikit_learns_frame_output():
+    train = pd.DataFrame({"os": ["ios", "web", "ios"], "n": [1.0, 2.0, np.nan]})
+    parts = [("onehot", OneHotEncoder(sparse_output=False), ["os"]), ("n", StandardScaler(), ["n"])]
+    direct = DirectColumnTransformer(parts).set_output(transform="pandas").fit(train)
+    reference = ColumnTransformer(parts).set_output(transform="pandas").fit(train)
+    pd.testing.assert_frame_equal(direct.transform(train), reference.transform(train))
+
+
 @pytest.mark.parametrize("kwargs", [{"coverage": 0.0}, {"coverage": 1.5}, {"max_levels": 0}])
 def test_collapser_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError, match=r"coverage|max_levels"):

@@ -230,13 +230,11 @@ class DirectColumnTransformer(ColumnTransformer):
         if (
             params
             or not isinstance(X, pd.DataFrame)
-            or self.sparse_output_
             or any(isinstance(part, str) or not isinstance(names, list) for part, names in parts)
-            or getattr(self, "_sklearn_output_config", {}).get("transform", "default") != "default"
         ):
             return super().transform(X, **params)
         # a part without columns is skipped (and left unfitted) by the parent too
         matrices = [part.transform(select_columns(X, names)) for part, names in parts if names]
-        if not all(isinstance(matrix, np.ndarray) for matrix in matrices):  # sparse, a frame...
-            return super().transform(X)
+        if not all(isinstance(matrix, np.ndarray) for matrix in matrices):  # sparse, frames
+            return super().transform(X)  # (`set_output` reaches the parts too)
         return np.hstack(matrices)
