@@ -130,7 +130,7 @@ def saved_sales(saved_model, prepared, roles, tmp_path_factory) -> tuple[SalesSc
     scorer = SalesScorer.package(saved_model[0], TIERS, roles)
     path = tmp_path_factory.mktemp("sales") / "sales"
     example = raw_records(prepared, roles).head(5)
-    save_model(scorer, path, example, TRUSTED_TYPES, predict_fn="predict")
+    save_model(scorer, path, example, TRUSTED_TYPES, predict_fn="predict", signature=False)
     return scorer, path
 
 

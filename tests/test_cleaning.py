@@ -11,6 +11,8 @@ from leadsift.core.contract import (
     contract_violations,
     duplicate_rows,
     each_distinct,
+    numbers_where_parsed,
+    parse_numbers,
     rule,
     stacked,
 )
@@ -128,6 +130,27 @@ def test_stacked_calls_once_on_distinct_texts_and_on_other_columns_whole():
     assert out["a"].tolist() == ["1", "1.0", "True", "'x'"]
     assert out["b"].tolist() == ["'x'", "'x'", "nan", "'y'"]  # a text column's missing: NaN
     assert out.index.equals(frame.index)
+
+
+def test_numbers_where_parsed_parses_columns_whose_every_text_parses_keeping_the_rest():
+    frame = pd.DataFrame(
+        {
+            "city": ["pune", "goa"],
+            "a": [" 3 ", "  "],  # a number and a blank: parsed
+            "b": ["2", "two"],  # text that is not a number: kept for the contract to name
+            "c": [1.5, None],  # numbers already
+            "d": ["1e3", None],
+        },
+        index=[5, 9],
+    )
+    out = numbers_where_parsed(frame, ["a", "b", "c", "d"])
+    assert list(out.columns) == list(frame.columns) and out.index.equals(frame.index)
+    assert out["a"].tolist()[0] == 3.0 and np.isnan(out["a"].tolist()[1])
+    pd.testing.assert_series_equal(out["d"], parse_numbers(frame["d"]))
+    for kept in ("city", "b", "c"):
+        pd.testing.assert_series_equal(out[kept], frame[kept])
+    assert numbers_where_parsed(frame, ["c"]) is frame  # nothing to parse
+    assert numbers_where_parsed(frame, ["b"]) is frame  # nothing that parses whole
 
 
 def test_whitespace_run_is_pythons_whitespace_class_on_every_code_point():

@@ -2,6 +2,7 @@
 break the contract, the same from the saved MLflow model as from the object that was saved."""
 
 import io
+import json
 
 import mlflow.pyfunc
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+from mlflow.pyfunc.scoring_server import infer_and_parse_data
 
 from leadsift.core import treeshap
 from leadsift.core.contract import blank
@@ -60,6 +62,18 @@ def test_records_that_break_the_contract_are_refused_naming_row_and_column(
     assert message.startswith("2 lead record(s) break the lead contract")
     with pytest.raises(MlflowException, match=r"every row: missing column\(s\) \['platform'\]"):
         scorer.predict(records.drop(columns="platform"))
+    with pytest.raises(MlflowException, match="no lead records to score"):
+        scorer.predict(records.head(0))
+    # JSON can put a list or an object where a value belongs
+    nested = records.head(3).reset_index(drop=True)
+    nested[count] = pd.Series([0, 1, [1, 2]], dtype=object)
+    nested["city"] = pd.Series(["pune", "pune", {"name": "pune"}], dtype=object)
+    with pytest.raises(MlflowException) as refused:
+        scorer.predict(nested)
+    assert refused.value.message.startswith(
+        f"1 lead record(s) break the lead contract and were not scored: row 2: city is a dict, "
+        f"not one value; {count} is a list, not one value."
+    )
     # the rows that meet it get the same answer alone
     fine = bad.drop(index=[1, 3])
     pd.testing.assert_frame_equal(scorer.predict(fine), scorer.answer(fine))
@@ -69,8 +83,18 @@ def test_the_saved_sales_model_answers_as_the_object_did(saved_sales, records):
     scorer, path = saved_sales
     loaded = load_model(path, TRUSTED_TYPES)
     assert (loaded.cold_below, loaded.hot_from, loaded.tier_names) == (0.2, 0.6, TIERS.names)
-    served = mlflow.pyfunc.load_model(str(path)).predict(records)
-    pd.testing.assert_frame_equal(served, scorer.predict(records))
+    pyfunc = mlflow.pyfunc.load_model(str(path))
+    pd.testing.assert_frame_equal(pyfunc.predict(records), scorer.predict(records))
+    # the contract checks the input; the example still shows the columns
+    assert pyfunc.metadata.signature is None
+    assert (path / "serving_input_example.json").exists()
+    # as JSON sends them: text, numbers and missing values, as MLflow's server parses them
+    as_json = json.loads(records.head(20).to_json(orient="records"))
+    as_text = records.head(20).astype(str).where(records.head(20).notna(), None)
+    for body in (as_json, json.loads(as_text.to_json(orient="records"))):
+        parsed = infer_and_parse_data({"dataframe_records": body})
+        expected = scorer.predict(records.head(20).reset_index(drop=True))
+        pd.testing.assert_frame_equal(pyfunc.predict(parsed), expected)
     # the model's pinned environment has what its code imports
     pins = {p.partition("==")[0] for p in (path / "requirements.txt").read_text().split()}
     assert {"lightgbm", "mlflow", "skops"} <= pins

@@ -62,10 +62,10 @@ def test_a_lead_breaking_the_contract_gets_a_400_naming_the_column(server, roles
 @pytest.mark.parametrize(
     ("payload", "says"),
     [
-        ({"dataframe_records": [{"city": "pune"}]}, "Failed to enforce schema"),  # columns missing
+        ({"dataframe_records": [{"city": "pune"}]}, "every row: missing column(s) ['platform'"),
         ({"records": []}, "exactly one of the input fields"),
         ({"dataframe_split": {"columns": ["x"]}}, "must have 'data' field"),
-        ({"dataframe_records": []}, "Failed to enforce schema"),  # an empty batch
+        ({"dataframe_records": []}, "no lead records to score"),
     ],
 )
 def test_malformed_payloads_get_a_400_that_says_what_is_wrong(server, payload, says):

@@ -182,6 +182,30 @@ def parse_numbers(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
+def numbers_where_parsed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`frame` with each text column among `columns` replaced by its numbers (`parse_numbers`)
+    where every cell of it parses or is blank; a column holding other text stays as it came, for
+    the contract to name. The contract and the steps after it then skip parsing, which on a
+    single record is mostly the fixed cost of pandas calls on text columns."""
+    text = text_columns(select_columns(frame, columns))
+    if not text:
+        return frame
+    raw = select_columns(frame, text)
+    numbers = parse_numbers(raw)
+    rows, cols = np.nonzero(numbers.isna().to_numpy() & raw.notna().to_numpy())
+    if len(rows):  # not a number: blank text is missing, other text stays for the contract
+        cells = pd.Series(raw.to_numpy(dtype=object)[rows, cols], dtype=object)
+        kept = set(cols[~blank(cells).to_numpy()].tolist())
+        text = [column for i, column in enumerate(text) if i not in kept]
+    if not text:
+        return frame
+    # the numbers as one block: a frame of many one-column blocks costs per block in each step
+    parsed = set(text)
+    others = [column for column in frame.columns if column not in parsed]
+    joined = pd.concat([select_columns(frame, others), select_columns(numbers, text)], axis=1)
+    return select_columns(joined, frame.columns)
+
+
 def blank(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """Missing, or text that is empty once trimmed."""
     if isinstance(values, pd.DataFrame):

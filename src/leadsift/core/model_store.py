@@ -166,12 +166,14 @@ def _flavor_arguments(
     code_dir: Path,
     trusted: Sequence[str],
     predict_fn: str,
+    *,
+    signature: bool = True,
 ) -> dict[str, Any]:
     """What `save_model` and `log_model` both pass to mlflow.sklearn: one model format, two uses."""
     from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow costs ~1.5 s to import
 
     return {
-        "signature": infer_signature(example, getattr(pipeline, predict_fn)(example)),
+        "signature": signature and infer_signature(example, getattr(pipeline, predict_fn)(example)),
         "input_example": example,
         "pyfunc_predict_fn": predict_fn,
         "pip_requirements": requirements(trusted),
@@ -187,9 +189,15 @@ def save_model(
     example: pd.DataFrame,
     trusted: Sequence[str],
     predict_fn: str = "predict_proba",
+    *,
+    signature: bool = True,
 ) -> None:
     """Save a fitted estimator as an MLflow model whose pyfunc answers with `predict_fn`; skops
-    will load only the `trusted` types beyond scikit-learn's own."""
+    will load only the `trusted` types beyond scikit-learn's own.
+
+    With `signature`, the model carries one inferred from `example`, which MLflow shows, and which
+    its pyfunc and scoring server cast and check every input by, column by column. Without it (a
+    model that checks its own input), the input example still shows the columns."""
     import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
     from mlflow.models import Model  # noqa: PLC0415
 
@@ -203,7 +211,9 @@ def save_model(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         staged = Path(tmp) / "model"
-        arguments = _flavor_arguments(pipeline, example, Path(tmp), trusted, predict_fn)
+        arguments = _flavor_arguments(
+            pipeline, example, Path(tmp), trusted, predict_fn, signature=signature
+        )
         mlflow.sklearn.save_model(pipeline, staged, mlflow_model=stamp, **arguments)
         _canonical_skops(staged / "model.skops")
         meta = Model.load(staged)
