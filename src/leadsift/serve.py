@@ -12,7 +12,8 @@ segment number (`predict`); reports/customers/segments.json names the segments.
 
 It runs what `mlflow models serve --env-manager local` runs (MLflow's scoring-server app under
 uvicorn, in this environment), started here so that several workers answer keep-alive requests
-without the delay described at `listening_socket`.
+without the delay described at `listening_socket`, and with the loaded model kept out of the
+garbage collector's full collections (`leadsift.scoring_app`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from leadsift.core.io import InputError
 from leadsift.core.tracking import alias_version, tracking_uri
 from leadsift.promotion import MODELS
 
-APP = "mlflow.pyfunc.scoring_server.app:app"  # the app `mlflow models serve` runs
+APP = "leadsift.scoring_app:app"  # the app `mlflow models serve` runs, the model frozen in
 
 
 def listening_socket(config: uvicorn.Config) -> socket.socket:
