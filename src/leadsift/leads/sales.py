@@ -114,8 +114,9 @@ def checked_records(records: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataF
         return records, [f"every row: missing column(s) {missing}"]
     # JSON can nest a list or an object where a value belongs; a CSV cannot
     nested: dict[int, list[str]] = {}
+    dtypes = records.dtypes  # once: each column looked up costs more than the check
     for column in roles.model_inputs:
-        if pd.api.types.is_object_dtype(records[column].dtype):
+        if pd.api.types.is_object_dtype(dtypes[column]):
             for row, value in enumerate(records[column].tolist()):
                 if not pd.api.types.is_scalar(value):
                     kind = type(value).__name__
