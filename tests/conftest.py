@@ -15,7 +15,7 @@ from leadsift.customers import synth as customers_synth
 from leadsift.leads.cleaning import clean_leads, cleaning_options
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
-from leadsift.leads.sales import SalesScorer
+from leadsift.leads.sales import SalesScorer, save_sales_model
 from leadsift.leads.schema import ColumnRoles, raw_records
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.repo import Repo
@@ -130,7 +130,7 @@ def saved_sales(saved_model, prepared, roles, tmp_path_factory) -> tuple[SalesSc
     scorer = SalesScorer.package(saved_model[0], TIERS, roles)
     path = tmp_path_factory.mktemp("sales") / "sales"
     example = raw_records(prepared, roles).head(5)
-    save_model(scorer, path, example, TRUSTED_TYPES, predict_fn="predict", signature=False)
+    save_sales_model(scorer, path, example)
     return scorer, path
 
 

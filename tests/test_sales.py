@@ -89,11 +89,12 @@ def test_the_saved_sales_model_answers_as_the_object_did(saved_sales, records):
     assert pyfunc.metadata.signature is None
     assert (path / "serving_input_example.json").exists()
     # as JSON sends them: text, numbers and missing values, as MLflow's server parses them
-    as_json = json.loads(records.head(20).to_json(orient="records"))
-    as_text = records.head(20).astype(str).where(records.head(20).notna(), None)
-    for body in (as_json, json.loads(as_text.to_json(orient="records"))):
-        parsed = infer_and_parse_data({"dataframe_records": body})
-        expected = scorer.predict(records.head(20).reset_index(drop=True))
+    some = records.head(20).reset_index(drop=True)
+    expected = scorer.predict(some)
+    for sent in (some, some.astype(str).where(some.notna(), None)):
+        parsed = infer_and_parse_data(
+            {"dataframe_records": json.loads(sent.to_json(orient="records"))}
+        )
         pd.testing.assert_frame_equal(pyfunc.predict(parsed), expected)
     # the model's pinned environment has what its code imports
     pins = {p.partition("==")[0] for p in (path / "requirements.txt").read_text().split()}

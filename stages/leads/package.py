@@ -13,11 +13,11 @@ import pandas as pd
 
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
-from leadsift.core.model_store import load_model, save_model
+from leadsift.core.model_store import load_model
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.params import RULES
-from leadsift.leads.sales import SalesScorer
+from leadsift.leads.sales import SalesScorer, save_sales_model
 from leadsift.leads.schema import ColumnRoles, raw_records
 
 log = logging.getLogger("leadsift.package")
@@ -36,11 +36,7 @@ def main() -> None:
     tiers = Tiers.from_evaluation(evaluation, params["business"]["tiers"])
     scorer = SalesScorer.package(load_model(args.model_dir, TRUSTED_TYPES), tiers, roles)
     example = raw_records(pd.read_parquet(args.validation), roles).head(5)
-    # no MLflow signature: the lead contract checks the records (`SalesScorer.predict`), naming
-    # row and column; a signature would have MLflow cast and check each column twice more first
-    save_model(
-        scorer, args.sales_dir, example, TRUSTED_TYPES, predict_fn="predict", signature=False
-    )
+    save_sales_model(scorer, args.sales_dir, example)
     log.info(
         "saved %s: junk below %.3f, %s from %.3f, with%s reasons",
         args.sales_dir,

@@ -195,8 +195,8 @@ def numbers_where_parsed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Data
     rows, cols = np.nonzero(numbers.isna().to_numpy() & raw.notna().to_numpy())
     if len(rows):  # not a number: blank text is missing, other text stays for the contract
         cells = pd.Series(raw.to_numpy(dtype=object)[rows, cols], dtype=object)
-        kept = set(cols[~blank(cells).to_numpy()].tolist())
-        text = [column for i, column in enumerate(text) if i not in kept]
+        unparsed = set(cols[~blank(cells).to_numpy()].tolist())
+        text = [column for i, column in enumerate(text) if i not in unparsed]
     if not text:
         return frame
     # the numbers as one block: a frame of many one-column blocks costs per block in each step

@@ -172,8 +172,10 @@ def _flavor_arguments(
     """What `save_model` and `log_model` both pass to mlflow.sklearn: one model format, two uses."""
     from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow costs ~1.5 s to import
 
+    # False is MLflow's word for no signature, not even one inferred from the example
+    inferred = signature and infer_signature(example, getattr(pipeline, predict_fn)(example))
     return {
-        "signature": signature and infer_signature(example, getattr(pipeline, predict_fn)(example)),
+        "signature": inferred,
         "input_example": example,
         "pyfunc_predict_fn": predict_fn,
         "pip_requirements": requirements(trusted),
