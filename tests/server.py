@@ -1,4 +1,4 @@
-"""MLflow's scoring server started the way `make serve` starts it, for end-to-end tests."""
+"""The scoring server started the way `make serve` starts it, for end-to-end tests."""
 
 from __future__ import annotations
 

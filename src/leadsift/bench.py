@@ -627,9 +627,10 @@ def bench_serving(
     built: Path, requests: int = 1000, clients: int = 8, concurrent_requests: int = 2000
 ) -> list[Result]:
     """Latency of single-lead requests to `make serve`'s server (the sales model: score, tier and
-    reasons) over loopback, after a warm-up: one client on a keep-alive connection (numbers as
-    JSON numbers; then half as many with every value as text, as a CSV row or the documented curl
-    sends them), then `clients` concurrent clients sharing `concurrent_requests`. The leads are
+    reasons) over loopback, after a warm-up: one client (numbers as JSON numbers; then half as many
+    with every value as text, as a CSV row or the documented curl sends them), then `clients`
+    concurrent clients sharing `concurrent_requests`. Each client keeps its connection open as a
+    CRM's would; the server closes it after each answer, and the client reconnects. The leads are
     drawn dirty and cleaned as batch scoring cleans them, so each meets the contract and gets a
     200."""
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415

@@ -1,4 +1,4 @@
-"""`make serve`: MLflow's own scoring server for a pipeline's champion, on 127.0.0.1.
+"""`make serve`: a pipeline's champion over HTTP, with MLflow's scoring protocol, on 127.0.0.1.
 
     python -m leadsift.serve [--pipeline leads|customers] [--model URI_OR_DIR] [--port 5001]
                              [--workers 2]
@@ -10,23 +10,23 @@ the row, column and problem. The segmentation takes customer
 summaries, the columns of data/customers/processed/customers.parquet, and returns each customer's
 segment number (`predict`); reports/customers/segments.json names the segments.
 
-It runs what `mlflow models serve --env-manager local` runs (MLflow's scoring-server app under
-uvicorn, in this environment), started here so that several workers answer keep-alive requests
-without the delay described at `listening_socket`, and with the loaded model kept out of the
-garbage collector's full collections (`leadsift.scoring_app`).
+It answers with MLflow's scoring protocol (`leadsift.scoring_app`: MLflow's own `invocations`
+function, the one `mlflow models serve` calls) under gunicorn's sync workers, each with its own copy
+of the model: a worker takes a new connection only when idle, so concurrent requests go to a free
+worker. OpenMP threads wait passively (OMP_WAIT_POLICY, unless set): LightGBM predicts on two
+threads, and after each one-lead prediction its idle thread spun for a while on the other core,
+which the other worker and the clients needed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 
-import uvicorn
 from mlflow.artifacts import download_artifacts
+from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
 from mlflow.pyfunc import scoring_server
-from uvicorn.supervisors import Multiprocess
 
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
@@ -34,21 +34,25 @@ from leadsift.core.io import InputError
 from leadsift.core.tracking import alias_version, tracking_uri
 from leadsift.promotion import MODELS
 
-APP = "leadsift.scoring_app:app"  # the app `mlflow models serve` runs, the model frozen in
+APP = "leadsift.scoring_app:create_app()"  # each worker loads the model, then freezes it
 
 
-def listening_socket(config: uvicorn.Config) -> socket.socket:
-    """uvicorn's listening socket for `config`, declared TCP. uvicorn creates it with protocol 0,
-    its accepted connections inherit that, and asyncio switches Nagle's algorithm off
-    (TCP_NODELAY) only on sockets that say IPPROTO_TCP: with two or more workers each keep-alive
-    request past the first then waited about 40 ms for a delayed ACK (uvicorn issue #3149)."""
-    bound = config.bind_socket()
-    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+def gunicorn_command(host: str, port: int, workers: int, timeout: int) -> list[str]:
+    """gunicorn serving `APP` on host:port with `workers` sync workers; a request that takes
+    longer than `timeout` seconds has its worker restarted (MLflow's server answers 504)."""
+    return [
+        sys.executable, "-m", "gunicorn", APP,
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--worker-class", "sync",
+        "--timeout", str(timeout),
+        "--no-control-socket",  # several servers on one machine would share its one path
+    ]  # fmt: skip
 
 
 def serve(model: str, host: str, port: int, workers: int) -> None:
-    """MLflow's scoring server for `model` (a directory, or a URI such as models:/) on
-    host:port, with `workers` server processes, each holding its own copy of the model."""
+    """Serve `model` (a directory, or a URI such as models:/) on host:port with `workers`
+    processes, each holding its own copy of the model. This process becomes gunicorn's."""
     if os.path.isdir(model):
         local = model
     elif ":/" in model:  # models:/, runs:/, file:// ...
@@ -57,13 +61,10 @@ def serve(model: str, host: str, port: int, workers: int) -> None:
         raise InputError(f"{model}: no such model directory; pass one, or a models:/ URI")
     print(f"serving {model} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)
     _, environment = scoring_server.get_cmd(local, port, host, nworkers=workers)
-    os.environ.update(environment)  # where the app finds the model, and its request timeout
-    config = uvicorn.Config(APP, host=host, port=port, workers=workers)
-    sockets = [listening_socket(config)]
-    if workers > 1:
-        Multiprocess(config, sockets=sockets).run()
-    else:
-        uvicorn.Server(config).run(sockets=sockets)
+    environment.setdefault("OMP_WAIT_POLICY", "passive")  # read when OpenMP loads, in a worker
+    timeout = int(environment[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name])
+    command = gunicorn_command(host, port, workers, timeout)
+    os.execve(command[0], command, environment)
 
 
 def main() -> None:
@@ -78,7 +79,7 @@ def main() -> None:
         type=int,
         default=2,
         help="server processes answering in parallel, each with its own copy of the model "
-        "(default: 2, one per core of a small machine; concurrent requests queue for them)",
+        "(default: 2, one per core of a small machine; concurrent requests wait for a free one)",
     )
     args = parser.parse_args()
     name = read_params()["mlflow"]["models"][args.pipeline]
