@@ -4,16 +4,14 @@ concurrent clients' requests shared by both workers."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import psutil
 import pytest
 
+from leadsift.bench import post_concurrently
 from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.synth import Dirt, generate_leads
@@ -92,23 +90,11 @@ def test_concurrent_clients_are_shared_by_both_workers(server, roles, cleaning):
     assert [w.environ().get("OMP_WAIT_POLICY") for w in workers] == ["passive", "passive"]
     leads = clean_batch(roles, cleaning).to_dict("records")
 
-    def client(_: int) -> list[int]:
-        connection, statuses = http.client.HTTPConnection(host, int(port), timeout=30), []
-        for lead in leads * 2:
-            body = json.dumps({"dataframe_records": [lead]})
-            connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            statuses.append(response.status)
-        connection.close()
-        return statuses
-
     def busy() -> list[float]:
         return [sum(w.cpu_times()[:2]) for w in workers]
 
     before = busy()
-    with ThreadPoolExecutor(4) as pool:
-        statuses = [s for answered in pool.map(client, range(4)) for s in answered]
+    done = post_concurrently(int(port), [leads * 2] * 4)
     used = [after - start for after, start in zip(busy(), before, strict=True)]
-    assert statuses == [200] * 4 * 2 * len(leads)
+    assert [(len(times), errors) for times, errors in done] == [(2 * len(leads), 0)] * 4
     assert min(used) > 0.5 * max(used), used  # uvicorn's workers: 0 and 2.8 s, 0.14 and 2.6 s

@@ -592,6 +592,30 @@ def _post_lead(connection: http.client.HTTPConnection, lead: dict) -> tuple[floa
     return (time.perf_counter() - start) * 1000, response.status, answer
 
 
+def post_concurrently(port: int, shares: list[list[dict]]) -> list[tuple[list[float], int]]:
+    """Each share of leads sent to the server on `port`, one lead per request, by its own client
+    thread on its own keep-alive connection, as a CRM's threads would send them; per client, the
+    latencies in ms and the errors (a failed request, or an answer other than 200)."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    def client(share: list[dict]) -> tuple[list[float], int]:
+        own = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        times, errors = [], 0
+        for lead in share:
+            try:
+                elapsed, status, _ = _post_lead(own, lead)
+            except (OSError, http.client.HTTPException, ValueError):
+                errors, own = errors + 1, http.client.HTTPConnection("127.0.0.1", port)
+                continue
+            times.append(elapsed)
+            errors += status != 200
+        own.close()
+        return times, errors
+
+    with ThreadPoolExecutor(len(shares)) as executor:
+        return list(executor.map(client, shares))
+
+
 def _wait_for_ping(port: int, server: subprocess.Popen, seconds: float = 120) -> None:
     """Until /ping answers 200; raise if the server dies or the deadline passes."""
     deadline = time.monotonic() + seconds
@@ -633,8 +657,6 @@ def bench_serving(
     CRM's would; the server closes it after each answer, and the client reconnects. The leads are
     drawn dirty and cleaned as batch scoring cleans them, so each meets the contract and gets a
     200."""
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
     from leadsift.leads.cleaning import clean_leads, cleaning_options  # noqa: PLC0415
     from leadsift.leads.schema import ColumnRoles, raw_records  # noqa: PLC0415
 
@@ -670,23 +692,8 @@ def bench_serving(
         text_latencies, _ = _one_by_one(connection, texts[: requests // 2])
         connection.close()
 
-        def client(share: list[dict]) -> tuple[list[float], int]:
-            own = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            times, errors = [], 0
-            for lead in share:
-                try:
-                    elapsed, status, _ = _post_lead(own, lead)
-                except (OSError, http.client.HTTPException, ValueError):
-                    errors, own = errors + 1, http.client.HTTPConnection("127.0.0.1", port)
-                    continue
-                times.append(elapsed)
-                errors += status != 200
-            own.close()
-            return times, errors
-
         pool = leads[requests + 50 : requests + 50 + concurrent_requests]
-        with ThreadPoolExecutor(clients) as executor:
-            done = list(executor.map(client, [pool[k::clients] for k in range(clients)]))
+        done = post_concurrently(port, [pool[k::clients] for k in range(clients)])
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)

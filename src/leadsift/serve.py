@@ -39,7 +39,8 @@ APP = "leadsift.scoring_app:create_app()"  # each worker loads the model, then f
 
 def gunicorn_command(host: str, port: int, workers: int, timeout: int) -> list[str]:
     """gunicorn serving `APP` on host:port with `workers` sync workers; a request that takes
-    longer than `timeout` seconds has its worker restarted (MLflow's server answers 504)."""
+    longer than `timeout` seconds has its worker restarted (where MLflow's own server answers
+    504)."""
     return [
         sys.executable, "-m", "gunicorn", APP,
         "--bind", f"{host}:{port}",
@@ -60,10 +61,9 @@ def serve(model: str, host: str, port: int, workers: int) -> None:
     else:
         raise InputError(f"{model}: no such model directory; pass one, or a models:/ URI")
     print(f"serving {model} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)
-    _, environment = scoring_server.get_cmd(local, port, host, nworkers=workers)
+    _, environment = scoring_server.get_cmd(local)  # where the app finds the model, and more
     environment.setdefault("OMP_WAIT_POLICY", "passive")  # read when OpenMP loads, in a worker
-    timeout = int(environment[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name])
-    command = gunicorn_command(host, port, workers, timeout)
+    command = gunicorn_command(host, port, workers, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get())
     os.execve(command[0], command, environment)
 
 
