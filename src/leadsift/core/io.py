@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
+from pandas._libs.parsers import STR_NA_VALUES
 
 log = logging.getLogger("leadsift.io")
 _UMASK = os.umask(0)
@@ -142,7 +144,9 @@ def _read_csv(path: Path, dtype: dict[str, str] | None) -> pd.DataFrame:
                     "save the file comma-separated"
                 )
             known = {c: t for c, t in (dtype or {}).items() if c in header}
-            df = pd.read_csv(path, dtype=known, encoding=encoding, low_memory=False)
+            df = _read_csv_arrow(path, header, known) if encoding == ENCODINGS[0] else None
+            if df is None:
+                df = pd.read_csv(path, dtype=known, encoding=encoding, low_memory=False)
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError as err:
@@ -159,6 +163,49 @@ def _read_csv(path: Path, dtype: dict[str, str] | None) -> pd.DataFrame:
         df.attrs["encoding"] = "utf-8" if encoding == ENCODINGS[0] else encoding
         return df
     raise AssertionError("latin-1 decodes any byte")
+
+
+def _read_csv_arrow(path: Path, header: pd.Index, text: dict[str, str]) -> pd.DataFrame | None:
+    """The frame pandas' parser reads from a UTF-8 CSV, with pyarrow's multi-threaded reader
+    doing most of the work (about a third of the time on 1,000,000 leads); None where pandas
+    should read the whole file.
+
+    pyarrow reads the columns declared as text, and the columns it finds are all 64-bit integers,
+    as pandas does (the same missing values, the same numbers). Its inference differs elsewhere
+    (`True` and `1` in one column are booleans to pyarrow, text to pandas; dates become dates; an
+    integer too large for 64 bits makes a column floats to pyarrow, text to pandas), so every
+    other column is read again by pandas' parser alone. A file pyarrow refuses
+    (rows of the wrong length, bytes that are not UTF-8) or whose header pandas renames
+    (duplicate or blank names) is left to pandas, with its error messages.
+    """
+    import pyarrow as pa  # noqa: PLC0415 - the reader only
+    from pyarrow import csv  # noqa: PLC0415
+
+    try:
+        table = csv.read_csv(
+            path,
+            parse_options=csv.ParseOptions(newlines_in_values=True),
+            convert_options=csv.ConvertOptions(
+                column_types=dict.fromkeys(text, pa.string()),
+                null_values=sorted(STR_NA_VALUES),
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if table.column_names != list(header):
+        return None
+    again = [
+        name
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if name not in text and kind != pa.int64()
+    ]
+    # pandas 3's default text dtype is pyarrow's strings: handed over without a copy
+    df = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", np.nan)}.get)
+    if again:
+        reread = pd.read_csv(path, usecols=again, encoding="utf-8-sig", low_memory=False)
+        df = df.assign(**{name: reread[name] for name in again})
+    return df
 
 
 def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) -> pd.DataFrame:
