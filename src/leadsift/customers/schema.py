@@ -13,10 +13,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import COLUMN, Rule, each_column, parse_numbers, rule
+from leadsift.core.contract import COLUMN, Rule, each_column, finite, parse_numbers, rule
 from leadsift.core.io import InputError, read_table
 
 ROLE_KEYS = (
@@ -130,7 +129,7 @@ def transaction_contract(roles: TransactionRoles) -> list[Rule]:
         contract += [
             *rule(f"non-numeric {COLUMN}", [column], lambda c: c.numbers.notna() | c.blank),
             *rule(f"missing {COLUMN}", [column], lambda c: ~c.blank, ignore_na=False),
-            *rule(f"non-finite {COLUMN}", [column], lambda c: ~np.isinf(c.numbers)),
+            *rule(f"non-finite {COLUMN}", [column], lambda c: finite(c.numbers)),
             *rule(f"zero {label}", [column], lambda c: c.numbers.ne(0)),
         ]
     if roles.unit_price:

@@ -48,7 +48,9 @@ def normalize_text(
         placeholders=frozenset(str(v).strip().lower() for v in missing_values),
         aliases={str(k).lower(): str(v).lower() for k, v in aliases.items()},
     )
-    cells = values.to_numpy(dtype=object)
+    # pandas' pyarrow strings are grouped by pyarrow, without a copy as Python objects first
+    text = isinstance(values.dtype, pd.StringDtype)
+    cells = values.array if text else values.to_numpy(dtype=object)
     return pd.Series(each_distinct(cells, level), index=values.index, dtype=object)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import COLUMN, Rule, each_column, rule, select_columns
+from leadsift.core.contract import COLUMN, Rule, each_column, finite, rule, select_columns
 from leadsift.core.io import InputError, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
@@ -273,7 +273,7 @@ def lead_contract(roles: ColumnRoles, classes: tuple[str, str] | None = None) ->
     counts = [c for c in numbers if c in roles.count_columns]
     flags = [c for c in numbers if c in roles.flags]
     contract += rule(f"non-numeric {COLUMN}", numbers, lambda c: c.numbers.notna() | c.blank)
-    contract += rule(f"non-finite {COLUMN}", numbers, lambda c: ~np.isinf(c.numbers.astype(float)))
+    contract += rule(f"non-finite {COLUMN}", numbers, lambda c: finite(c.numbers))
     if counts:
         contract += rule(
             f"negative {COLUMN}", numbers, lambda c: ~select_columns(c.numbers, counts).lt(0)
