@@ -15,6 +15,7 @@ from mlflow.pyfunc.scoring_server import infer_and_parse_data
 from leadsift.core import treeshap
 from leadsift.core.contract import blank
 from leadsift.core.model_store import load_model
+from leadsift.leads import sales
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import raw_records
@@ -44,6 +45,16 @@ def test_the_answer_is_the_pipelines_probability_with_its_tier_and_reasons(saved
     plain = scorer.answer(records, with_reasons=False)
     assert list(plain.columns) == ["probability", "lead_score", "tier", "is_junk"]
     pd.testing.assert_frame_equal(plain, answer[plain.columns])
+
+
+def test_a_batch_larger_than_a_block_gets_the_answer_it_gets_at_once(
+    saved_sales, records, monkeypatch
+):
+    scorer, _ = saved_sales
+    batch = records.set_axis(records.index * 3)  # the answer keeps the batch's own index
+    at_once = scorer.answer(batch)
+    monkeypatch.setattr(sales, "BLOCK_ROWS", 37)  # 400 leads: ten full blocks and a short one
+    pd.testing.assert_frame_equal(scorer.answer(batch), at_once)
 
 
 def test_records_that_break_the_contract_are_refused_naming_row_and_column(
