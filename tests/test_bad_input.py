@@ -82,9 +82,9 @@ def test_a_quoted_newline_stays_inside_its_field():
 def test_every_readable_file_is_profiled_as_far_as_it_can_be_read(name):
     """The data profile reads a file as it is: only a file that cannot be read at all stops it,
     with prepare's line; a missing column or an unusable target is a warning on the page."""
-    text = dict.fromkeys(["city", "source", "lead_id", "created_at", "converted"], "str")
+    text = ["city", "source", "lead_id", "created_at", "converted"]
     raw = read_or_expected_error(
-        lambda: read_table(BAD / name, "leads.raw_path", dtype=text), EXPECTED[name]
+        lambda: read_table(BAD / name, "leads.raw_path", text=text), EXPECTED[name]
     )
     if raw is None:
         return

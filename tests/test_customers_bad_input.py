@@ -65,9 +65,8 @@ def test_row_problems_are_quarantined_with_their_reason(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_readable_export_is_profiled_as_far_as_it_can_be_read(name):
-    text = dict.fromkeys(ROLES.text, "str")
     raw = read_or_expected_error(
-        lambda: read_table(BAD / name, "transactions.raw_path", dtype=text), EXPECTED[name]
+        lambda: read_table(BAD / name, "transactions.raw_path", text=ROLES.text), EXPECTED[name]
     )
     if raw is None:
         return

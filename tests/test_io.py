@@ -54,7 +54,7 @@ def test_read_table_explains_unusable_files(tmp_path, content, name, message):
 
 def test_read_table_reads_csv_with_text_columns_and_parquet(tmp_path):
     (tmp_path / "t.csv").write_text("id,n\n007,1\n")
-    df = read_table(tmp_path / "t.csv", "k", dtype={"id": "str", "absent": "str"})
+    df = read_table(tmp_path / "t.csv", "k", text=["id", "absent"])
     assert df["id"].tolist() == ["007"] and df["n"].tolist() == [1]
     df.to_parquet(tmp_path / "t.parquet")
     pd.testing.assert_frame_equal(read_table(tmp_path / "t.parquet", "k"), df)
@@ -91,15 +91,11 @@ def test_read_table_reads_every_csv_as_pandas_parser_does(tmp_path, path):
     if path == "tricky.csv":
         path = tmp_path / path
         path.write_text(TRICKY)
-    text = {"id": "str", "city": "str", "lead_id": "str", "customer_id": "str"}
     header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+    text = [c for c in ("id", "city", "lead_id", "customer_id") if c in header]
     expected = pd.read_csv(
-        path,
-        dtype={c: t for c, t in text.items() if c in header},
-        encoding="utf-8-sig",
-        low_memory=False,
+        path, dtype=dict.fromkeys(text, "str"), encoding="utf-8-sig", low_memory=False
     )
-    pd.testing.assert_frame_equal(read_table(path, "k", dtype=text), expected)
+    pd.testing.assert_frame_equal(read_table(path, "k", text=text), expected)
     if path.name == "tricky.csv":  # read by pyarrow, but for the columns it infers otherwise
-        known = {c: t for c, t in text.items() if c in header}
-        assert _read_csv_arrow(path, header, known) is not None
+        assert _read_csv_arrow(path, header, text) is not None

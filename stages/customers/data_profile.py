@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params({**RULES, **PROFILE_RULES})
     roles = TransactionRoles.from_params(params["transactions"])
-    raw = read_table(args.raw, "transactions.raw_path", dtype=dict.fromkeys(roles.text, "str"))
+    raw = read_table(args.raw, "transactions.raw_path", text=roles.text)
     log.info("profiling %s lines x %s columns of %s", f"{len(raw):,}", raw.shape[1], args.raw)
     settings = ProfileSettings(**params["profile"])
     profile = profile_table(raw, profile_plan(roles), settings)

@@ -27,8 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params({**RULES, **PROFILE_RULES})
     roles = ColumnRoles.from_params(params["leads"])
-    text = [c for c in (*roles.categorical, roles.id, roles.timestamp, roles.target) if c]
-    raw = read_table(args.raw, "leads.raw_path", dtype=dict.fromkeys(text, "str"))
+    raw = read_table(args.raw, "leads.raw_path", text=roles.text)
     log.info("profiling %s rows x %s columns of %s", f"{len(raw):,}", raw.shape[1], args.raw)
     positive, problem = target_mask(raw, roles, args.raw)
     plan = profile_plan(roles, params["prepare"]["missing_values"])

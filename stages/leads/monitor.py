@@ -63,7 +63,7 @@ def main() -> None:
         labels = None
         candidates = [Path(args.labels) / f"{path.stem}{suffix}" for suffix in BATCH_SUFFIXES]
         if label_file := next((f for f in candidates if f.is_file()), None):
-            table = read_table(label_file, "monitor.labels", dtype={roles.id_column: "str"})
+            table = read_table(label_file, "monitor.labels", text=[roles.id_column])
             y, probability = monitoring.labelled_scores(scored, table, roles, str(label_file))
             labels = monitoring.label_outcome(y, probability)
         alerts = monitoring.batch_alerts(

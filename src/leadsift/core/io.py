@@ -12,7 +12,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -133,8 +133,9 @@ ENCODINGS = ("utf-8-sig", "latin-1")  # UTF-8 (a byte-order mark is dropped), th
 SEPARATORS = (";", "\t", "|")
 
 
-def _read_csv(path: Path, dtype: dict[str, str] | None) -> pd.DataFrame:
-    """Read a comma-separated file as UTF-8, else as Latin-1 (which takes any byte), saying so."""
+def _read_csv(path: Path, text: Collection[str]) -> pd.DataFrame:
+    """Read a comma-separated file as UTF-8, else as Latin-1 (which takes any byte), saying so;
+    the columns named in `text` (those the file has) as text."""
     for encoding in ENCODINGS:
         try:
             header = pd.read_csv(path, nrows=0, encoding=encoding).columns
@@ -143,10 +144,12 @@ def _read_csv(path: Path, dtype: dict[str, str] | None) -> pd.DataFrame:
                     f"{path}: the header is a single column and looks {found[0]!r}-separated; "
                     "save the file comma-separated"
                 )
-            known = {c: t for c, t in (dtype or {}).items() if c in header}
+            known = [c for c in text if c in header]
             df = _read_csv_arrow(path, header, known) if encoding == ENCODINGS[0] else None
             if df is None:
-                df = pd.read_csv(path, dtype=known, encoding=encoding, low_memory=False)
+                df = pd.read_csv(
+                    path, dtype=dict.fromkeys(known, "str"), encoding=encoding, low_memory=False
+                )
         except UnicodeDecodeError:
             continue
         except pd.errors.EmptyDataError as err:
@@ -165,12 +168,12 @@ def _read_csv(path: Path, dtype: dict[str, str] | None) -> pd.DataFrame:
     raise AssertionError("latin-1 decodes any byte")
 
 
-def _read_csv_arrow(path: Path, header: pd.Index, text: dict[str, str]) -> pd.DataFrame | None:
+def _read_csv_arrow(path: Path, header: pd.Index, text: list[str]) -> pd.DataFrame | None:
     """The frame pandas' parser reads from a UTF-8 CSV, with pyarrow's multi-threaded reader
     doing most of the work (about a third of the time on 1,000,000 leads); None where pandas
     should read the whole file.
 
-    pyarrow reads the columns declared as text, and the columns it finds are all 64-bit integers,
+    pyarrow reads the `text` columns, and the columns it finds are all 64-bit integers,
     as pandas does (the same missing values, the same numbers). Its inference differs elsewhere
     (`True` and `1` in one column are booleans to pyarrow, text to pandas; dates become dates; an
     integer too large for 64 bits makes a column floats to pyarrow, text to pandas), so every
@@ -208,8 +211,10 @@ def _read_csv_arrow(path: Path, header: pd.Index, text: dict[str, str]) -> pd.Da
     return df
 
 
-def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) -> pd.DataFrame:
-    """Read a CSV or parquet table; `key` names the params entry that points at it, for errors."""
+def read_table(path: str | Path, key: str, text: Collection[str] = ()) -> pd.DataFrame:
+    """Read a CSV or parquet table; `key` names the params entry that points at it, for errors.
+    A CSV's columns named in `text` are read as text (ids keep their leading zeros), the others
+    as pandas' parser types them; a parquet table carries its own types."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found; set `{key}` in config.yaml to your data file")
@@ -222,7 +227,7 @@ def read_table(path: str | Path, key: str, dtype: dict[str, str] | None = None) 
         except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
             raise InputError(f"{path}: cannot be read as parquet ({err})") from err
     elif suffix in {".csv", ".txt"}:
-        df = _read_csv(path, dtype)
+        df = _read_csv(path, text)
     else:
         raise InputError(
             f"{path}: unsupported file type {suffix!r}; `{key}` needs .csv or .parquet"

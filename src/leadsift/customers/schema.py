@@ -84,7 +84,7 @@ class TransactionRoles:
 
 def load_transactions(path: str | Path, roles: TransactionRoles, key: str) -> pd.DataFrame:
     """Read a transaction export and check that every declared column is there."""
-    raw = read_table(path, key, dtype=dict.fromkeys(roles.text, "str"))
+    raw = read_table(path, key, text=roles.text)
     if missing := [c for c in roles.columns if c not in raw.columns]:
         shown = ", ".join(f"{c!r} ({roles.key_of(c)})" for c in missing)
         have = ", ".join(map(str, raw.columns[:12])) + (" …" if len(raw.columns) > 12 else "")

@@ -123,6 +123,12 @@ class ColumnRoles:
         return [*self.categorical, *self.numeric_inputs, *time]
 
     @property
+    def text(self) -> list[str]:
+        """Columns read as text: levels and ids keep their leading zeros, times and the target
+        are parsed from their text."""
+        return [c for c in (*self.categorical, self.id, self.timestamp, self.target) if c]
+
+    @property
     def required(self) -> list[str]:
         """Columns a training table must have: the id if declared, model inputs, the target."""
         ident = [self.id] if self.id else []
@@ -134,9 +140,8 @@ def load_raw_table(
 ) -> pd.DataFrame:
     """Read a raw lead table, its categorical, id, timestamp and target columns as text, and check
     that every declared column is there (the target only when `labelled`)."""
-    text = [*roles.categorical, *[c for c in (roles.id, roles.timestamp) if c]]
-    text += [roles.target] if labelled else []
-    raw = read_table(path, key, dtype=dict.fromkeys(text, "str"))
+    text = roles.text if labelled else [c for c in roles.text if c != roles.target]
+    raw = read_table(path, key, text=text)
     check_columns(raw, roles, str(path), labelled=labelled)
     return raw
 
