@@ -56,6 +56,15 @@ class Cells:
     def blank(self) -> pd.DataFrame:
         return blank(self.raw)
 
+    @functools.cached_property
+    def missing(self) -> np.ndarray:
+        """Per cell, whether the raw value is missing (what `ignore_na` lets pass)."""
+        return self.raw.isna().to_numpy(dtype=bool)
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        return {column: i for i, column in enumerate(self.raw.columns)}
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -124,7 +133,9 @@ def each_distinct(
     """`function` of each of `values`, called once per distinct value (missing included): a batch
     repeats its levels, counts and times, so a million leads need thousands of calls, not
     millions. Values of mixed types are told apart by type too: Python holds 1, 1.0 and True
-    equal, which their texts are not."""
+    equal, which their texts are not. One value (a served lead) skips the grouping."""
+    if len(values) == 1:
+        return np.array([function(values.tolist()[0])], dtype=object)
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):
         typed = np.fromiter(((type(v), v) for v in values), dtype=object, count=len(values))
         codes, distinct = pd.factorize(typed, use_na_sentinel=False)
@@ -165,9 +176,18 @@ def each_column(
     return pd.DataFrame({c: function(values[c]) for c in values.columns}, index=values.index)
 
 
-def text_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns that are not numeric yet (text from an export)."""
-    return [c for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+def text_columns(frame: pd.DataFrame, among: Sequence[str] | None = None) -> list[str]:
+    """The columns (of `among`, or all) that are not numeric yet (text from an export)."""
+    dtypes = dict(zip(frame.columns, frame.dtypes, strict=True))
+    return [c for c in (frame.columns if among is None else among) if not _numeric(dtypes[c])]
+
+
+def _numeric(dtype: Any) -> bool:
+    """`pd.api.types.is_numeric_dtype`, answered at once for numpy's own dtypes (booleans,
+    integers, floats, complex): a served lead's 40 counts asked pandas' general check each time."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "biufc"
+    return pd.api.types.is_numeric_dtype(dtype)
 
 
 def parse_numbers(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
@@ -189,7 +209,7 @@ def numbers_where_parsed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Data
     where every cell of it parses or is blank; a column holding other text stays as it came, for
     the contract to name. The contract and the steps after it then skip parsing, which on a
     single record is mostly the fixed cost of pandas calls on text columns."""
-    text = text_columns(select_columns(frame, columns))
+    text = text_columns(frame, columns)
     if not text:
         return frame
     raw = select_columns(frame, text)
@@ -252,10 +272,7 @@ def contract_violations(contract: Sequence[Rule], raw: pd.DataFrame) -> pd.Serie
             names = list(passed.columns)
             ok = passed.to_numpy(dtype=bool, na_value=False)
             if each.ignore_na:
-                checked = cells.raw
-                if len(names) < len(each.columns):
-                    checked = select_columns(checked, names)
-                ok = ok | checked.isna().to_numpy(dtype=bool)
+                ok = ok | cells.missing[:, [cells.position[n] for n in names]]
             row, column = np.nonzero(~ok)
             failed = [names[c] for c in column]
             places.append(np.array([place[n] for n in failed], dtype=np.int64))
@@ -263,7 +280,7 @@ def contract_violations(contract: Sequence[Rule], raw: pd.DataFrame) -> pd.Serie
         else:
             ok = passed.to_numpy(dtype=bool, na_value=False)
             if each.ignore_na:
-                ok = ok | cells.raw.isna().all(axis=1).to_numpy()
+                ok = ok | cells.missing.all(axis=1)
             (row,) = np.nonzero(~ok)
             places.append(np.full(len(row), len(place), dtype=np.int64))
             texts.append(np.full(len(row), each.reason, dtype=object))

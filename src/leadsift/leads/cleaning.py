@@ -101,7 +101,7 @@ def normalize_leads(
         out[column] = text
     # only the columns that are text, parsed in one pass and assigned at once (each assignment
     # costs even a one-row call)
-    if text := text_columns(select_columns(df, numeric)):
+    if text := text_columns(df, numeric):
         out[text] = parse_numbers(select_columns(df, text))
     if timestamp:
         out[timestamp] = parse_timestamps(out[timestamp])

@@ -37,7 +37,16 @@ def derived_feature_names(
 def add_features(
     df: pd.DataFrame, interaction_groups: Mapping[str, Sequence[str]], timestamp: str | None
 ) -> pd.DataFrame:
-    """Add per-group interaction totals, their sum, active groups and time-of-creation parts.
+    """Add per-group interaction totals, their sum, active groups and time-of-creation parts
+    (`derived_features`)."""
+    return pd.concat([df, derived_features(df, interaction_groups, timestamp)], axis=1)
+
+
+def derived_features(
+    df: pd.DataFrame, interaction_groups: Mapping[str, Sequence[str]], timestamp: str | None
+) -> pd.DataFrame:
+    """Per-group interaction totals, their sum, active groups and time-of-creation parts, as
+    floats in one block (`derived_feature_names`).
 
     Missing counts add nothing to a total. Time parts are missing where the timestamp is.
     """
@@ -73,7 +82,9 @@ def add_features(
         derived |= {
             f"{timestamp}_{part}": np.where(known, parts[part], np.nan) for part in TIME_PARTS
         }
-    return pd.concat([df, pd.DataFrame(derived, index=df.index)], axis=1)
+    # one block of columns: a frame built from a dict of columns costs per column
+    block = np.vstack(list(derived.values())) if derived else np.empty((0, len(df)))
+    return pd.DataFrame(block.T, index=df.index, columns=list(derived))
 
 
 class LeadFeatures(TransformerMixin, BaseEstimator):
@@ -93,8 +104,9 @@ class LeadFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
-        out = add_features(X, self.interaction_groups or {}, self.timestamp)
-        return out.drop(columns=[self.timestamp]) if self.timestamp else out
+        derived = derived_features(X, self.interaction_groups or {}, self.timestamp)
+        kept = [column for column in X.columns if column != self.timestamp]
+        return pd.concat([select_columns(X, kept), derived], axis=1)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         kept = [c for c in self.feature_names_in_ if c != self.timestamp]
@@ -164,11 +176,14 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         check_is_fitted(self, "levels_")
-        out = {
-            column: each_distinct(X[column].to_numpy(dtype=object), partial(self.level_of, column))
-            for column in self.levels_
-        }
-        return pd.DataFrame(out, index=X.index, dtype=object)
+        cells = select_columns(X, list(self.levels_)).to_numpy(dtype=object)
+        levels = [
+            each_distinct(cells[:, i], partial(self.level_of, column))
+            for i, column in enumerate(self.levels_)
+        ]
+        # one block of columns: a frame built from a dict of columns costs per column
+        block = np.vstack(levels) if levels else np.empty((0, len(X)), dtype=object)
+        return pd.DataFrame(block.T, index=X.index, columns=list(self.levels_), dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
@@ -177,9 +192,10 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
 class LevelCodes(TransformerMixin, BaseEstimator):
     """Each column's levels as codes 0..k-1 in sorted order, missing for a level not seen in fit.
 
-    The codes scikit-learn's `OrdinalEncoder` gives (with unknown levels missing), looked up by
-    pandas' hashing: `OrdinalEncoder` maps text levels one value at a time in Python, which took
-    three times as long on a batch of leads. The tree families split on the codes natively.
+    The codes scikit-learn's `OrdinalEncoder` gives (with unknown levels missing), each distinct
+    level looked up once (`each_distinct`): `OrdinalEncoder` maps text levels one value at a time
+    in Python, which took three times as long on a batch of leads. The tree families split on the
+    codes natively.
     """
 
     def fit(self, X: pd.DataFrame, y: object = None) -> LevelCodes:  # noqa: N803
@@ -191,12 +207,11 @@ class LevelCodes(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The codes, stored column by column (see `column_major`)."""
         check_is_fitted(self, "categories_")
+        cells = select_columns(X, self.feature_names_in_).to_numpy(dtype=object)
         codes = np.empty((len(X), len(self.categories_)), order="F")
-        for at, (column, levels) in enumerate(
-            zip(self.feature_names_in_, self.categories_, strict=True)
-        ):
-            codes[:, at] = pd.Index(levels, dtype=object).get_indexer(X[column])
-        codes[codes < 0] = np.nan
+        for at, levels in enumerate(self.categories_):
+            position = {level: i for i, level in enumerate(levels.tolist())}.get  # None: unseen
+            codes[:, at] = each_distinct(cells[:, at], position).astype(np.float64)
         return codes
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

@@ -167,8 +167,10 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
         parts = parts.to_numpy(dtype=float)
         # hour, weekday and month as one number, to format each distinct time once
         shown[timestamp] = each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
-    # as Python objects: pandas would copy every text into a string column
-    return pd.DataFrame(shown, index=featurized.index, dtype=object)
+    # as Python objects, in one block: pandas would copy every text into a string column, and a
+    # frame built from a dict of columns costs per column
+    block = np.vstack(list(shown.values())) if shown else np.empty((0, len(featurized)))
+    return pd.DataFrame(block.T, index=featurized.index, columns=list(shown), dtype=object)
 
 
 def _level_text(collapse: RareLevelCollapser, column: str, value: Any) -> str:

@@ -31,7 +31,7 @@ from leadsift.core.model_store import save_model
 from leadsift.leads import reasons
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES
-from leadsift.leads.schema import ColumnRoles, lead_contract
+from leadsift.leads.schema import ColumnRoles, lead_contract, parse_timestamps
 
 BLOCK_ROWS = 100_000  # leads answered at once in a large batch (the answer does not depend on it)
 
@@ -120,11 +120,12 @@ class SalesScorer(BaseEstimator):
 
 
 def checked_records(records: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataFrame, list[str]]:
-    """The records with their numbers sent as text parsed (`numbers_where_parsed`), and
-    `row N: <reason>` for each that breaks the lead contract (records have no id or target, so
-    those checks do not apply); no reasons when every record meets it. Parsed once here, numbers
-    are neither parsed again by the contract nor by the model's normalising step: a lead sent as
-    text costs about what one sent as JSON numbers does."""
+    """The records with their numbers sent as text parsed (`numbers_where_parsed`) and their
+    creation times parsed, and `row N: <reason>` for each that breaks the lead contract (records
+    have no id or target, so those checks do not apply); no reasons when every record meets it.
+    Parsed once here, numbers and times are parsed again neither by the contract nor by the
+    model's normalising step: a lead sent as text costs about what one sent as JSON numbers does.
+    A time that does not parse is missing, which the contract's rule names as it names the text."""
     if missing := [c for c in roles.model_inputs if c not in records.columns]:
         return records, [f"every row: missing column(s) {missing}"]
     # JSON can nest a list or an object where a value belongs (a CSV cannot), and the contract's
@@ -140,6 +141,8 @@ def checked_records(records: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataF
     if nested:
         return records, [f"row {row}: {'; '.join(texts)}" for row, texts in sorted(nested.items())]
     records = numbers_where_parsed(records, roles.numeric_inputs)
+    if roles.timestamp:
+        records = records.assign(**{roles.timestamp: parse_timestamps(records[roles.timestamp])})
     contract = lead_contract(dataclasses.replace(roles, id=None))
     found = contract_violations(contract, records.reset_index(drop=True))
     return records, [f"row {i}: {reason}" for i, reason in found.dropna().items()]
