@@ -150,8 +150,11 @@ def test_global_view_ranks_inputs_by_mean_absolute_contribution():
     assert table["importance"].tolist() == pytest.approx([1.0, 0.1])
 
 
-def test_explaining_passes_the_records_once_and_scores_exactly_as_predict_proba(models, records):
-    model = models["lightgbm"]
+@pytest.mark.parametrize("family", sorted(EXPLAINED))
+def test_explaining_passes_the_records_once_and_scores_exactly_as_predict_proba(
+    models, records, family
+):
+    model = models[family]
     probability, texts = reasons.explain(model, records)
     np.testing.assert_array_equal(probability, model.predict_proba(records)[:, 1])
     expected = reasons.reason_columns(

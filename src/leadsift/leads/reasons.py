@@ -127,10 +127,21 @@ def explain(pipeline: Pipeline, records: pd.DataFrame) -> tuple[np.ndarray, pd.D
     _require_contributions(pipeline)
     featurized = pipeline[:2].transform(records)
     encoded = pipeline[2:-1].transform(featurized)
-    probability = pipeline[-1].predict_proba(encoded)[:, 1]
+    probability = _probability(pipeline[-1], encoded)
     contribution = _contributions_of(pipeline, encoded, featurized.index)
     texts = reason_columns(contribution, _values_of(pipeline, featurized))
     return probability, texts
+
+
+def _probability(
+    classifier: LGBMClassifier | LogisticRegression, encoded: np.ndarray
+) -> np.ndarray:
+    """The classifier's `predict_proba(encoded)[:, 1]`. LightGBM's booster computes exactly that
+    (its scikit-learn wrapper checks the matrix, which the pipeline's own encoder made, and puts
+    1 - p beside it): 0.02 ms of the wrapper's 0.37 for a served lead."""
+    if isinstance(classifier, LGBMClassifier):
+        return classifier.booster_.predict(encoded)
+    return classifier.predict_proba(encoded)[:, 1]
 
 
 def displayed_values(pipeline: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +228,10 @@ def reason_columns(
             else:
                 column = _reason_texts(texts, codes[rows, chosen], effect, sign)
             out[f"{direction}_{slot + 1}"] = column
-    return pd.DataFrame(out, index=effects.index)
+    # one block of Python texts: a frame built from a dict of columns costs per column, and
+    # pandas would copy each column's texts into a string column
+    block = np.array(list(out.values()), dtype=object).reshape(len(out), len(matrix))
+    return pd.DataFrame(block.T, index=effects.index, columns=list(out), dtype=object)
 
 
 def _coded(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

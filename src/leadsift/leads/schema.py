@@ -172,9 +172,10 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
         return values.dt.tz_localize(None) if values.dt.tz is not None else values
     text = values.astype("string").str.strip()
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
+    if parsed.hasnans:  # most batches, and a served lead, have no time to retry
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed")
     return parsed.astype("datetime64[ns]")
 
 
