@@ -228,10 +228,7 @@ def reason_columns(
             else:
                 column = _reason_texts(texts, codes[rows, chosen], effect, sign)
             out[f"{direction}_{slot + 1}"] = column
-    # one block of Python texts: a frame built from a dict of columns costs per column, and
-    # pandas would copy each column's texts into a string column
-    block = np.array(list(out.values()), dtype=object).reshape(len(out), len(matrix))
-    return pd.DataFrame(block.T, index=effects.index, columns=list(out), dtype=object)
+    return pd.DataFrame(out, index=effects.index)
 
 
 def _coded(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
