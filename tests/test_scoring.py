@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from leadsift.core.io import InputError
@@ -41,6 +42,9 @@ def test_a_dirty_drifted_batch_is_scored_and_every_row_accounted_for(model_dir, 
     )
     assert (scored["tier"] == expected).all() and set(expected) == {"A", "B", "C"}
     assert scored["utm_source"].str.startswith("new_campaign").mean() > 0.2  # unseen levels scored
+    # the reason texts are pandas strings, as the other texts: parquet stores them alike
+    why = [f"{d}_{i}" for d in ("raises", "lowers") for i in (1, 2, 3)]
+    assert all(isinstance(scored[c].dtype, pd.StringDtype) for c in [*why, "model_version"])
     assert version.startswith(f"{model_dir}@") and len(version.split("@")[1]) == 12
 
 
