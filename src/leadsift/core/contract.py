@@ -16,7 +16,7 @@ per-check machinery cost about fifty, whatever the number of rows.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,8 +123,22 @@ def stacked(function: Callable[[pd.Series], pd.Series], frame: pd.DataFrame) -> 
 
 def select_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """`frame[names]`, each name looked up on its own: pandas first makes an index of the names,
-    which costs more than the selection itself when the frame is one served lead."""
+    which costs more than the selection itself when the frame is one served lead. All the
+    columns in their order (a served lead's, as sent) give a shallow copy, taking nothing."""
+    names = list(names)
+    if list(frame.columns) == names:
+        return frame.copy(deep=False)  # copy-on-write: changing it leaves `frame` as it is
     return frame.take([frame.columns.get_loc(name) for name in names], axis=1)
+
+
+def frame_of_columns(
+    columns: Mapping[str, np.ndarray], index: pd.Index, dtype: Any = None
+) -> pd.DataFrame:
+    """A frame of `columns` (arrays as long as `index`) held as one block: built from the dict,
+    pandas makes a block per column, and building and each step after cost per block."""
+    n = len(index)
+    block = np.vstack(list(columns.values())) if columns else np.empty((0, n), dtype=dtype)
+    return pd.DataFrame(block.T, index=index, columns=list(columns), dtype=dtype)
 
 
 def each_distinct(

@@ -134,9 +134,8 @@ class LeadNormalizer(TransformerMixin, BaseEstimator):
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"lead records lack column(s) {missing}")
-        in_order = list(X.columns) == list(self.feature_names_in_)  # (a served lead's are)
         return normalize_leads(
-            X if in_order else select_columns(X, self.feature_names_in_),
+            select_columns(X, self.feature_names_in_),
             categorical=self.categorical,
             numeric=self.numeric,
             timestamp=self.timestamp,

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from leadsift.core.contract import each_distinct, select_columns
+from leadsift.core.contract import each_distinct, frame_of_columns, select_columns
 
 TIME_PARTS = ("hour", "weekday", "month")
 
@@ -82,9 +82,7 @@ def derived_features(
         derived |= {
             f"{timestamp}_{part}": np.where(known, parts[part], np.nan) for part in TIME_PARTS
         }
-    # one block of columns: a frame built from a dict of columns costs per column
-    block = np.vstack(list(derived.values())) if derived else np.empty((0, len(df)))
-    return pd.DataFrame(block.T, index=df.index, columns=list(derived))
+    return frame_of_columns(derived, df.index)
 
 
 class LeadFeatures(TransformerMixin, BaseEstimator):
@@ -177,13 +175,11 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         check_is_fitted(self, "levels_")
         cells = select_columns(X, list(self.levels_)).to_numpy(dtype=object)
-        levels = [
-            each_distinct(cells[:, i], partial(self.level_of, column))
+        levels = {
+            column: each_distinct(cells[:, i], partial(self.level_of, column))
             for i, column in enumerate(self.levels_)
-        ]
-        # one block of columns: a frame built from a dict of columns costs per column
-        block = np.vstack(levels) if levels else np.empty((0, len(X)), dtype=object)
-        return pd.DataFrame(block.T, index=X.index, columns=list(self.levels_), dtype=object)
+        }
+        return frame_of_columns(levels, X.index, dtype=object)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from leadsift.core import treeshap
-from leadsift.core.contract import each_distinct, select_columns
+from leadsift.core.contract import each_distinct, frame_of_columns, select_columns
 from leadsift.leads.features import TIME_PARTS, RareLevelCollapser
 from leadsift.leads.metrics import Tiers
 
@@ -178,10 +178,8 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
         parts = parts.to_numpy(dtype=float)
         # hour, weekday and month as one number, to format each distinct time once
         shown[timestamp] = each_distinct(parts @ [10_000, 100, 1], partial(_time_text, timestamp))
-    # as Python objects, in one block: pandas would copy every text into a string column, and a
-    # frame built from a dict of columns costs per column
-    block = np.vstack(list(shown.values())) if shown else np.empty((0, len(featurized)))
-    return pd.DataFrame(block.T, index=featurized.index, columns=list(shown), dtype=object)
+    # as Python objects: pandas would copy every text into a string column
+    return frame_of_columns(shown, featurized.index, dtype=object)
 
 
 def _level_text(collapse: RareLevelCollapser, column: str, value: Any) -> str:
