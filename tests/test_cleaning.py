@@ -11,6 +11,7 @@ from leadsift.core.contract import (
     contract_violations,
     duplicate_rows,
     each_distinct,
+    failing_cells,
     numbers_where_parsed,
     parse_numbers,
     rule,
@@ -299,6 +300,16 @@ def test_contract_reasons_name_the_column_and_come_in_column_then_rule_order():
         2: "missing a",
     }
     assert contract_violations(contract, raw.iloc[:0]).empty
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (1, 40), (500, 7)])
+def test_failing_cells_are_numpys_nonzero_of_the_failures_in_its_order(shape):
+    ok = np.random.default_rng(len(shape) + shape[0]).random(shape) > 0.05
+    for cells in (ok, np.asfortranarray(ok), np.ones(shape, dtype=bool)):
+        row, column = failing_cells(cells)
+        expected = np.nonzero(~cells)
+        np.testing.assert_array_equal(row, expected[0])
+        np.testing.assert_array_equal(column, expected[1])
 
 
 def test_target_given_as_labels_is_encoded_and_must_have_two_classes():

@@ -184,8 +184,11 @@ def clean_leads(
 
     duplicate = duplicate_rows(df.drop(columns=ROW_ID, errors="ignore"))
     kept = np.flatnonzero(~duplicate)  # the contract sees each row once (ids must be unique)
+    checked = raw  # with the creation time normalising parsed, which the contract then skips
+    if roles.timestamp:
+        checked = raw.assign(**{roles.timestamp: df[roles.timestamp]})
     reasons = contract_violations(
-        lead_contract(roles, classes), raw if len(kept) == len(raw) else raw.iloc[kept]
+        lead_contract(roles, classes), checked if len(kept) == len(raw) else checked.iloc[kept]
     )
     failed = reasons.notna().to_numpy()
     bad = np.zeros(len(raw), dtype=bool)
