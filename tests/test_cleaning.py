@@ -107,6 +107,13 @@ def test_duplicate_rows_are_pandas_duplicated(column):
     assert 0 < expected.sum() < len(frame)
     assert duplicate_rows(frame).tolist() == expected.tolist()
     assert duplicate_rows(frame.iloc[:0]).tolist() == []
+    # with a key (an id, some missing, most unique), only rows whose key repeats are compared
+    ids = rng.integers(0, 250, len(frame)).astype(str).astype(object)
+    ids[rng.random(len(frame)) < 0.1] = None
+    keyed = frame.assign(id=pd.array(ids, dtype="str"))
+    expected = keyed.duplicated(keep="first").to_numpy()
+    assert 0 < expected.sum() < len(frame)
+    assert duplicate_rows(keyed, key="id").tolist() == expected.tolist()
 
 
 def test_normalize_text_reads_numbers_and_flags_as_their_texts():

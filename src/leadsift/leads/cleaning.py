@@ -182,7 +182,7 @@ def clean_leads(
         df[roles.target] = encode_target(raw[roles.target], classes)
     df = select_columns(df, [roles.id_column, *roles.model_inputs, *target])
 
-    duplicate = duplicate_rows(df.drop(columns=ROW_ID, errors="ignore"))
+    duplicate = duplicate_rows(df.drop(columns=ROW_ID, errors="ignore"), key=roles.id)
     kept = np.flatnonzero(~duplicate)  # the contract sees each row once (ids must be unique)
     checked = raw  # with the creation time normalising parsed, which the contract then skips
     if roles.timestamp:
