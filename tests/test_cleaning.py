@@ -367,3 +367,33 @@ def test_duplicates_are_exact_after_normalisation_only():
         "rows_quarantined": 0,
     }
     assert np.array_equal(result.clean[ROW_ID], [1, 3])
+
+
+def test_copies_of_a_lead_share_its_id_and_only_different_content_under_one_id_is_quarantined():
+    raw = pd.DataFrame(
+        {
+            "lead": ["a", "a", "b", "b", "b", "c", "c", None, None],
+            "colour": ["red", " Red", "red", "blue", "red", "red", "red", "red", "red"],
+            "n": ["1", "1", "2", "2", "2", "-3", "-3", "4", "4"],
+            "at": ["2025-01-01"] * 9,
+        }
+    )
+    result = clean_leads(
+        raw, _roles(id="lead"), missing_values=PLACEHOLDERS, aliases={}, source="x", labelled=False
+    )
+    # a's second row and b's third copy its first after normalising; c's copy repeats a
+    # negative count, quarantined once; the copy of the lead without an id is a copy too
+    assert result.counts == {
+        "rows_in": 9,
+        "rows_clean": 1,
+        "rows_duplicate": 4,
+        "rows_quarantined": 4,
+    }
+    assert result.clean["lead"].tolist() == ["a"]
+    assert dict(zip(result.quarantine.index, result.quarantine["reason"], strict=True)) == {
+        0: "lead repeated with different content",
+        1: "lead repeated with different content",
+        2: "negative n",
+        3: "missing lead",
+    }
+    assert result.quarantine["lead"].fillna("-").tolist() == ["b", "b", "c", "-"]

@@ -183,13 +183,14 @@ def clean_leads(
     df = select_columns(df, [roles.id_column, *roles.model_inputs, *target])
 
     duplicate = duplicate_rows(df.drop(columns=ROW_ID, errors="ignore"), key=roles.id)
-    kept = np.flatnonzero(~duplicate)  # the contract sees each row once (ids must be unique)
-    checked = raw  # with the creation time normalising parsed, which the contract then skips
-    if roles.timestamp:
-        checked = raw.assign(**{roles.timestamp: df[roles.timestamp]})
-    reasons = contract_violations(
-        lead_contract(roles, classes), checked if len(kept) == len(raw) else checked.iloc[kept]
-    )
+    kept = np.flatnonzero(~duplicate)
+    # The contract checks the batch in place (selecting the kept rows copied all of it), with the
+    # creation time normalising parsed, which it then skips. The copies' ids are blanked, so the
+    # id rule sees each row once (ids must be unique), and the copies' own reasons are not read.
+    checked = {roles.timestamp: df[roles.timestamp]} if roles.timestamp else {}
+    if roles.id and duplicate.any():
+        checked[roles.id] = raw[roles.id].mask(duplicate)
+    reasons = contract_violations(lead_contract(roles, classes), raw.assign(**checked)).iloc[kept]
     failed = reasons.notna().to_numpy()
     bad = np.zeros(len(raw), dtype=bool)
     bad[kept[failed]] = True
