@@ -76,6 +76,18 @@ def test_collapser_learns_only_from_what_it_is_fitted_on():
     assert collapser.transform(test)["city"].tolist() == ["a", "others", "others", "missing"]
 
 
+def test_collapser_gives_categoricals_of_the_kept_levels_then_other_once():
+    train = pd.DataFrame({"city": ["a"] * 5 + ["others"] * 3 + ["b"], "os": ["ios"] * 9})
+    collapser = RareLevelCollapser(coverage=0.8).fit(train)
+    collapsed = collapser.transform(pd.DataFrame({"city": ["b", "others", "a"], "os": [1, 2, 3]}))
+    # a level spelt as `other` is kept once; the encoder after reads the codes
+    assert collapsed["city"].cat.categories.tolist() == ["a", "others"]
+    assert collapsed["city"].cat.codes.tolist() == [1, 1, 0]
+    assert collapsed["os"].cat.categories.tolist() == ["ios", "others"]
+    assert collapsed["os"].tolist() == ["others"] * 3
+    assert collapser.transform(train.iloc[[0]])["city"].tolist() == ["a"]  # one served lead
+
+
 def test_collapser_in_the_model_is_fitted_on_the_training_split_only(prepared, fit_model):
     train, later = prepared.iloc[:2500], prepared.iloc[2500:]
     pipeline = fit_model(train, hyperparams={"max_iter": 20})
@@ -93,6 +105,13 @@ def test_level_codes_are_ordinal_encoders_codes_with_unseen_levels_missing():
     codes = LevelCodes().fit(train)
     np.testing.assert_array_equal(codes.transform(later), ordinal.transform(later))
     np.testing.assert_array_equal(codes.transform(later)[:, 0], [1.0, np.nan, 0.0, 2.0])
+    # categoricals (the collapser's) by their codes, unused and missing categories included
+    cities = pd.CategoricalDtype(["zzz", "pune", "agra", "others", "delhi"])
+    categorical = later.astype({"city": cities})
+    np.testing.assert_array_equal(codes.transform(categorical), ordinal.transform(later))
+    missing = categorical.assign(city=pd.Categorical([None, "agra", None, "zzz"], dtype=cities))
+    np.testing.assert_array_equal(codes.transform(missing)[:, 0], [np.nan, 0.0, np.nan, np.nan])
+    np.testing.assert_array_equal(codes.transform(missing.iloc[[1]])[0], [0.0, np.nan])
 
 
 @pytest.mark.parametrize(

@@ -158,20 +158,23 @@ def frame_of_columns(
 
 
 def each_distinct(
-    values: np.ndarray | pd.api.extensions.ExtensionArray, function: Callable[[Any], Any]
+    values: np.ndarray | pd.api.extensions.ExtensionArray,
+    function: Callable[[Any], Any],
+    dtype: Any = object,
 ) -> np.ndarray:
-    """`function` of each of `values`, called once per distinct value (missing included): a batch
-    repeats its levels, counts and times, so a million leads need thousands of calls, not
-    millions. Values of mixed types are told apart by type too: Python holds 1, 1.0 and True
-    equal, which their texts are not. One value (a served lead) skips the grouping."""
+    """`function` of each of `values` (an array of `dtype`), called once per distinct value
+    (missing included): a batch repeats its levels, counts and times, so a million leads need
+    thousands of calls, not millions. Values of mixed types are told apart by type too: Python
+    holds 1, 1.0 and True equal, which their texts are not. One value (a served lead) skips the
+    grouping."""
     if len(values) == 1:
-        return np.array([function(values.tolist()[0])], dtype=object)
+        return np.array([function(values.tolist()[0])], dtype=dtype)
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):
         typed = np.fromiter(((type(v), v) for v in values), dtype=object, count=len(values))
         codes, distinct = pd.factorize(typed, use_na_sentinel=False)
-        return np.array([function(v) for _, v in distinct.tolist()], dtype=object)[codes]
+        return np.array([function(v) for _, v in distinct.tolist()], dtype=dtype)[codes]
     codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return np.array([function(v) for v in distinct.tolist()], dtype=object)[codes]
+    return np.array([function(v) for v in distinct.tolist()], dtype=dtype)[codes]
 
 
 def duplicate_rows(frame: pd.DataFrame, key: str | None = None) -> np.ndarray:

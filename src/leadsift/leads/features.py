@@ -8,7 +8,7 @@ the training split.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -126,6 +126,15 @@ def levels_to_keep(values: pd.Series, coverage: float, max_levels: int) -> list[
     return [str(level) for level, _ in order[: min(n_keep, max_levels)]]
 
 
+@lru_cache(maxsize=1024)
+def collapsed_levels(levels: tuple[str, ...]) -> tuple[pd.CategoricalDtype, dict[str, int]]:
+    """The categorical dtype of a column's collapsed levels (in order, without repeats) and each
+    level's code: made once per column of a model, as making a dtype costs more than collapsing
+    a served lead's value."""
+    unique = list(dict.fromkeys(levels))
+    return pd.CategoricalDtype(unique), {level: code for code, level in enumerate(unique)}
+
+
 class RareLevelCollapser(TransformerMixin, BaseEstimator):
     """Map each categorical column's rare levels to `other` (and missing to `missing`).
 
@@ -159,6 +168,9 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         text = self.text_of(value)
         return text if text in self.levels_[column] else self.other
 
+    def _code_of(self, column: str, code: Mapping[str, int], value: Any) -> int:
+        return code[self.level_of(column, value)]
+
     def fit(self, X: pd.DataFrame, y: object = None) -> RareLevelCollapser:  # noqa: N803
         if not 0.0 < self.coverage <= 1.0:
             raise ValueError(f"coverage must be in (0, 1], got {self.coverage}")
@@ -173,13 +185,16 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        """Each column's levels as a pandas categorical (the kept levels, then `other`): the
+        encoder after it then reads each row's code instead of grouping the texts again."""
         check_is_fitted(self, "levels_")
         cells = select_columns(X, list(self.levels_)).to_numpy(dtype=object)
-        levels = {
-            column: each_distinct(cells[:, i], partial(self.level_of, column))
-            for i, column in enumerate(self.levels_)
-        }
-        return frame_of_columns(levels, X.index, dtype=object)
+        levels = {}
+        for i, (column, kept) in enumerate(self.levels_.items()):
+            dtype, code = collapsed_levels((*kept, self.other))
+            codes = each_distinct(cells[:, i], partial(self._code_of, column, code), int)
+            levels[column] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+        return pd.DataFrame(levels, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
@@ -201,13 +216,20 @@ class LevelCodes(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        """The codes, stored column by column (see `column_major`)."""
+        """The codes, stored column by column (see `column_major`). A categorical column (the
+        collapser's) is read by its own codes: each category is looked up once."""
         check_is_fitted(self, "categories_")
-        cells = select_columns(X, self.feature_names_in_).to_numpy(dtype=object)
         codes = np.empty((len(X), len(self.categories_)), order="F")
-        for at, levels in enumerate(self.categories_):
+        for at, (name, levels) in enumerate(
+            zip(self.feature_names_in_, self.categories_, strict=True)
+        ):
             position = {level: i for i, level in enumerate(levels.tolist())}.get  # None: unseen
-            codes[:, at] = each_distinct(cells[:, at], position).astype(np.float64)
+            values = X[name].array
+            if isinstance(values, pd.Categorical):  # code -1 (missing) takes the last: NaN
+                of_category = [position(level) for level in values.categories.tolist()]
+                codes[:, at] = np.array([*of_category, None], dtype=np.float64)[values.codes]
+            else:
+                codes[:, at] = each_distinct(values.to_numpy(dtype=object), position, np.float64)
         return codes
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
