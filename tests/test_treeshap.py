@@ -1,3 +1,5 @@
+import threading
+
 import lightgbm
 import numpy as np
 import pytest
@@ -65,3 +67,27 @@ def test_goes_left_follows_lightgbms_rules_for_categorical_codes():
     assert treeshap.goes_left(categorical, codes).tolist() == [
         False, True, False, True, False, True, True, False, False, False,
     ]  # fmt: skip
+
+
+def test_a_batchs_values_leave_another_threads_predictions_with_the_model_alone():
+    X, y = _data(8000, seed=1)  # noqa: N806
+    params = {"objective": "binary", "verbose": -1, "seed": 0, "num_leaves": 9}
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y), num_boost_round=60)
+    batch, _ = _data(treeshap.BATCH_ROWS + 1000, seed=2)
+    leads, _ = _data(20_000, seed=3)
+    expected = booster.predict(leads)
+    done = threading.Event()
+
+    def explain_until_done() -> None:
+        while not done.is_set():
+            treeshap.contributions(booster, batch)  # tree by tree, one tree per prediction
+
+    explaining = threading.Thread(target=explain_until_done)
+    explaining.start()
+    try:
+        # on a shared booster, each of these read the one tree the other thread had asked for
+        differed = sum(not np.array_equal(booster.predict(leads), expected) for _ in range(20))
+    finally:
+        done.set()
+        explaining.join()
+    assert differed == 0
