@@ -82,6 +82,12 @@ def test_each_distinct_calls_once_per_value_telling_equal_values_of_other_types_
         "'b'",
     ]
     assert len(calls) == 7
+    # a categorical: once per category, unused ones too, and once for missing where there is one
+    levels = pd.Categorical(["b", None, "a", "b"], categories=["a", "b", "z"])
+    assert each_distinct(levels, shown).tolist() == ["'b'", "nan", "'a'", "'b'"]
+    assert len(calls) == 11
+    assert each_distinct(levels[[0, 2]], shown, dtype=object).tolist() == ["'b'", "'a'"]
+    assert len(calls) == 14
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def frame_of_columns(
 
 
 def each_distinct(
-    values: np.ndarray | pd.api.extensions.ExtensionArray,
+    values: np.ndarray | pd.api.extensions.ExtensionArray | pd.Categorical,
     function: Callable[[Any], Any],
     dtype: Any = object,
 ) -> np.ndarray:
@@ -166,7 +166,12 @@ def each_distinct(
     (missing included): a batch repeats its levels, counts and times, so a million leads need
     thousands of calls, not millions. Values of mixed types are told apart by type too: Python
     holds 1, 1.0 and True equal, which their texts are not. One value (a served lead) skips the
-    grouping."""
+    grouping; a pandas categorical is grouped already: its categories are its values."""
+    if isinstance(values, pd.Categorical):  # (even one value: its `tolist` costs more)
+        distinct, codes = values.categories.tolist(), values.codes
+        if (codes < 0).any():  # missing is code -1: the last
+            distinct.append(np.nan)
+        return np.array([function(v) for v in distinct], dtype=dtype)[codes]
     if len(values) == 1:
         return np.array([function(values.tolist()[0])], dtype=dtype)
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):

@@ -217,7 +217,7 @@ class LevelCodes(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The codes, stored column by column (see `column_major`). A categorical column (the
-        collapser's) is read by its own codes: each category is looked up once."""
+        collapser's) goes in as it is: `each_distinct` reads it by its codes."""
         check_is_fitted(self, "categories_")
         codes = np.empty((len(X), len(self.categories_)), order="F")
         for at, (name, levels) in enumerate(
@@ -225,11 +225,9 @@ class LevelCodes(TransformerMixin, BaseEstimator):
         ):
             position = {level: i for i, level in enumerate(levels.tolist())}.get  # None: unseen
             values = X[name].array
-            if isinstance(values, pd.Categorical):  # code -1 (missing) takes the last: NaN
-                of_category = [position(level) for level in values.categories.tolist()]
-                codes[:, at] = np.array([*of_category, None], dtype=np.float64)[values.codes]
-            else:
-                codes[:, at] = each_distinct(values.to_numpy(dtype=object), position, np.float64)
+            if not isinstance(values, pd.Categorical):
+                values = values.to_numpy(dtype=object)
+            codes[:, at] = each_distinct(values, position, np.float64)
         return codes
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
