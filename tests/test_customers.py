@@ -83,13 +83,13 @@ def test_the_truths_forecasts_agree_with_what_is_drawn():
         )
         truth = drawn.expected.set_index(["origin", "month"])
         forecasts.append(truth["expected_revenue"])
-        # Not knowing the campaign of the last months before as_of changes only what it brings.
-        blind = truth["expected_without_campaign"]
-        assert blind["2025-12"].equals(truth["expected_revenue"]["2025-12"])  # all arrived
-        assert (
-            blind["2024-06"]["2025-10":] < truth["expected_revenue"]["2024-06"]["2025-10":]
-        ).all()
-        assert blind["2024-06"][:"2025-07"].equals(truth["expected_revenue"]["2024-06"][:"2025-07"])
+        # Learning of the campaign of the last months before as_of only when it begins (its
+        # first month, 2025-09, in the history) changes only what it brings, and only before.
+        seen, told = truth["expected_from_history"], truth["expected_revenue"]
+        assert seen["2025-09":].equals(told["2025-09":])  # from the campaign's first month on
+        for origin in ("2024-06", "2025-08"):
+            assert (seen[origin]["2025-09":] < told[origin]["2025-09":]).all()
+            assert seen[origin][:"2025-08"].equals(told[origin][:"2025-08"])
     by_shop = pd.concat(forecasts, axis=1)
     blind = by_shop.xs("2023-06").iloc[:, 0]  # before the first month: the same for every shop
     ratio = pd.concat(realised, axis=1).mean(axis=1) / blind

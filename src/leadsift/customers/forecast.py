@@ -601,7 +601,7 @@ def truth_summary(
 ) -> dict[str, Any] | None:
     """The truth's backtest errors and its total of the `ahead` months from the `last` month of
     history (`expected`'s first column, by origin and month), with the errors of each further
-    column under its name without `expected_` (e.g. `without_campaign`). None when the truth does
+    column under its name without `expected_` (e.g. `from_history`). None when the truth does
     not cover the backtest."""
     first, *others = expected.columns
     summary = truth_errors(rows, expected[first])
@@ -657,7 +657,12 @@ def describe(summary: Mapping[str, Any]) -> tuple[str, str]:
     if "mase" in scores.get("naive", {}):
         errors += f", naive {scores['naive']['mase']:.3f}"
     if summary["truth"]:
-        errors += f", the expected revenue (truth) {summary['truth']['mase']:.3f}"
-        if blind := summary["truth"].get("without_campaign"):
-            errors += f" ({blind['mase']:.3f} not knowing the campaign)"
+        truth = summary["truth"]
+        if seen := truth.get("from_history"):
+            errors += (
+                f", the expected revenue (truth) {seen['mase']:.3f}"
+                f" ({truth['mase']:.3f} told of the campaign in advance)"
+            )
+        else:
+            errors += f", the expected revenue (truth) {truth['mase']:.3f}"
     return forecast, errors

@@ -508,7 +508,7 @@ def _birth_rates(
     return shares[:, None] * np.array([recent if s.recent else steady for s in segments])
 
 
-EXPECTED = ("expected_revenue", "expected_without_campaign")
+EXPECTED = ("expected_revenue", "expected_from_history")
 
 
 def expected_revenue(
@@ -536,8 +536,10 @@ def expected_revenue(
     order's month.
 
     The `recent` segments' customers arrive only in the last `recent_months` before as_of: a
-    campaign the model plans, which no history before it shows. `expected_without_campaign` is
-    the same expectation for a forecaster who knows everything else but not that campaign."""
+    campaign the model plans, which no history before it shows. `expected_from_history` is the
+    same expectation for a forecaster who learns of the campaign only once its first arrivals are
+    in the history, as any model of the revenue series must: until then it knows everything else
+    but not that campaign."""
     customers = population.customers
     birth, death = customers["birth"].to_numpy(), customers["death"].to_numpy()
     segment = customers["segment"].to_numpy()
@@ -556,6 +558,7 @@ def expected_revenue(
     label = [(world.start + pd.Timedelta(days=float(d))).strftime("%Y-%m") for d in starts]
     before_start = (world.start - pd.DateOffset(months=1)).strftime("%Y-%m")
     rate = customers["rate"].to_numpy()
+    campaign_start = world.history_days - recent_months * DAYS_PER_MONTH
     rows = []
     for k, origin in enumerate(starts):
         # Active at the origin: rate x seasonal intensity x survival, per later month.
@@ -578,8 +581,10 @@ def expected_revenue(
         later = np.bincount(month_of, weights=steady, minlength=len(starts))[k:]
         planned = np.bincount(month_of, weights=campaign, minlength=len(starts))[k:]
         before = label[k - 1] if k else before_start
+        begun = origin > campaign_start
         rows += [
-            (before, m, v + p, v) for m, v, p in zip(label[k:], known + later, planned, strict=True)
+            (before, m, v + p, v + p if begun else v)
+            for m, v, p in zip(label[k:], known + later, planned, strict=True)
         ]
     return pd.DataFrame(rows, columns=["origin", "month", *EXPECTED])
 
