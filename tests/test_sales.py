@@ -52,9 +52,11 @@ def test_a_batch_larger_than_a_block_gets_the_answer_it_gets_at_once(
 ):
     scorer, _ = saved_sales
     batch = records.set_axis(records.index * 3)  # the answer keeps the batch's own index
-    at_once = scorer.answer(batch)
-    monkeypatch.setattr(sales, "BLOCK_ROWS", 37)  # 400 leads: ten full blocks and a short one
-    pd.testing.assert_frame_equal(scorer.answer(batch), at_once)
+    at_once = [scorer.answer(batch, with_reasons) for with_reasons in (True, False)]
+    # 400 leads: ten full blocks and a short one, answered BLOCK_THREADS at a time
+    monkeypatch.setattr(sales, "BLOCK_ROWS", 37)
+    for with_reasons, expected in zip((True, False), at_once, strict=True):
+        pd.testing.assert_frame_equal(scorer.answer(batch, with_reasons), expected)
 
 
 def test_records_that_break_the_contract_are_refused_naming_row_and_column(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import ColumnRoles, lead_contract, parse_timestamps
 
 BLOCK_ROWS = 100_000  # leads answered at once in a large batch (the answer does not depend on it)
+BLOCK_THREADS = 2  # blocks answered side by side: one in pandas while another is in LightGBM
 
 
 class SalesScorer(BaseEstimator):
@@ -96,12 +99,19 @@ class SalesScorer(BaseEstimator):
         A large batch is answered `BLOCK_ROWS` leads at a time. Every step answers each lead on
         its own (one lead at a time gets the batch's answer, bit for bit), so the answer is the
         same, and each block's matrices stay small: a million leads at once built matrices of
-        400 MB and took half as long again."""
-        if len(X) > BLOCK_ROWS:
-            blocks = range(0, len(X), BLOCK_ROWS)
-            return pd.concat(
-                [self.answer(X.iloc[at : at + BLOCK_ROWS], with_reasons) for at in blocks]
-            )
+        400 MB and took half as long again. `BLOCK_THREADS` blocks are answered at once: LightGBM
+        and numpy release Python's lock, so one block's pandas steps run while another's trees
+        predict (a million leads: 2.4-2.5 s against 2.8-2.9 s without reasons, 6.3-7.3 s against
+        8.2-8.8 s with). No step keeps state while it answers; the exact contributions predict on
+        a private copy of the booster (`treeshap.contributions`)."""
+        if len(X) <= BLOCK_ROWS:
+            return self._answer_block(X, with_reasons)
+        blocks = [X.iloc[at : at + BLOCK_ROWS] for at in range(0, len(X), BLOCK_ROWS)]
+        with ThreadPoolExecutor(BLOCK_THREADS) as pool:
+            answer_block = partial(self._answer_block, with_reasons=with_reasons)
+            return pd.concat(list(pool.map(answer_block, blocks)))
+
+    def _answer_block(self, X: pd.DataFrame, with_reasons: bool) -> pd.DataFrame:  # noqa: N803
         if with_reasons and self.explains:
             probability, texts = reasons.explain(self.pipeline, X)
         else:
