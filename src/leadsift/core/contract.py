@@ -346,7 +346,10 @@ def contract_violations(contract: Sequence[Rule], raw: pd.DataFrame) -> pd.Serie
         return reasons
     row, text = np.concatenate(rows), np.concatenate(texts)
     order = np.lexsort((np.concatenate(numbers), np.concatenate(places), row))
-    found = pd.Series(text[order], index=row[order])
-    joined = found.groupby(level=0, sort=True).agg("; ".join)
-    reasons.iloc[joined.index.to_numpy()] = joined.to_numpy()
+    row, text = row[order], text[order].tolist()
+    # each row's reasons are adjacent now: joined slice by slice (a pandas groupby calls Python
+    # per row anyway, with 30 times the overhead)
+    first = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    bounds = zip(first.tolist(), [*first[1:].tolist(), len(row)], strict=True)
+    reasons.iloc[row[first]] = ["; ".join(text[start:end]) for start, end in bounds]
     return reasons
