@@ -173,16 +173,15 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         )
     if total["truth"]:
         truth = total["truth"]
-        variants = [("expected revenue (truth)", truth, "the noise no model removes")]
+        floor = "the noise no model removes"
+        variants = [("expected revenue (truth)", truth, floor)]
         if seen := truth.get("from_history"):
-            variants = [
-                (
-                    "expected revenue (truth), told of the campaign",
-                    truth,
-                    "beyond what history shows",
-                ),
-                ("the same, learning of the campaign when it begins", seen, variants[0][2]),
-            ]
+            told = (
+                "expected revenue (truth), told of the campaign",
+                truth,
+                "more than history shows",
+            )
+            variants = [told, ("the same, learning of the campaign when it begins", seen, floor)]
         rows += [
             [name, f"{e['mae']:,.0f}", f"{e['smape']:.1f}", f"{e['mase']:.3f}", "-", what]
             for name, e, what in variants
