@@ -65,11 +65,10 @@ def main() -> None:
         (backtest["series"] == forecast.TOTAL) & (backtest["model"] == total["model"])
     ]
     ahead_total = ahead[ahead["series"] == forecast.TOTAL]
-    truth = []  # the expected revenue from the same origins (knowing what a model can), if any
+    truth = []  # the expected revenue from the same origins, where there is one
     if expected is not None:
         last = str(table.index[-1])
-        seen = expected["expected_from_history"]
-        truth = forecast.truth_by_origin(seen, chosen, ahead_total, last)
+        truth = forecast.truth_by_origin(expected.iloc[:, 0], chosen, ahead_total, last)
     figure = forecast_figure(table[forecast.TOTAL], chosen, ahead_total, truth)
     save_figure(figure, out / "forecast.png")
     tracking.log_stage(

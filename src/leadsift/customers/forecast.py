@@ -601,8 +601,8 @@ def truth_summary(
 ) -> dict[str, Any] | None:
     """The truth's backtest errors and its total of the `ahead` months from the `last` month of
     history (`expected`'s first column, by origin and month), with the errors of each further
-    column under its name without `expected_` (e.g. `from_history`). None when the truth does
-    not cover the backtest."""
+    column under its name without `expected_` (e.g. `told_of_the_campaign`: expectations that know
+    more than a history shows). None when the truth does not cover the backtest."""
     first, *others = expected.columns
     summary = truth_errors(rows, expected[first])
     if summary is None:
@@ -656,13 +656,15 @@ def describe(summary: Mapping[str, Any]) -> tuple[str, str]:
     errors = f"backtest MASE {scores[summary['model']]['mase']:.3f}"
     if "mase" in scores.get("naive", {}):
         errors += f", naive {scores['naive']['mase']:.3f}"
-    if summary["truth"]:
-        truth = summary["truth"]
-        if seen := truth.get("from_history"):
-            errors += (
-                f", the expected revenue (truth) {seen['mase']:.3f}"
-                f" ({truth['mase']:.3f} told of the campaign in advance)"
-            )
-        else:
-            errors += f", the expected revenue (truth) {truth['mase']:.3f}"
+    if truth := summary["truth"]:
+        errors += f", the expected revenue (truth) {truth['mase']:.3f}"
+        errors += "".join(
+            f" ({other['mase']:.3f} {name.replace('_', ' ')})"
+            for name, other in truth_variants(truth).items()
+        )
     return forecast, errors
+
+
+def truth_variants(truth: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The errors of the truth's further columns (`truth_summary`), by name."""
+    return {name: value for name, value in truth.items() if isinstance(value, dict)}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadsift.core.report import data_profile_lines, table, verdict
-from leadsift.customers.forecast import TOTAL, describe
+from leadsift.customers.forecast import TOTAL, describe, truth_variants
 
 FIGURES = (
     ("Segmentation study", "customers/tuning/silhouette.png"),
@@ -173,15 +173,11 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         )
     if total["truth"]:
         truth = total["truth"]
-        floor = "the noise no model removes"
-        variants = [("expected revenue (truth)", truth, floor)]
-        if seen := truth.get("from_history"):
-            told = (
-                "expected revenue (truth), told of the campaign",
-                truth,
-                "more than history shows",
-            )
-            variants = [told, ("the same, learning of the campaign when it begins", seen, floor)]
+        variants = [("expected revenue (truth)", truth, "the noise no model removes")]
+        variants += [
+            (f"the same, {name.replace('_', ' ')}", errors, "more than the history shows")
+            for name, errors in truth_variants(truth).items()
+        ]
         rows += [
             [name, f"{e['mae']:,.0f}", f"{e['smape']:.1f}", f"{e['mase']:.3f}", "-", what]
             for name, e, what in variants
