@@ -105,6 +105,14 @@ def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_no
     assert summary["model"] == min(set(scores) - weekly, key=lambda m: scores[m]["mase"])
     # Forecasting with the expectation leaves only the noise: better than any model here.
     assert summary["truth"]["mase"] < scores[summary["model"]]["mase"]
+    # Each error by horizon step too; every step has as many months, so they average to the whole.
+    steps = scores[summary["model"]]["by_step"]
+    assert list(steps) == [1, 2, 3] and all(
+        set(e) == {"mae", "mape", "smape", "mase"} for e in steps.values()
+    )
+    for metric in ("mae", "smape", "mase"):
+        mean = np.mean([e[metric] for e in steps.values()])
+        assert mean == pytest.approx(scores[summary["model"]][metric])
     # Every origin forecasts every step, trained only on the months before it.
     rows = result.rows[result.rows["model"] == "naive"]
     assert len(rows) == SETTINGS.origins * SETTINGS.horizon

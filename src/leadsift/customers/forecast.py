@@ -313,6 +313,11 @@ def errors(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[
     }
 
 
+def _errors_of(rows: pd.DataFrame) -> dict[str, float]:
+    """`errors` of backtest rows (actual, forecast, scale)."""
+    return errors(rows["actual"].to_numpy(), rows["forecast"].to_numpy(), rows["scale"].to_numpy())
+
+
 def _pooled_quantiles(ratios: pd.DataFrame, level: float) -> tuple[float, float]:
     """Quantiles of log(actual / forecast) / sqrt(step) (NaN without enough errors)."""
     scaled = (ratios["log_ratio"] / np.sqrt(ratios["step"])).dropna()
@@ -462,13 +467,10 @@ def backtest(series: pd.Series, settings: Settings, weeks: pd.Series | None = No
 
 
 def _score(frame: pd.DataFrame) -> dict[str, Any]:
-    actual, forecast = frame["actual"].to_numpy(), frame["forecast"].to_numpy()
+    """A model's backtest errors, over all its months and by horizon step, and its coverage."""
     inside = (frame["actual"] >= frame["lower"]) & (frame["actual"] <= frame["upper"])
-    return errors(actual, forecast, frame["scale"].to_numpy()) | {
-        "mase_by_step": {
-            int(step): float((np.abs(g["actual"] - g["forecast"]) / g["scale"]).mean())
-            for step, g in frame.groupby("step")
-        },
+    return _errors_of(frame) | {
+        "by_step": {int(step): _errors_of(g) for step, g in frame.groupby("step")},
         "coverage": float(inside[frame["lower"].notna()].mean())
         if frame["lower"].notna().any()
         else None,
