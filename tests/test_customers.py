@@ -82,10 +82,10 @@ def test_the_truths_forecasts_agree_with_what_is_drawn():
             (export["Quantity"] * export["UnitPrice"])[valid].groupby(months[valid]).sum()
         )
         truth = drawn.expected.set_index(["origin", "month"])
-        forecasts.append(truth["expected_told_of_the_campaign"])
+        forecasts.append(truth["expected_revenue"])
         # Learning of the campaign of the last months before as_of only when it begins (its
         # first month, 2025-09, in the history) changes only what it brings, and only before.
-        seen, told = truth["expected_revenue"], truth["expected_told_of_the_campaign"]
+        seen, told = truth["expected_from_history"], truth["expected_revenue"]
         assert seen["2025-09":].equals(told["2025-09":])  # from the campaign's first month on
         for origin in ("2024-06", "2025-08"):
             assert (seen[origin]["2025-09":] < told[origin]["2025-09":]).all()

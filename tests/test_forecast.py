@@ -93,7 +93,7 @@ def test_too_short_a_history_is_one_line_naming_the_months_and_the_minimum():
 
 def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_noise_floor():
     actual, expected = seasonal_growth(36)
-    expected["expected_told_of_the_campaign"] = 0.8 * expected["expected_revenue"]
+    expected["expected_from_history"] = 0.8 * expected["expected_revenue"]
     result, ahead, summary = forecast.forecast_series(actual, SETTINGS, expected)
     scores = summary["models"]
     weekly = {name for name, c in forecast.CANDIDATES.items() if c.weekly}
@@ -123,7 +123,7 @@ def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_no
         expected.loc["2026-06", "expected_revenue"].sum()
     )
     # a further column is reported by its name: a truth 20% low is far worse than the truth
-    assert summary["truth"]["told_of_the_campaign"]["mase"] > 10 * summary["truth"]["mase"]
+    assert summary["truth"]["from_history"]["mase"] > 10 * summary["truth"]["mase"]
     assert ((ahead["lower"] <= ahead["forecast"]) & (ahead["forecast"] <= ahead["upper"])).all()
     assert summary["next"]["total"] == pytest.approx(ahead["forecast"].sum())
 

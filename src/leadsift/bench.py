@@ -884,7 +884,9 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
             model=total["model"],
             mase=chosen["mase"],
             truth_mase=truth["mase"],
-            truth_told_of_the_campaign_mase=truth["told_of_the_campaign"]["mase"],
+            # learning of the campaign only when it begins, as a model of the history must
+            truth_from_history_mase=truth["from_history"]["mase"],
+            ratio_to_truth_from_history=round(chosen["mase"] / truth["from_history"]["mase"], 4),
         ),
         _check(
             "forecast MASE / the naive baseline's",

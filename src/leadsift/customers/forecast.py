@@ -603,8 +603,8 @@ def truth_summary(
 ) -> dict[str, Any] | None:
     """The truth's backtest errors and its total of the `ahead` months from the `last` month of
     history (`expected`'s first column, by origin and month), with the errors of each further
-    column under its name without `expected_` (e.g. `told_of_the_campaign`: expectations that know
-    more than a history shows). None when the truth does not cover the backtest."""
+    column under its name without `expected_` (e.g. `from_history`: an expectation that knows less
+    than the generator does). None when the truth does not cover the backtest."""
     first, *others = expected.columns
     summary = truth_errors(rows, expected[first])
     if summary is None:

@@ -144,6 +144,10 @@ def _number(value: float | None, form: str) -> str:
     return "-" if value is None else format(value, form)
 
 
+# What the truth's further columns (`forecast.truth_summary`) know, as the report says it.
+VARIANT_MEANING = {"from_history": "learning of the campaign when it begins, as a history shows it"}
+
+
 def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
     """The forecast's lines of the report: the choice, every model's backtest against the naive
     baseline and the truth, each segment's forecast, and the notes (skipped or failed models)."""
@@ -175,7 +179,7 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         truth = total["truth"]
         variants = [("expected revenue (truth)", truth, "the noise no model removes")]
         variants += [
-            (f"the same, {name.replace('_', ' ')}", errors, "more than the history shows")
+            (f"the same, {name.replace('_', ' ')}", errors, VARIANT_MEANING.get(name, ""))
             for name, errors in truth_variants(truth).items()
         ]
         rows += [

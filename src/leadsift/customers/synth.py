@@ -15,7 +15,7 @@ best any method could recover from the same history before `as_of`: the posterio
 true generative model (`posterior`), the ceiling of the adjusted Rand index, as `p_true` is the
 ceiling of ROC-AUC for leads. Segments overlap (a customer with two orders says little), so the
 ceiling is below 1. `expected_revenue` gives each month's expected net revenue under the model
-from what a forecaster can know at each origin, the ceiling of a revenue forecast.
+from the shop's state at each origin, the ceiling of a revenue forecast.
 
 Dirt is added after the truth is drawn and is not part of it: guest purchases without a customer
 id, exact duplicate lines, zero and negative prices, a few huge wholesale orders (corporate
@@ -508,7 +508,7 @@ def _birth_rates(
     return shares[:, None] * np.array([recent if s.recent else steady for s in segments])
 
 
-EXPECTED = ("expected_revenue", "expected_told_of_the_campaign")
+EXPECTED = ("expected_revenue", "expected_from_history")
 
 
 def expected_revenue(
@@ -536,10 +536,10 @@ def expected_revenue(
     order's month.
 
     The `recent` segments' customers arrive only in the last `recent_months` before as_of: a
-    campaign the model plans, which no history before it shows. `expected_revenue` learns of it
-    once its first arrivals are in the history, as any model of the revenue series must (until
-    then it knows everything else but not the campaign); `expected_told_of_the_campaign` is the
-    same expectation told of the campaign in advance."""
+    campaign the model plans, which no history before it shows: `expected_revenue` knows of it.
+    `expected_from_history` is the same expectation learning of the campaign only once its first
+    arrivals are in the history, as a model of the revenue series must (until then it knows
+    everything else but not the campaign)."""
     customers = population.customers
     birth, death = customers["birth"].to_numpy(), customers["death"].to_numpy()
     segment = customers["segment"].to_numpy()
@@ -583,7 +583,7 @@ def expected_revenue(
         before = label[k - 1] if k else before_start
         begun = origin > campaign_start
         rows += [
-            (before, m, v + p if begun else v, v + p)
+            (before, m, v + p, v + p if begun else v)
             for m, v, p in zip(label[k:], known + later, planned, strict=True)
         ]
     return pd.DataFrame(rows, columns=["origin", "month", *EXPECTED])
