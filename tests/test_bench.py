@@ -119,6 +119,13 @@ def test_the_table_shows_each_rows_run_and_whether_its_code_is_todays():
     assert lines[3] == "| second | 3 | <= 2 | NO | 2026-11-23 def5678 | today's |"
 
 
+def test_a_run_records_its_cpu_and_speed_so_runs_on_other_machines_compare():
+    reference = bench.reference_seconds(repeats=1)
+    assert 0 < reference < 60
+    machine = bench.this_run(["quality"], 1, reference)["machine"]
+    assert machine["reference_s"] == reference and machine["cpu"]
+
+
 def test_the_code_fingerprint_follows_the_code(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src/a.py").write_text("x = 1\n")

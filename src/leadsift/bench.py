@@ -1255,9 +1255,36 @@ def code_fingerprint(root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def this_run(sections: Sequence[str], duration_s: int) -> dict[str, Any]:
+def cpu_model() -> str | None:
+    """The CPU's model name as the kernel reports it (Linux), else what Python knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def reference_seconds(repeats: int = 3) -> float:
+    """The best of `repeats` timings of a fixed one-core workload (sorting 4,000,000 seeded floats,
+    then a Python loop of 2,000,000 steps): how fast this machine is, so that the absolute times
+    of runs on different machines can be compared (rows/s x reference_s is about constant)."""
+    values = np.random.default_rng(0).random(4_000_000)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.sort(values)
+        total = 0
+        for step in range(2_000_000):
+            total += step & 7
+        best = min(best, time.perf_counter() - start)
+    return round(best, 3)
+
+
+def this_run(sections: Sequence[str], duration_s: int, reference_s: float) -> dict[str, Any]:
     """Where and on what a run measured: commit (and whether the tree had changes), the code's
-    fingerprint, the time, the machine and the sections run."""
+    fingerprint, the time, the machine (with its CPU's model and speed on a fixed workload,
+    `reference_s`) and the sections run."""
     git = ["git", "-C", str(ROOT)]
     head = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -1274,6 +1301,8 @@ def this_run(sections: Sequence[str], duration_s: int) -> dict[str, Any]:
         "date": stamp,
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu": cpu_model(),
+            "reference_s": reference_s,
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(),
             "os": platform.platform(),
@@ -1377,6 +1406,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
     results: list[Result] = []
+    reference_s = reference_seconds()
+    _log(f"this machine: {cpu_model()}, the reference workload in {reference_s:.3f} s")
     workdir = Path(tempfile.mkdtemp(prefix="leadsift-bench-"))
     started = time.perf_counter()
     try:
@@ -1409,7 +1440,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     out = Path(args.out)
-    run = this_run(sections, round(time.perf_counter() - started))
+    run = this_run(sections, round(time.perf_counter() - started), reference_s)
     previous = json.loads(out.read_text()) if out.is_file() else None
     report = merged_report(previous, results, run, sections)
     out.parent.mkdir(parents=True, exist_ok=True)
