@@ -48,6 +48,7 @@ import pandas as pd
 import psutil
 import yaml
 
+from leadsift.core import launch
 from leadsift.core.config import read_params, write_overrides
 
 ROOT = Path.cwd()
@@ -97,9 +98,11 @@ def _log(message: str) -> None:
 
 
 def _env() -> dict[str, str]:
-    """The environment for dvc and stage subprocesses: this interpreter's bin first on PATH."""
+    """The environment for dvc and stage subprocesses: this interpreter's bin first on PATH, and
+    the numerics every stage runs with (`leadsift.core.launch`)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return {**os.environ, "PATH": path, "PYTHONPATH": "src", "DVC_NO_ANALYTICS": "1"}
+    numerics = launch.numerics_environment(platform.machine(), launch.cpu_flags())
+    return {**numerics, **os.environ, "PATH": path, "PYTHONPATH": "src", "DVC_NO_ANALYTICS": "1"}
 
 
 def copy_project(dest: Path, root: Path = ROOT) -> None:
@@ -230,8 +233,8 @@ def stage_commands(repo: Path) -> list[tuple[str, list[str]]]:
     commands = []
     for name, stage in spec["stages"].items():
         words = stage["cmd"].split()
-        assert words[:2] == ["PYTHONPATH=src", "python"], f"unexpected command for {name}"
-        commands.append((name, [resolve(w) for w in words[2:]]))
+        assert words[0] == "${python}", f"unexpected command for {name}"
+        commands.append((name, [resolve(w) for w in words[1:]]))
     return commands
 
 
@@ -964,7 +967,7 @@ def bench_profile(workdir: Path, n_leads: int) -> list[Result]:
         ["dvc", "repro", "generate"], cwd=repo, env=_env(), check=True, capture_output=True
     )
     stage = dict(stage_commands(repo))["data_profile"]
-    leads = run_watched(["env", "PYTHONPATH=src", "python", *stage], repo)
+    leads = run_watched(["python", "-m", "leadsift.core.launch", *stage], repo)
     _log(f"profile: {n_leads:,} leads in {leads.wall_s:.1f} s")
     roles = read_params(repo)["leads"]
     counts = [c for group in roles["interaction_groups"].values() for c in group]
@@ -980,7 +983,7 @@ def bench_profile(workdir: Path, n_leads: int) -> list[Result]:
         },
     )
     command = [stage[0], "data/raw/wide.csv", "reports/wide"]
-    table = run_watched(["env", "PYTHONPATH=src", "python", *command], repo)
+    table = run_watched(["python", "-m", "leadsift.core.launch", *command], repo)
     _log(f"profile: a {wide.shape[0]:,} x {wide.shape[1]} table in {table.wall_s:.1f} s")
     return [
         Result(
