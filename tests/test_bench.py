@@ -25,6 +25,13 @@ def test_stage_commands_are_dvc_yaml_commands_with_params_resolved():
         assert (ROOT / argv[0]).is_file() and not any("${" in word for word in argv)
     assert commands["prepare"][1] == "data/raw/leads.csv"  # ${data.raw_path}
     assert commands["generate_incoming"][1] == "--incoming"
+    assert bench.stage_python(ROOT) == [
+        "env",
+        "PYTHONPATH=src",
+        "python",
+        "-m",
+        "leadsift.core.launch",
+    ]
 
 
 def test_a_target_is_met_only_on_the_right_side_of_its_bound():

@@ -48,7 +48,6 @@ import pandas as pd
 import psutil
 import yaml
 
-from leadsift.core import launch
 from leadsift.core.config import read_params, write_overrides
 
 ROOT = Path.cwd()
@@ -98,11 +97,9 @@ def _log(message: str) -> None:
 
 
 def _env() -> dict[str, str]:
-    """The environment for dvc and stage subprocesses: this interpreter's bin first on PATH, and
-    the numerics every stage runs with (`leadsift.core.launch`)."""
+    """The environment for dvc and stage subprocesses: this interpreter's bin first on PATH."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    numerics = launch.numerics_environment(platform.machine(), launch.cpu_flags())
-    return {**numerics, **os.environ, "PATH": path, "PYTHONPATH": "src", "DVC_NO_ANALYTICS": "1"}
+    return {**os.environ, "PATH": path, "PYTHONPATH": "src", "DVC_NO_ANALYTICS": "1"}
 
 
 def copy_project(dest: Path, root: Path = ROOT) -> None:
@@ -238,8 +235,17 @@ def stage_commands(repo: Path) -> list[tuple[str, list[str]]]:
     return commands
 
 
+def stage_python(repo: Path) -> list[str]:
+    """How dvc.yaml starts each stage's script (its `python` variable), as an `env` command."""
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    (python,) = [v["python"] for v in spec["vars"] if isinstance(v, dict) and "python" in v]
+    return ["env", *python.split()]
+
+
 IN_PROCESS = """
 import json, runpy, sys, time
+from leadsift.core.launch import pin_numerics
+pin_numerics()  # as each stage's launcher does, before numpy loads
 times = {}
 for name, argv in json.loads(sys.argv[1]):
     start = time.perf_counter()
@@ -967,7 +973,7 @@ def bench_profile(workdir: Path, n_leads: int) -> list[Result]:
         ["dvc", "repro", "generate"], cwd=repo, env=_env(), check=True, capture_output=True
     )
     stage = dict(stage_commands(repo))["data_profile"]
-    leads = run_watched(["python", "-m", "leadsift.core.launch", *stage], repo)
+    leads = run_watched([*stage_python(repo), *stage], repo)
     _log(f"profile: {n_leads:,} leads in {leads.wall_s:.1f} s")
     roles = read_params(repo)["leads"]
     counts = [c for group in roles["interaction_groups"].values() for c in group]
@@ -983,7 +989,7 @@ def bench_profile(workdir: Path, n_leads: int) -> list[Result]:
         },
     )
     command = [stage[0], "data/raw/wide.csv", "reports/wide"]
-    table = run_watched(["python", "-m", "leadsift.core.launch", *command], repo)
+    table = run_watched([*stage_python(repo), *command], repo)
     _log(f"profile: a {wide.shape[0]:,} x {wide.shape[1]} table in {table.wall_s:.1f} s")
     return [
         Result(

@@ -44,12 +44,18 @@ def numerics_environment(machine: str, flags: set[str]) -> dict[str, str]:
     return {}
 
 
-def main(argv: list[str]) -> None:
-    """Set the numerics' environment, then run `argv[0]` with arguments `argv[1:]`."""
-    if not argv:
-        sys.exit("usage: python -m leadsift.core.launch <stage script> [arguments...]")
+def pin_numerics() -> None:
+    """Choose the kernels (`numerics_environment`) for numpy and OpenBLAS, which read the choice
+    when they load: call it before anything imports numpy. A variable already set is kept."""
     for name, value in numerics_environment(platform.machine(), cpu_flags()).items():
         os.environ.setdefault(name, value)
+
+
+def main(argv: list[str]) -> None:
+    """Pin the numerics, then run `argv[0]` with arguments `argv[1:]`."""
+    if not argv:
+        sys.exit("usage: python -m leadsift.core.launch <stage script> [arguments...]")
+    pin_numerics()
     script = argv[0]
     sys.argv = list(argv)
     sys.path[0] = str(Path(script).resolve().parent)  # what `python script.py` puts first
