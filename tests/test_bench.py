@@ -85,6 +85,10 @@ def test_the_wide_profile_table_has_the_stated_shape_and_is_seeded(leads, roles)
     )
     extra = wide.filter(like="extra_count")
     assert len(extra.columns) > 0 and (extra >= 0).all().all()
+    few = bench.widened(
+        raw.head(40), 300, 85, category=roles.categorical[0], counts=roles.interactions
+    )
+    assert few.shape == (40, 85)  # a smoke run's table: every lead there is
 
 
 def watched(wall_s: float, peak_mb: float = 100.0) -> bench.Watched:

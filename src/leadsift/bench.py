@@ -951,8 +951,9 @@ def widened(
     counts: Sequence[str],
     seed: int = 0,
 ) -> pd.DataFrame:
-    """`rows` leads with extra columns up to `columns`: a third categories (the levels of
-    `category`, reshuffled), the rest counts (one of `counts` plus Poisson noise), all seeded."""
+    """`rows` leads (all of them, when there are fewer) with extra columns up to `columns`: a
+    third categories (the levels of `category`, reshuffled), the rest counts (one of `counts` plus
+    Poisson noise), all seeded."""
     rng = np.random.default_rng(seed)
     wide = leads.head(rows).reset_index(drop=True)
     for i in range(columns - wide.shape[1]):
@@ -960,7 +961,7 @@ def widened(
             wide[f"extra_category_{i}"] = rng.permutation(wide[category].to_numpy())
         else:
             base = pd.to_numeric(wide[counts[i % len(counts)]], errors="coerce").fillna(0)
-            wide[f"extra_count_{i}"] = base.clip(lower=0) + rng.poisson(1.0, rows)
+            wide[f"extra_count_{i}"] = base.clip(lower=0) + rng.poisson(1.0, len(wide))
     return wide
 
 
