@@ -99,3 +99,17 @@ def test_read_table_reads_every_csv_as_pandas_parser_does(tmp_path, path):
     pd.testing.assert_frame_equal(read_table(path, "k", text=text), expected)
     if path.name == "tricky.csv":  # read by pyarrow, but for the columns it infers otherwise
         assert _read_csv_arrow(path, header, text) is not None
+
+
+def test_line_breaks_in_quoted_values_survive_pyarrows_parallel_blocks(tmp_path):
+    """pyarrow cuts a file of several megabytes into blocks read in parallel. Cut at every line
+    break (the fast reading of a file without a quote), a quoted value holding one is split and
+    pyarrow refuses the file, which pandas' parser, a few times slower, would then read alone."""
+    rows = [f'{i},"line one\nline {i}",{i % 7}' for i in range(200_000)]
+    path = tmp_path / "notes.csv"
+    path.write_text("id,note,count\n" + "\n".join(rows) + "\n")
+    header = pd.read_csv(path, nrows=0).columns
+    assert _read_csv_arrow(path, header, ["id"]) is not None
+    df = read_table(path, "k", text=["id"])
+    assert len(df) == 200_000 and df["note"].iloc[-1] == "line one\nline 199999"
+    pd.testing.assert_frame_equal(df, pd.read_csv(path, dtype={"id": "str"}))
