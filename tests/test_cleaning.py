@@ -45,6 +45,22 @@ def test_normalize_text_trims_cases_placeholders_and_aliases():
     assert out.tolist() == ["mumbai", "mumbai", "new delhi", None, None, None, None, "pune"]
 
 
+@pytest.mark.parametrize("rows", [slice(None), slice(1, 2), slice(3, 4), slice(0, 0)])
+def test_normalize_text_as_categories_holds_the_same_levels(rows):
+    """The model's normaliser gives categoricals (their codes spare the collapser grouping the
+    texts again): the levels and missing cells are the texts', two variants of one level share
+    its code, and so do one lead or none."""
+    values = pd.Series([" Bombay", "mumbai", "Select", None, "Pune", "MUMBAI "], index=range(3, 9))
+    values = values.iloc[rows]
+    text = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"})
+    coded = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"}, categorical=True)
+    assert isinstance(coded.dtype, pd.CategoricalDtype) and coded.index.equals(values.index)
+    assert coded.astype(object).where(coded.notna(), None).tolist() == text.tolist()
+    assert coded.cat.categories.is_unique and coded.cat.categories.notna().all()
+    if len(values) == 6:
+        assert coded.cat.codes.tolist() == [0, 0, -1, -1, 1, 0]
+
+
 def test_categorical_columns_are_normalized_per_distinct_value_as_one_by_one():
     frame = pd.DataFrame(
         {
@@ -211,8 +227,15 @@ def test_lead_normalizer_is_the_same_code_as_prepare(leads, roles, cleaning):
     }
     step = LeadNormalizer(**columns, **cleaning)
     inputs = export[roles.model_inputs]
-    expected = normalize_leads(inputs, **columns, **cleaning)
-    pd.testing.assert_frame_equal(step.fit(inputs).transform(inputs), expected)
+    out = step.fit(inputs).transform(inputs)
+    expected = normalize_leads(inputs, **columns, **cleaning, as_categories=True)
+    pd.testing.assert_frame_equal(out, expected)
+    prepared = normalize_leads(inputs, **columns, **cleaning)  # text, as prepare writes it
+    levels = list(roles.categorical)
+    for column in levels:
+        as_text = out[column].astype(object).where(out[column].notna(), None)
+        assert as_text.tolist() == prepared[column].tolist(), column
+    pd.testing.assert_frame_equal(out.drop(columns=levels), prepared.drop(columns=levels))
 
 
 def test_prepare_accounts_for_every_row_of_the_dirty_export(leads, roles, cleaning):

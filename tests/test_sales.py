@@ -16,10 +16,9 @@ from leadsift.core import treeshap
 from leadsift.core.contract import blank
 from leadsift.core.model_store import load_model
 from leadsift.leads import sales
-from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.schema import raw_records
-from leadsift.leads.scoring import score_leads
+from leadsift.leads.scoring import clean_and_score
 from leadsift.leads.synth import TARGET, Dirt, generate_leads
 from tests.conftest import TIERS, WORLD_7
 
@@ -152,9 +151,10 @@ def test_one_lead_at_a_time_gets_the_batch_answer_or_the_batch_quarantine_reason
     clash = ids.duplicated(keep=False) & ~raw.duplicated(keep=False)
     raw = raw[~blank(ids) & ~ids.isin(ids[clash])].head(wanted)
     assert len(raw) == wanted
-    batch = clean_leads(raw, roles, source="b", labelled=False, **cleaning)
     monkeypatch.setattr(treeshap, "BATCH_ROWS", 100)  # the batch's TreeSHAP as a large batch's
-    scored = score_leads(scorer, batch.clean, roles, model_version="batch")
+    batch, scored = clean_and_score(
+        scorer, raw, roles, source="b", model_version="batch", **cleaning
+    )
     answers = scored.drop(columns=[*batch.clean, "model_version"]).set_axis(batch.clean[roles.id])
     refused = batch.quarantine.set_index(roles.id)["reason"]
     alone, refusals = [], []

@@ -15,10 +15,10 @@ from pathlib import Path
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import batch_files, write_csv, write_json, write_parquet
-from leadsift.leads.cleaning import clean_leads, cleaning_options
+from leadsift.leads.cleaning import cleaning_options
 from leadsift.leads.params import RULES
 from leadsift.leads.schema import ColumnRoles, load_raw_table
-from leadsift.leads.scoring import load_scoring_model, sales_view, score_leads
+from leadsift.leads.scoring import clean_and_score, load_scoring_model, sales_view
 
 log = logging.getLogger("leadsift.score")
 
@@ -43,14 +43,9 @@ def main() -> None:
     summary = {"threshold": tiers.cold_below, "model_version": version, "batches": {}}
     for path in batch_files(args.batches, "score.input"):
         batch = load_raw_table(path, roles, "score.input", labelled=False)
-        result = clean_leads(
-            batch,
-            roles,
-            **cleaning_options(params),
-            source=str(path),
-            labelled=False,
+        result, scored = clean_and_score(
+            model, batch, roles, **cleaning_options(params), source=str(path), model_version=version
         )
-        scored = score_leads(model, result.clean, roles, model_version=version)
         write_parquet(out / "leads" / f"{path.stem}.parquet", scored)
         write_csv(out / "sales" / f"{path.stem}.csv", sales_view(scored, roles))
         write_parquet(out / "quarantine" / f"{path.stem}.parquet", result.quarantine)

@@ -163,23 +163,32 @@ def each_distinct(
     dtype: Any = object,
 ) -> np.ndarray:
     """`function` of each of `values` (an array of `dtype`), called once per distinct value
-    (missing included): a batch repeats its levels, counts and times, so a million leads need
-    thousands of calls, not millions. Values of mixed types are told apart by type too: Python
-    holds 1, 1.0 and True equal, which their texts are not. One value (a served lead) skips the
-    grouping; a pandas categorical is grouped already: its categories are its values."""
+    (`distinct_values`): a batch repeats its levels, counts and times, so a million leads need
+    thousands of calls, not millions."""
+    codes, distinct = distinct_values(values)
+    return np.array([function(v) for v in distinct], dtype=dtype)[codes]
+
+
+def distinct_values(
+    values: np.ndarray | pd.api.extensions.ExtensionArray | pd.Categorical,
+) -> tuple[np.ndarray, list[Any]]:
+    """The distinct values (missing included) and the position of each value among them. Values
+    of mixed types are told apart by type too: Python holds 1, 1.0 and True equal, which their
+    texts are not. One value (a served lead) skips the grouping; a pandas categorical is grouped
+    already: its categories are its values (missing, code -1, is the last)."""
     if isinstance(values, pd.Categorical):  # (even one value: its `tolist` costs more)
         distinct, codes = values.categories.tolist(), values.codes
-        if (codes < 0).any():  # missing is code -1: the last
+        if (codes < 0).any():
             distinct.append(np.nan)
-        return np.array([function(v) for v in distinct], dtype=dtype)[codes]
+        return codes, distinct
     if len(values) == 1:
-        return np.array([function(values.tolist()[0])], dtype=dtype)
+        return np.zeros(1, dtype=np.intp), values.tolist()
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):
         typed = np.fromiter(((type(v), v) for v in values), dtype=object, count=len(values))
         codes, distinct = pd.factorize(typed, use_na_sentinel=False)
-        return np.array([function(v) for _, v in distinct.tolist()], dtype=dtype)[codes]
+        return codes, [v for _, v in distinct.tolist()]
     codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return np.array([function(v) for v in distinct.tolist()], dtype=dtype)[codes]
+    return codes, distinct.tolist()
 
 
 def duplicate_rows(frame: pd.DataFrame, key: str | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ apply exactly the same cleaning to raw records as training did.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from leadsift.core.contract import (
     Cleaned,
     contract_violations,
+    distinct_values,
     duplicate_rows,
     each_distinct,
     parse_numbers,
@@ -36,12 +37,17 @@ from leadsift.leads.schema import (
 
 
 def normalize_text(
-    values: pd.Series, missing_values: Sequence[str], aliases: Mapping[str, str]
+    values: pd.Series,
+    missing_values: Sequence[str],
+    aliases: Mapping[str, str],
+    categorical: bool = False,
 ) -> pd.Series:
     """Trim, collapse whitespace, lower-case; placeholders become missing; then apply aliases.
 
     Each distinct value is worked out once, in plain Python: a batch repeats a few hundred levels,
-    and one served lead then costs microseconds instead of a dozen pandas calls.
+    and one served lead then costs microseconds instead of a dozen pandas calls. Text (None where
+    missing), or with `categorical` a pandas categorical of the same levels, whose codes the
+    model's next steps read instead of grouping the texts again.
     """
     level = partial(
         normalize_level,
@@ -51,7 +57,22 @@ def normalize_text(
     # pandas' pyarrow strings are grouped by pyarrow, without a copy as Python objects first
     text = isinstance(values.dtype, pd.StringDtype)
     cells = values.array if text else values.to_numpy(dtype=object)
-    return pd.Series(each_distinct(cells, level), index=values.index, dtype=object)
+    if not categorical:
+        return pd.Series(each_distinct(cells, level), index=values.index, dtype=object)
+    codes, distinct = distinct_values(cells)
+    # the distinct normalised levels (missing: -1), and each value's code among them
+    level_codes, levels = pd.factorize(np.array([level(v) for v in distinct], dtype=object))
+    return pd.Series(
+        pd.Categorical.from_codes(level_codes[codes], dtype=levels_dtype(*levels), validate=False),
+        index=values.index,
+    )
+
+
+@lru_cache(maxsize=4096)
+def levels_dtype(*levels: str) -> pd.CategoricalDtype:
+    """The categorical dtype of these levels, made once: making one costs a served lead more
+    than normalising its four levels, and served leads repeat their levels."""
+    return pd.CategoricalDtype(list(levels))
 
 
 def normalize_level(
@@ -68,11 +89,14 @@ def normalize_level(
 
 
 def normalize_categorical(
-    frame: pd.DataFrame, missing_values: Sequence[str], aliases: Mapping[str, Mapping[str, str]]
+    frame: pd.DataFrame,
+    missing_values: Sequence[str],
+    aliases: Mapping[str, Mapping[str, str]],
+    categorical: bool = False,
 ) -> dict[str, pd.Series]:
     """`normalize_text` of each column, with that column's aliases."""
     return {
-        column: normalize_text(frame[column], missing_values, aliases.get(column, {}))
+        column: normalize_text(frame[column], missing_values, aliases.get(column, {}), categorical)
         for column in frame.columns
     }
 
@@ -92,11 +116,13 @@ def normalize_leads(
     timestamp: str | None,
     missing_values: Sequence[str],
     aliases: Mapping[str, Mapping[str, str]],
+    as_categories: bool = False,
 ) -> pd.DataFrame:
-    """Return a copy with canonical categoricals, numeric numbers and parsed timestamps."""
+    """Return a copy with canonical categoricals, numeric numbers and parsed timestamps; the
+    categorical columns as text, or with `as_categories` as pandas categoricals."""
     out = df.copy(deep=False)  # copy-on-write: the columns replaced below are new, others shared
     for column, text in normalize_categorical(
-        select_columns(df, categorical), missing_values, aliases
+        select_columns(df, categorical), missing_values, aliases, as_categories
     ).items():
         out[column] = text
     # only the columns that are text, parsed in one pass and assigned at once (each assignment
@@ -109,7 +135,8 @@ def normalize_leads(
 
 
 class LeadNormalizer(TransformerMixin, BaseEstimator):
-    """Stateless model step: `normalize_leads` on raw records (fitting learns nothing)."""
+    """Stateless model step: `normalize_leads` on raw records (fitting learns nothing). Its
+    categorical columns are pandas categoricals: the collapser after it reads their codes."""
 
     def __init__(
         self,
@@ -141,6 +168,7 @@ class LeadNormalizer(TransformerMixin, BaseEstimator):
             timestamp=self.timestamp,
             missing_values=self.missing_values,
             aliases=self.aliases or {},
+            as_categories=True,
         )
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -163,8 +191,35 @@ def clean_leads(
     target), the quarantined rows with a `reason` column, and the counts, for which
     `rows_in == rows_clean + rows_duplicate + rows_quarantined` holds.
     """
-    if roles.id is None:
-        raw = raw.assign(**{ROW_ID: np.arange(1, len(raw) + 1)})
+    raw = numbered(raw, roles)
+    rows = normalized_rows(
+        raw,
+        roles,
+        missing_values=missing_values,
+        aliases=aliases,
+        source=source,
+        labelled=labelled,
+    )
+    return separate_rows(raw, rows, roles, source=source, labelled=labelled)[0]
+
+
+def numbered(raw: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
+    """`raw` with its row numbers (from 1) as the id column when `leads.id` is null."""
+    return raw if roles.id is not None else raw.assign(**{ROW_ID: np.arange(1, len(raw) + 1)})
+
+
+def normalized_rows(
+    raw: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    missing_values: Sequence[str],
+    aliases: Mapping[str, Mapping[str, str]],
+    source: str,
+    labelled: bool,
+) -> pd.DataFrame:
+    """Every row of `raw` (`numbered`) normalised (`normalize_leads`) in the clean table's
+    columns, its target encoded 0/1 when `labelled`: the first half of `clean_leads`, before any
+    row is dropped."""
     df = normalize_leads(
         raw,
         categorical=roles.categorical,
@@ -174,20 +229,34 @@ def clean_leads(
         aliases=aliases,
     )
     target = [roles.target] if labelled else []
-    classes = None
     if labelled:
-        classes = target_classes(
-            raw[roles.target], roles.positive_label, roles.negative_label, source
-        )
-        df[roles.target] = encode_target(raw[roles.target], classes)
-    df = select_columns(df, [roles.id_column, *roles.model_inputs, *target])
+        df[roles.target] = encode_target(raw[roles.target], _classes(raw, roles, source))
+    return select_columns(df, [roles.id_column, *roles.model_inputs, *target])
 
-    duplicate = duplicate_rows(df.drop(columns=ROW_ID, errors="ignore"), key=roles.id)
+
+def _classes(raw: pd.DataFrame, roles: ColumnRoles, source: str) -> tuple[str, str]:
+    return target_classes(raw[roles.target], roles.positive_label, roles.negative_label, source)
+
+
+def separate_rows(
+    raw: pd.DataFrame,
+    rows: pd.DataFrame,
+    roles: ColumnRoles,
+    *,
+    source: str,
+    labelled: bool,
+) -> tuple[Cleaned, np.ndarray]:
+    """The second half of `clean_leads`: of the `normalized_rows` of `raw` (`numbered`), drop
+    the exact duplicates and quarantine the rows that break the contract. Also returns the
+    positions of the clean rows among `rows`."""
+    target = [roles.target] if labelled else []
+    classes = _classes(raw, roles, source) if labelled else None
+    duplicate = duplicate_rows(rows.drop(columns=ROW_ID, errors="ignore"), key=roles.id)
     kept = np.flatnonzero(~duplicate)
     # The contract checks the batch in place (selecting the kept rows copied all of it), with the
     # creation time normalising parsed, which it then skips. The copies' ids are blanked, so the
     # id rule sees each row once (ids must be unique), and the copies' own reasons are not read.
-    checked = {roles.timestamp: df[roles.timestamp]} if roles.timestamp else {}
+    checked = {roles.timestamp: rows[roles.timestamp]} if roles.timestamp else {}
     if roles.id and duplicate.any():
         checked[roles.id] = raw[roles.id].mask(duplicate)
     reasons = contract_violations(lead_contract(roles, classes), raw.assign(**checked)).iloc[kept]
@@ -195,8 +264,9 @@ def clean_leads(
     bad = np.zeros(len(raw), dtype=bool)
     bad[kept[failed]] = True
     quarantine = raw[bad].assign(reason=reasons[failed].set_axis(raw.index[bad]))
+    positions = np.flatnonzero(~(duplicate | bad))
     # one selection of the clean rows: each costs a copy of the batch
-    clean = df[~(duplicate | bad)].astype(dict.fromkeys(target, "int64")).reset_index(drop=True)
+    clean = rows.take(positions).astype(dict.fromkeys(target, "int64")).reset_index(drop=True)
     counts = {
         "rows_in": len(raw),
         "rows_clean": len(clean),
@@ -210,4 +280,5 @@ def clean_leads(
             f"{source}: all {len(kept)} rows are quarantined (most common: {listed}); "
             "check the column roles in config.yaml `leads:` against the file"
         )
-    return Cleaned(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)
+    cleaned = Cleaned(clean=clean, quarantine=quarantine.reset_index(drop=True), counts=counts)
+    return cleaned, positions

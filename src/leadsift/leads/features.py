@@ -188,11 +188,13 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         """Each column's levels as a pandas categorical (the kept levels, then `other`): the
         encoder after it then reads each row's code instead of grouping the texts again."""
         check_is_fitted(self, "levels_")
-        cells = select_columns(X, list(self.levels_)).to_numpy(dtype=object)
         levels = {}
-        for i, (column, kept) in enumerate(self.levels_.items()):
+        for column, kept in self.levels_.items():
             dtype, code = collapsed_levels((*kept, self.other))
-            codes = each_distinct(cells[:, i], partial(self._code_of, column, code), int)
+            values = X[column].array  # the normaliser's categoricals are read by their codes
+            if not isinstance(values, pd.Categorical):
+                values = values.to_numpy(dtype=object)
+            codes = each_distinct(values, partial(self._code_of, column, code), int)
             levels[column] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
         return pd.DataFrame(levels, index=X.index)
 

