@@ -68,11 +68,11 @@ def clean_and_score(
 
     Cleaning and scoring run at once. The model answers every normalised row (the clean columns
     as they are, parsed times and numbers, which it takes as it takes raw text) while a second
-    thread looks for duplicates and checks the contract, in pandas, while the trees need neither
-    Python's lock nor, for a while, both cores; the answers of the rows dropped are then dropped.
-    Each lead is answered on its own (`SalesScorer.answer`), so a clean row's answer is the one
-    it gets scored alone: a million leads took 3.0-3.4 s against 3.4-3.9 s one after the other.
-    A batch that cannot be cleaned (every row quarantined) fails with cleaning's error.
+    thread looks for duplicates and checks the contract: pandas work, which runs while the trees
+    predict without Python's lock. The answers of the rows dropped are then dropped. Each lead is
+    answered on its own (`SalesScorer.answer`), so a clean row's answer is the one it gets scored
+    alone. A million leads took 3.0-3.4 s against 3.4-3.9 s one after the other. A batch that
+    cannot be cleaned (every row quarantined) fails with cleaning's error.
     """
     raw = numbered(raw, roles)
     rows = normalized_rows(
