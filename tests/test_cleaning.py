@@ -53,7 +53,7 @@ def test_normalize_text_as_categories_holds_the_same_levels(rows):
     values = pd.Series([" Bombay", "mumbai", "Select", None, "Pune", "MUMBAI "], index=range(3, 9))
     values = values.iloc[rows]
     text = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"})
-    coded = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"}, categorical=True)
+    coded = normalize_text(values, PLACEHOLDERS, {"Bombay": "Mumbai"}, as_categories=True)
     assert isinstance(coded.dtype, pd.CategoricalDtype) and coded.index.equals(values.index)
     assert coded.astype(object).where(coded.notna(), None).tolist() == text.tolist()
     assert coded.cat.categories.is_unique and coded.cat.categories.notna().all()

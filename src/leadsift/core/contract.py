@@ -157,6 +157,23 @@ def frame_of_columns(
     return pd.DataFrame(block.T, index=index, columns=list(columns), dtype=dtype)
 
 
+def groupable(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A column's cells as `distinct_values` groups them fastest: a pandas categorical by its
+    codes and pandas' pyarrow strings by pyarrow, each as it is, anything else as Python
+    objects (numbers and text alike)."""
+    cells = values.array
+    if isinstance(cells, pd.Categorical) or isinstance(values.dtype, pd.StringDtype):
+        return cells
+    return values.to_numpy(dtype=object)
+
+
+@functools.lru_cache(maxsize=4096)
+def levels_dtype(*levels: str) -> pd.CategoricalDtype:
+    """The categorical dtype of these levels (distinct, in order), made once: making one costs a
+    served lead more than working out its levels, and served leads repeat their levels."""
+    return pd.CategoricalDtype(list(levels))
+
+
 def each_distinct(
     values: np.ndarray | pd.api.extensions.ExtensionArray | pd.Categorical,
     function: Callable[[Any], Any],

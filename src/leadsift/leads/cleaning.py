@@ -8,7 +8,7 @@ apply exactly the same cleaning to raw records as training did.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,8 @@ from leadsift.core.contract import (
     contract_violations,
     distinct_values,
     duplicate_rows,
-    each_distinct,
+    groupable,
+    levels_dtype,
     parse_numbers,
     select_columns,
     text_columns,
@@ -40,13 +41,13 @@ def normalize_text(
     values: pd.Series,
     missing_values: Sequence[str],
     aliases: Mapping[str, str],
-    categorical: bool = False,
+    as_categories: bool = False,
 ) -> pd.Series:
     """Trim, collapse whitespace, lower-case; placeholders become missing; then apply aliases.
 
     Each distinct value is worked out once, in plain Python: a batch repeats a few hundred levels,
     and one served lead then costs microseconds instead of a dozen pandas calls. Text (None where
-    missing), or with `categorical` a pandas categorical of the same levels, whose codes the
+    missing), or with `as_categories` a pandas categorical of the same levels, whose codes the
     model's next steps read instead of grouping the texts again.
     """
     level = partial(
@@ -54,25 +55,16 @@ def normalize_text(
         placeholders=frozenset(str(v).strip().lower() for v in missing_values),
         aliases={str(k).lower(): str(v).lower() for k, v in aliases.items()},
     )
-    # pandas' pyarrow strings are grouped by pyarrow, without a copy as Python objects first
-    text = isinstance(values.dtype, pd.StringDtype)
-    cells = values.array if text else values.to_numpy(dtype=object)
-    if not categorical:
-        return pd.Series(each_distinct(cells, level), index=values.index, dtype=object)
-    codes, distinct = distinct_values(cells)
+    codes, distinct = distinct_values(groupable(values))
+    texts = np.array([level(v) for v in distinct], dtype=object)
+    if not as_categories:
+        return pd.Series(texts[codes], index=values.index, dtype=object)
     # the distinct normalised levels (missing: -1), and each value's code among them
-    level_codes, levels = pd.factorize(np.array([level(v) for v in distinct], dtype=object))
+    level_codes, levels = pd.factorize(texts)
     return pd.Series(
         pd.Categorical.from_codes(level_codes[codes], dtype=levels_dtype(*levels), validate=False),
         index=values.index,
     )
-
-
-@lru_cache(maxsize=4096)
-def levels_dtype(*levels: str) -> pd.CategoricalDtype:
-    """The categorical dtype of these levels, made once: making one costs a served lead more
-    than normalising its four levels, and served leads repeat their levels."""
-    return pd.CategoricalDtype(list(levels))
 
 
 def normalize_level(
@@ -92,11 +84,13 @@ def normalize_categorical(
     frame: pd.DataFrame,
     missing_values: Sequence[str],
     aliases: Mapping[str, Mapping[str, str]],
-    categorical: bool = False,
+    as_categories: bool = False,
 ) -> dict[str, pd.Series]:
     """`normalize_text` of each column, with that column's aliases."""
     return {
-        column: normalize_text(frame[column], missing_values, aliases.get(column, {}), categorical)
+        column: normalize_text(
+            frame[column], missing_values, aliases.get(column, {}), as_categories
+        )
         for column in frame.columns
     }
 
@@ -192,15 +186,15 @@ def clean_leads(
     `rows_in == rows_clean + rows_duplicate + rows_quarantined` holds.
     """
     raw = numbered(raw, roles)
+    classes = None
+    if labelled:
+        classes = target_classes(
+            raw[roles.target], roles.positive_label, roles.negative_label, source
+        )
     rows = normalized_rows(
-        raw,
-        roles,
-        missing_values=missing_values,
-        aliases=aliases,
-        source=source,
-        labelled=labelled,
+        raw, roles, missing_values=missing_values, aliases=aliases, classes=classes
     )
-    return separate_rows(raw, rows, roles, source=source, labelled=labelled)[0]
+    return separate_rows(raw, rows, roles, source=source, classes=classes)[0]
 
 
 def numbered(raw: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
@@ -214,12 +208,11 @@ def normalized_rows(
     *,
     missing_values: Sequence[str],
     aliases: Mapping[str, Mapping[str, str]],
-    source: str,
-    labelled: bool,
+    classes: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """Every row of `raw` (`numbered`) normalised (`normalize_leads`) in the clean table's
-    columns, its target encoded 0/1 when `labelled`: the first half of `clean_leads`, before any
-    row is dropped."""
+    columns, its target encoded 0/1 by its `classes` (`target_classes`) where it has one: the
+    first half of `clean_leads`, before any row is dropped."""
     df = normalize_leads(
         raw,
         categorical=roles.categorical,
@@ -228,14 +221,10 @@ def normalized_rows(
         missing_values=missing_values,
         aliases=aliases,
     )
-    target = [roles.target] if labelled else []
-    if labelled:
-        df[roles.target] = encode_target(raw[roles.target], _classes(raw, roles, source))
+    target = [] if classes is None else [roles.target]
+    if classes is not None:
+        df[roles.target] = encode_target(raw[roles.target], classes)
     return select_columns(df, [roles.id_column, *roles.model_inputs, *target])
-
-
-def _classes(raw: pd.DataFrame, roles: ColumnRoles, source: str) -> tuple[str, str]:
-    return target_classes(raw[roles.target], roles.positive_label, roles.negative_label, source)
 
 
 def separate_rows(
@@ -244,13 +233,12 @@ def separate_rows(
     roles: ColumnRoles,
     *,
     source: str,
-    labelled: bool,
+    classes: tuple[str, str] | None = None,
 ) -> tuple[Cleaned, np.ndarray]:
-    """The second half of `clean_leads`: of the `normalized_rows` of `raw` (`numbered`), drop
-    the exact duplicates and quarantine the rows that break the contract. Also returns the
-    positions of the clean rows among `rows`."""
-    target = [roles.target] if labelled else []
-    classes = _classes(raw, roles, source) if labelled else None
+    """The second half of `clean_leads`: of the `normalized_rows` of `raw` (`numbered`, with the
+    target's `classes` where it has one), drop the exact duplicates and quarantine the rows that
+    break the contract. Also returns the positions of the clean rows among `rows`."""
+    target = [] if classes is None else [roles.target]
     duplicate = duplicate_rows(rows.drop(columns=ROW_ID, errors="ignore"), key=roles.id)
     kept = np.flatnonzero(~duplicate)
     # The contract checks the batch in place (selecting the kept rows copied all of it), with the

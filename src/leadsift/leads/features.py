@@ -17,7 +17,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from leadsift.core.contract import each_distinct, frame_of_columns, select_columns
+from leadsift.core.contract import (
+    each_distinct,
+    frame_of_columns,
+    groupable,
+    levels_dtype,
+    select_columns,
+)
 
 TIME_PARTS = ("hour", "weekday", "month")
 
@@ -132,7 +138,7 @@ def collapsed_levels(levels: tuple[str, ...]) -> tuple[pd.CategoricalDtype, dict
     level's code: made once per column of a model, as making a dtype costs more than collapsing
     a served lead's value."""
     unique = list(dict.fromkeys(levels))
-    return pd.CategoricalDtype(unique), {level: code for code, level in enumerate(unique)}
+    return levels_dtype(*unique), {level: code for code, level in enumerate(unique)}
 
 
 class RareLevelCollapser(TransformerMixin, BaseEstimator):
@@ -161,7 +167,7 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
 
     def as_text(self, values: pd.Series) -> np.ndarray:
         """Each value as the collapser reads it (`text_of`)."""
-        return each_distinct(values.to_numpy(dtype=object), self.text_of)
+        return each_distinct(groupable(values), self.text_of)
 
     def level_of(self, column: str, value: Any) -> str:
         """The level the model reads for `value` of `column`: its text if kept, else `other`."""
@@ -191,10 +197,8 @@ class RareLevelCollapser(TransformerMixin, BaseEstimator):
         levels = {}
         for column, kept in self.levels_.items():
             dtype, code = collapsed_levels((*kept, self.other))
-            values = X[column].array  # the normaliser's categoricals are read by their codes
-            if not isinstance(values, pd.Categorical):
-                values = values.to_numpy(dtype=object)
-            codes = each_distinct(values, partial(self._code_of, column, code), int)
+            # the normaliser's categoricals are read by their codes
+            codes = each_distinct(groupable(X[column]), partial(self._code_of, column, code), int)
             levels[column] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
         return pd.DataFrame(levels, index=X.index)
 
@@ -226,10 +230,7 @@ class LevelCodes(TransformerMixin, BaseEstimator):
             zip(self.feature_names_in_, self.categories_, strict=True)
         ):
             position = {level: i for i, level in enumerate(levels.tolist())}.get  # None: unseen
-            values = X[name].array
-            if not isinstance(values, pd.Categorical):
-                values = values.to_numpy(dtype=object)
-            codes[:, at] = each_distinct(values, position, np.float64)
+            codes[:, at] = each_distinct(groupable(X[name]), position, np.float64)
         return codes
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from leadsift.core import treeshap
-from leadsift.core.contract import each_distinct, frame_of_columns, select_columns
+from leadsift.core.contract import each_distinct, frame_of_columns, groupable, select_columns
 from leadsift.leads.features import TIME_PARTS, RareLevelCollapser
 from leadsift.leads.metrics import Tiers
 
@@ -156,9 +156,7 @@ def _values_of(pipeline: Pipeline, featurized: pd.DataFrame) -> pd.DataFrame:
     groups, timestamp = featurize.interaction_groups or {}, featurize.timestamp
     collapse = pipeline.named_steps["encode"].named_transformers_["categorical"][0]
     shown = {
-        column: each_distinct(
-            featurized[column].to_numpy(dtype=object), partial(_level_text, collapse, column)
-        )
+        column: each_distinct(groupable(featurized[column]), partial(_level_text, collapse, column))
         for column in collapse.levels_
     }
     # a group shows its total; the overall interactions their total

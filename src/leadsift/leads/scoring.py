@@ -75,11 +75,9 @@ def clean_and_score(
     cannot be cleaned (every row quarantined) fails with cleaning's error.
     """
     raw = numbered(raw, roles)
-    rows = normalized_rows(
-        raw, roles, missing_values=missing_values, aliases=aliases, source=source, labelled=False
-    )
+    rows = normalized_rows(raw, roles, missing_values=missing_values, aliases=aliases)
     with ThreadPoolExecutor(1) as pool:
-        checking = pool.submit(separate_rows, raw, rows, roles, source=source, labelled=False)
+        checking = pool.submit(separate_rows, raw, rows, roles, source=source)
         try:
             answer = model.answer(rows[roles.model_inputs], with_reasons=with_reasons)
         finally:
