@@ -171,3 +171,30 @@ def test_a_partial_run_replaces_the_rows_of_the_sections_it_ran():
     assert report["runs"] == [old, {"id": "new"}] and report["results"][1]["run"] == "new"
     full = bench.merged_report(previous, [new], {"id": "new"}, list(bench.SECTIONS))
     assert [r["name"] for r in full["results"]] == ["a quality row"]
+
+
+def test_the_forecast_rows_judge_the_chosen_model_and_say_what_the_history_allows(tmp_path):
+    """MASE 0.6 against a truth of 0.3 misses the 1.1 target; the expectation that learns of the
+    campaign only once it begins (0.75) is 2.5 times the truth: the floor for a model of the
+    history."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"forecast": {"horizon": 3}}))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump({"forecast": {"level": 0.8, "origins": 4}})
+    )
+    errors = {"mase": 0.6, "coverage": 0.75}
+    summary = {
+        "model": "ets",
+        "models": {"ets": errors, "naive": {"mase": 4.0, "coverage": 0.5}},
+        "truth": {"mase": 0.3, "from_history": {"mase": 0.75}},
+    }
+    reports = tmp_path / "reports/customers"
+    reports.mkdir(parents=True)
+    (reports / "forecast.json").write_text(json.dumps({"series": {"total": summary}}))
+    watched = bench.Watched(1.0, 1.0, {"forecast": {"wall_s": 12.0}})
+    truth, naive, coverage, stage = bench.forecast_results(tmp_path, watched)
+    assert (truth.measured, truth.met) == (pytest.approx(2.0), False)
+    assert truth.details["history_floor"] == 2.5
+    assert truth.details["ratio_to_truth_from_history"] == 0.8
+    assert (naive.measured, naive.met) == (pytest.approx(0.15), True)
+    assert coverage.measured == pytest.approx(5.0) and coverage.met
+    assert (stage.measured, stage.met) == (12.0, True)

@@ -900,6 +900,8 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
             # learning of the campaign only when it begins, as a model of the history must
             truth_from_history_mase=truth["from_history"]["mase"],
             ratio_to_truth_from_history=round(chosen["mase"] / truth["from_history"]["mase"], 4),
+            # this ratio for that expectation itself: the best a model of the history can expect
+            history_floor=round(truth["from_history"]["mase"] / truth["mase"], 4),
         ),
         _check(
             "forecast MASE / the naive baseline's",
