@@ -181,10 +181,9 @@ def test_the_forecast_rows_judge_the_chosen_model_and_say_what_the_history_allow
     (tmp_path / "config.yaml").write_text(
         yaml.safe_dump({"forecast": {"level": 0.8, "origins": 4}})
     )
-    errors = {"mase": 0.6, "coverage": 0.75}
     summary = {
         "model": "ets",
-        "models": {"ets": errors, "naive": {"mase": 4.0, "coverage": 0.5}},
+        "models": {"ets": {"mase": 0.6, "coverage": 0.75}, "naive": {"mase": 4.0, "coverage": 0.5}},
         "truth": {"mase": 0.3, "from_history": {"mase": 0.75}},
     }
     reports = tmp_path / "reports/customers"
