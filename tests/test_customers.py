@@ -3,18 +3,26 @@ names, revenue concentration, and the gate's comparison."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from leadsift.core.config import read_params
+from leadsift.core.gate import ChampionCannotScoreError
 from leadsift.core.model_store import load_model, save_model
 from leadsift.customers import profiles, synth
 from leadsift.customers.cleaning import clean_transactions
 from leadsift.customers.features import FEATURES, as_of_date, customer_features
 from leadsift.customers.schema import TransactionRoles
-from leadsift.customers.segmentation import TRUSTED_TYPES, Segmenter
+from leadsift.customers.segmentation import (
+    TRUSTED_TYPES,
+    Segmenter,
+    champion_comparison,
+    neutral_space,
+)
 from leadsift.customers.tuning import stability
 from tests.conftest import ROOT, shop
 
@@ -189,6 +197,24 @@ def test_a_saved_segmentation_loads_only_its_trusted_types(customers, tmp_path):
     np.testing.assert_array_equal(loaded.predict(customers), model.predict(customers))
     with pytest.raises(Exception, match="Untrusted types"):
         load_model(tmp_path / "m", [])
+
+
+def test_a_champion_whose_features_have_no_values_cannot_be_compared(customers, tmp_path):
+    """A shop's own export without a product column leaves repeat_share empty: a champion
+    segmenting by it cannot answer, so the gate has nothing to compare it with."""
+    features = PARAMS["segment"]["features"]
+    champion = Segmenter(features=features, n_segments=3, seed=0).fit(customers)
+    save_model(champion, tmp_path / "m", customers.head(5), TRUSTED_TYPES, predict_fn="predict")
+    own = customers.assign(repeat_share=np.nan)
+    others = [f for f in features if f != "repeat_share"]
+    model = Segmenter(features=others, n_segments=3, seed=0).fit(own)
+    gate = {"n_bootstrap": 20, "confidence": 0.9, "seed": 0}
+    compare = champion_comparison(model, own, neutral_space(own, others), gate)
+    lack = f"it needs column(s) repeat_share, which {len(own):,} of the {len(own):,} current rows"
+    with pytest.raises(ChampionCannotScoreError, match=re.escape(lack)):
+        compare(str(tmp_path / "m"))
+    same = champion_comparison(model, customers, neutral_space(customers, others), gate)
+    assert same(str(tmp_path / "m")).confidence == 0.9  # with the values, it compares
 
 
 def test_stability_is_high_for_well_separated_segments(customers):

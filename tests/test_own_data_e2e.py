@@ -1,6 +1,7 @@
 """A team's own data, by params alone: a lead CSV with other column names, a Yes/No target, no id,
 no timestamp and fewer columns; and a retailer's transaction export with only customer, date
-(YYYYMMDD integers), quantity and amount columns, some amounts zero."""
+(YYYYMMDD integers), quantity and amount columns, some amounts zero. As a team comes to it: in the
+project after its embedded build, whose champions read other columns."""
 
 from __future__ import annotations
 
@@ -114,6 +115,18 @@ def assert_profiles_follow_the_roles(repo: Repo, own: pd.DataFrame, sales: pd.Da
     assert sales_profile["columns"]["day"]["unparseable"] == 0  # YYYYMMDD, by timestamp_format
 
 
+def assert_the_embedded_champions_give_way(repo: Repo) -> None:
+    """The embedded build's champions cannot read these data: the first models on them replace
+    them, and say why."""
+    for report, why in [
+        ("reports/promotion.json", "it reads column(s) city, platform"),
+        ("reports/customers/promotion.json", "it needs column(s) repeat_share, which"),
+    ]:
+        promotion = json.loads((repo.path / report).read_text())
+        assert (promotion["decision"], promotion["champion_before"]) == ("promoted", "1")
+        assert why in promotion["reasons"][1] and promotion["comparison"] is None
+
+
 def write_sales(repo: Repo) -> tuple[object, pd.DataFrame]:
     """The retailer's export and one later month, in its own shape."""
     shop = customers_shop()
@@ -126,8 +139,9 @@ def write_sales(repo: Repo) -> tuple[object, pd.DataFrame]:
     return shop, sales
 
 
-def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
-    repo = Repo(tmp_path / "own", OWN_ROLES)
+def test_whole_pipeline_runs_on_a_differently_shaped_csv(baseline, tmp_path):
+    repo = Repo.copy_of(baseline.repo, tmp_path / "own")
+    repo.update_params(OWN_ROLES)
     (repo.path / "data/own").mkdir(parents=True)
     own = own_export()
     own.to_csv(repo.path / "data/own/crm_export.csv", index=False)
@@ -169,6 +183,7 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(tmp_path):
     assert set(drift["batches"]["2025-01"]["features"]) >= {"region", "pricing_total"}
     signature = (repo.path / "models/model/MLmodel").read_text()
     assert '"name": "region"' in signature and '"name": "city"' not in signature
+    assert_the_embedded_champions_give_way(repo)
 
     assert_profiles_follow_the_roles(repo, own, sales)
     # The transactions: every line accounted for, zero amounts quarantined, no truth to compare.

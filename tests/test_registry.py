@@ -1,5 +1,6 @@
 """The promotion gate: pure decision rules, then the real MLflow registry (SQLite, temp dir)."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,17 +11,19 @@ from sklearn.metrics import roc_auc_score
 from leadsift.core import registry, tracking
 from leadsift.core.gate import (
     Candidate,
+    ChampionCannotScoreError,
     Comparison,
     Decision,
     Mode,
     compare_paired,
     decide,
     promotion_mode,
+    require_inputs,
 )
 from leadsift.core.io import InputError
 from leadsift.core.model_store import save_model
 from leadsift.leads.evaluation import champion_comparison, roc_auc_of
-from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
 from leadsift.leads.sales import SalesScorer
 from leadsift.leads.schema import raw_records
 from leadsift.leads.scoring import load_scoring_model
@@ -75,6 +78,32 @@ def test_a_required_improvement_raises_the_bar():
         candidate(0.8), min_improvement=0.015, comparison=better, champion_version="1"
     )
     assert decision.alias == "challenger"
+
+
+def test_a_champion_that_cannot_read_the_data_gives_way_to_the_first_model_above_the_floor():
+    why = "it reads column(s) city, which the current data lack"
+    decision = decide(
+        candidate(0.8), min_improvement=0.0, comparison=None, champion_version="2", unscorable=why
+    )
+    assert (decision.outcome, decision.alias) == ("promoted", "champion")
+    assert decision.reasons[1] == f"champion version 2 cannot score the current data: {why}"
+    below = decide(
+        candidate(0.6), min_improvement=0.0, comparison=None, champion_version="2", unscorable=why
+    )
+    assert below.outcome == "rejected"
+
+
+def test_the_champion_s_inputs_are_checked_before_it_scores():
+    rows = pd.DataFrame({"a": [1.0, None, 3.0], "b": [1, 2, 3]})
+    require_inputs(["a", "b"], rows)  # a missing value is the model's to handle
+    with pytest.raises(ChampionCannotScoreError, match=r"^it reads column\(s\) c, which the"):
+        require_inputs(["a", "c"], rows)
+    with pytest.raises(ChampionCannotScoreError, match=r"needs column\(s\) a, which 1 of the 3 "):
+        require_inputs(["b", "a"], rows, complete=True)
+    with pytest.raises(
+        ChampionCannotScoreError, match=r"column\(s\) x0, x1, x2, x3, x4, x5 and 2 more,"
+    ):
+        require_inputs([f"x{i}" for i in range(8)], rows)
 
 
 @pytest.mark.parametrize(
@@ -221,3 +250,50 @@ def test_a_model_no_run_logged_is_registered_from_its_directory(prepared, roles,
     assert (
         tracking.logged_model_uri("gate-test", store / "pulled") == uri
     )  # found, not logged again
+
+
+def test_a_champion_trained_on_other_columns_is_replaced_with_the_reason(
+    prepared, roles, fit_model, cleaning, store
+):
+    """A team's own data after `make repro`: the registered sales model reads the embedded
+    leads' columns, which the team's leads lack, so the gate cannot compare the two."""
+    train, test = prepared.iloc[:3000], prepared.iloc[3000:]
+    scorer = SalesScorer.package(fit_model(train, hyperparams={"max_iter": 5}), TIERS, roles)
+    save_model(scorer, store / "embedded", raw_records(train, roles).head(3), TRUSTED_TYPES,
+               predict_fn="predict")  # fmt: skip
+    uri = tracking.logged_model_uri("gate-test", store / "embedded")
+    registry.record("leads", uri, Decision("promoted", "champion"), {})
+    own = dataclasses.replace(roles, timestamp=None)  # the team's leads have no creation time
+    settings = {"coverage": 0.9, "max_levels": 100, "seed": 0}
+    pipeline = build_pipeline(
+        own, **cleaning, family="hist_gradient_boosting", hyperparams={"max_iter": 5}, **settings
+    )
+    pipeline.fit(raw_records(train, own), train[roles.target])
+    records, y = raw_records(test, own), test[roles.target].to_numpy()
+    save_model(pipeline, store / "own", records.head(3), TRUSTED_TYPES)
+    logged = {"tags": {}, "params": {}, "metrics": {}, "trusted": TRUSTED_TYPES}
+    tracking.log_training(
+        "gate-test", pipeline=pipeline, example=records.head(3), model_dir=store / "own", **logged
+    )
+    gate = {"min_roc_auc": 0.6, "confidence": 0.9, "n_bootstrap": 20, "seed": 0}
+    auc = roc_auc_score(y, pipeline.predict_proba(records)[:, 1])
+    report = registry.gate_and_register(
+        Candidate(store / "own", "test_roc_auc", "test ROC-AUC", auc, gate["min_roc_auc"]),
+        compare=champion_comparison(pipeline, records, y, gate),
+        min_improvement=0.0,
+        gate=gate,
+        experiment="gate-test",
+        model_name="leads",
+        mode=Mode(True, "workspace of main"),
+    )
+    assert (report["decision"], report["version"], report["champion_before"]) == (
+        "promoted",
+        "2",
+        "1",
+    )
+    assert report["comparison"] is None
+    assert report["reasons"][1] == (
+        f"champion version 1 cannot score the current data: it reads column(s) {roles.timestamp}, "
+        "which the current data lack"
+    )
+    assert str(registry.current_champion("leads").version) == "2"

@@ -5,6 +5,9 @@ The rule, for either pipeline's model and its own quality metric:
 
 - below the metric's absolute floor: rejected, no alias;
 - no champion yet: the first model above the floor is promoted;
+- a champion that cannot read the current data (it reads columns they do not have, as after a
+  switch to a team's own data): there is nothing to compare, so the first model above the floor on
+  these data is promoted, and the reasons say why;
 - otherwise both models are measured on the *same* current rows, and a paired bootstrap gives a
   confidence interval for the difference; the new model is promoted only if the interval's lower
   end exceeds the required improvement. Otherwise it becomes the `challenger`.
@@ -20,11 +23,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from leadsift.core.io import InputError
 
@@ -107,6 +111,28 @@ def compare_paired(
     return Comparison(float(difference), float(low), float(high), confidence)
 
 
+class ChampionCannotScoreError(Exception):
+    """The champion cannot answer the current rows: a pipeline's comparison raises it, and the
+    gate judges the candidate as the first model on these data (`decide`'s `unscorable`)."""
+
+
+def require_inputs(columns: Sequence[str], rows: pd.DataFrame, *, complete: bool = False) -> None:
+    """Raise `ChampionCannotScoreError` when `rows` lack one of the champion's input `columns`
+    or, with `complete` (a model that takes no missing value), a value in one of them."""
+    if absent := [c for c in columns if c not in rows.columns]:
+        raise ChampionCannotScoreError(f"it reads {_columns(absent)}, which the current data lack")
+    if complete and (gaps := [c for c in columns if rows[c].isna().any()]):
+        lacking = int(rows[gaps].isna().any(axis=1).sum())
+        raise ChampionCannotScoreError(
+            f"it needs {_columns(gaps)}, which {lacking:,} of the {len(rows):,} current rows lack"
+        )
+
+
+def _columns(names: Sequence[str], shown: int = 6) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"column(s) {', '.join(names[:shown])}{more}"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """The model the gate decides on, and its value of the gate's metric."""
@@ -131,12 +157,17 @@ def decide(
     min_improvement: float,
     comparison: Comparison | None,
     champion_version: str | None,
+    unscorable: str | None = None,
 ) -> Decision:
-    """Apply the gate to a model the registry does not hold yet (see the module docstring)."""
+    """Apply the gate to a model the registry does not hold yet (see the module docstring).
+    `unscorable` says why the champion could not answer the current data, if it could not."""
     value, label, floor = candidate.value, candidate.label, candidate.floor
     if value < floor:
         return Decision("rejected", None, [f"{label} {value:.4f} is below the floor {floor}"])
     above = f"{label} {value:.4f} clears the floor {floor}"
+    if unscorable:
+        why = f"champion version {champion_version} cannot score the current data: {unscorable}"
+        return Decision("promoted", CHAMPION, [above, why])
     if comparison is None:
         return Decision("promoted", CHAMPION, [above, "there is no champion yet"])
     interval = (

@@ -23,6 +23,7 @@ from leadsift.core import model_store, tracking
 from leadsift.core.gate import (
     CHAMPION,
     Candidate,
+    ChampionCannotScoreError,
     Comparison,
     Decision,
     Mode,
@@ -86,24 +87,29 @@ def gate_and_register(
 ) -> dict[str, Any]:
     """Decide on `candidate`; where promotion is on, register it and move the alias it earned.
 
-    `compare(champion_uri)` measures the candidate against the champion on the same rows. `gate`
-    is the pipeline's gate settings, recorded in the report (reports/promotion.json).
+    `compare(champion_uri)` measures the candidate against the champion on the same rows, or
+    raises `ChampionCannotScoreError`. `gate` is the pipeline's gate settings, recorded in the
+    report (reports/promotion.json).
     """
     uuid = model_store.model_uuid(candidate.model_dir)
     tracking.point_at_store()
     champion = current_champion(model_name)
     known = registered_version(model_name, uuid)
-    comparison = None
+    comparison = unscorable = None
     if known is not None:
         decision = _known(known, champion)
     else:
         if champion is not None and candidate.value >= candidate.floor:
-            comparison = compare(f"models:/{model_name}@{CHAMPION}")
+            try:
+                comparison = compare(f"models:/{model_name}@{CHAMPION}")
+            except ChampionCannotScoreError as why:
+                unscorable = str(why)
         decision = decide(
             candidate,
             min_improvement=min_improvement,
             comparison=comparison,
             champion_version=str(champion.version) if champion else None,
+            unscorable=unscorable,
         )
     applied = mode.promote and decision.outcome != "unchanged"
     version = str(known.version) if known is not None else None

@@ -25,7 +25,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from leadsift.core.gate import Comparison, compare_paired
+from leadsift.core.gate import Comparison, compare_paired, require_inputs
 from leadsift.core.model_store import load_model
 
 FAMILIES = ("gaussian_mixture", "kmeans")
@@ -128,10 +128,12 @@ def champion_comparison(
 ) -> Callable[[str], Comparison]:
     """How the gate compares a segmentation with the champion: both segment the same current
     customers, measured in the same neutral space, and a paired bootstrap over customers brackets
-    the difference in mean silhouette (`customers_register.*` settings)."""
+    the difference in mean silhouette (`customers_register.*` settings). A champion whose
+    features the customers lack, or lack values of (a product column gone), cannot be compared."""
 
     def compare(champion_uri: str) -> Comparison:
         champion = load_model(champion_uri, TRUSTED_TYPES)
+        require_inputs(champion.features, customers, complete=True)
         return compare_paired(
             lambda values, rows: float(np.nanmean(values[rows])),
             silhouettes(space, model.predict(customers)),

@@ -14,7 +14,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from leadsift.core.gate import Comparison, compare_paired
+from leadsift.core.gate import Comparison, compare_paired, require_inputs
 from leadsift.core.model_store import load_model
 from leadsift.leads import metrics, reasons
 from leadsift.leads.cleaning import LeadNormalizer
@@ -191,10 +191,12 @@ def champion_comparison(
     model: Pipeline, records: pd.DataFrame, y: np.ndarray, gate: Mapping[str, Any]
 ) -> Callable[[str], Comparison]:
     """How the gate compares a lead model with the champion: both score the same test split, and
-    a paired bootstrap over leads brackets the difference in ROC-AUC (`register.*` settings)."""
+    a paired bootstrap over leads brackets the difference in ROC-AUC (`register.*` settings). A
+    champion that reads columns the split lacks cannot be compared (`ChampionCannotScoreError`)."""
 
     def compare(champion_uri: str) -> Comparison:
         champion = load_model(champion_uri, TRUSTED_TYPES)
+        require_inputs(champion.feature_names_in_, records)
         return compare_paired(
             roc_auc_of(y),
             model.predict_proba(records)[:, 1],

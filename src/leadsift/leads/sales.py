@@ -77,6 +77,11 @@ class SalesScorer(BaseEstimator):
     def explains(self) -> bool:
         return reasons.explains(self.pipeline)
 
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """The raw record columns the pipeline reads (what the promotion gate checks)."""
+        return self.pipeline.feature_names_in_
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The pipeline's probabilities (junk, genuine): what the promotion gate compares."""
         return self.pipeline.predict_proba(X)
