@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from leadsift.core.report import decision_line
 from leadsift.leads.report import FIGURES, headline_metrics, render_report, render_summary, verdict
 from tests.conftest import ROOT
 
@@ -82,6 +83,12 @@ def test_report_says_whether_incoming_batches_call_for_retraining():
 def test_the_verdict_says_what_happened_or_would_happen(decision, applied, said):
     why = "workspace of main" if applied else "branch x, not main"
     assert verdict(promotion(decision, applied, why=why)) == said
+
+
+def test_a_register_stage_logs_the_verdict_and_its_reasons_once():
+    assert decision_line(promotion()) == "challenger: version 7: not clearly better"
+    same = {**promotion("unchanged"), "reasons": ["identical to champion version 7"]}
+    assert decision_line(same) == "unchanged (identical to champion version 7)"
 
 
 def test_the_headline_holds_a_few_numbers_most_important_first():

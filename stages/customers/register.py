@@ -19,7 +19,7 @@ from leadsift.core.config import load_params
 from leadsift.core.gate import Candidate, promotion_mode
 from leadsift.core.io import write_json
 from leadsift.core.model_store import load_model
-from leadsift.core.report import verdict
+from leadsift.core.report import decision_line
 from leadsift.customers.params import RULES
 from leadsift.customers.segmentation import (
     TRUSTED_TYPES,
@@ -61,7 +61,7 @@ def main() -> None:
         mode=promotion_mode(params["promotion"]["main_branch"]),
     )
     write_json(args.report, report)
-    log.info("%s: %s", verdict(report), "; ".join(report["reasons"]))
+    log.info(decision_line(report))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,13 @@ def verdict(promotion: Mapping[str, Any]) -> str:
     return f"{outcome}: version {version}"
 
 
+def decision_line(promotion: Mapping[str, Any]) -> str:
+    """The verdict and the gate's reasons, as a register stage logs them."""
+    if promotion["decision"] == "unchanged":
+        return verdict(promotion)  # its one reason is in the verdict
+    return f"{verdict(promotion)}: {'; '.join(promotion['reasons'])}"
+
+
 def data_profile_lines(profile: Mapping[str, Any], link: str) -> list[str]:
     """The data profile's warnings, with a link to the page (relative to the report)."""
     warnings = profile["warnings"]
