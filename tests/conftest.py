@@ -95,7 +95,14 @@ LIGHTGBM = {"n_estimators": 40, "deterministic": True, "force_col_wise": True, "
 def fit_model(roles: ColumnRoles, cleaning: dict):
     """Fit a family's whole pipeline on prepared leads (optionally with other labels)."""
 
-    def fit(train: pd.DataFrame, *, family="hist_gradient_boosting", hyperparams=None, y=None):
+    def fit(
+        train: pd.DataFrame,
+        *,
+        family="hist_gradient_boosting",
+        hyperparams=None,
+        y=None,
+        roles: ColumnRoles = roles,
+    ):
         pipeline = build_pipeline(
             roles,
             **cleaning,

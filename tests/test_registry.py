@@ -23,7 +23,7 @@ from leadsift.core.gate import (
 from leadsift.core.io import InputError
 from leadsift.core.model_store import save_model
 from leadsift.leads.evaluation import champion_comparison, roc_auc_of
-from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
+from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.sales import SalesScorer
 from leadsift.leads.schema import raw_records
 from leadsift.leads.scoring import load_scoring_model
@@ -140,7 +140,7 @@ def train_and_log(name, prepared, roles, fit_model, store, *, hyperparams, shuff
     y = train[roles.target].to_numpy()
     if shuffle:  # a model that learned nothing
         y = np.random.default_rng(0).permutation(y)
-    pipeline = fit_model(train, hyperparams=hyperparams, y=y)
+    pipeline = fit_model(train, hyperparams=hyperparams, y=y, roles=roles)
     records = raw_records(train, roles)
     model_dir = store / name
     save_model(pipeline, model_dir, records.head(5), TRUSTED_TYPES)
@@ -157,30 +157,38 @@ def train_and_log(name, prepared, roles, fit_model, store, *, hyperparams, shuff
     return pipeline, model_dir
 
 
+GATE = {
+    "min_roc_auc": 0.6,
+    "min_improvement": 0.0,
+    "confidence": 0.95,
+    "n_bootstrap": 100,
+    "seed": 0,
+}
+ON = Mode(True, "workspace of main")
+
+
+def gate_lead_model(model, model_dir, records, y, mode=ON):
+    """The lead pipeline's gate on a model scored on `records`, against the store's `leads`."""
+    auc = roc_auc_score(y, model.predict_proba(records)[:, 1])
+    return registry.gate_and_register(
+        Candidate(model_dir, "test_roc_auc", "test ROC-AUC", auc, GATE["min_roc_auc"]),
+        compare=champion_comparison(model, records, y, GATE),
+        min_improvement=GATE["min_improvement"],
+        gate=GATE,
+        experiment="gate-test",
+        model_name="leads",
+        mode=mode,
+    )
+
+
 def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
     test = prepared.iloc[3000:]
     records, y = raw_records(test, roles), test[roles.target].to_numpy()
-    gate = {
-        "min_roc_auc": 0.6,
-        "min_improvement": 0.0,
-        "confidence": 0.95,
-        "n_bootstrap": 100,
-        "seed": 0,
-    }
-    on, off = Mode(True, "workspace of main"), Mode(False, "branch x, not main")
+    off = Mode(False, "branch x, not main")
 
-    def submit(name, mode=on, **kwargs):
+    def submit(name, mode=ON, **kwargs):
         model, model_dir = train_and_log(name, prepared, roles, fit_model, store, **kwargs)
-        auc = roc_auc_score(y, model.predict_proba(records)[:, 1])
-        return registry.gate_and_register(
-            Candidate(model_dir, "test_roc_auc", "test ROC-AUC", auc, gate["min_roc_auc"]),
-            compare=champion_comparison(model, records, y, gate),
-            min_improvement=gate["min_improvement"],
-            gate=gate,
-            experiment="gate-test",
-            model_name="leads",
-            mode=mode,
-        )
+        return gate_lead_model(model, model_dir, records, y, mode)
 
     weak = {"max_iter": 2, "max_leaf_nodes": 2, "early_stopping": False}
     strong = {"max_iter": 80, "early_stopping": False}
@@ -253,39 +261,20 @@ def test_a_model_no_run_logged_is_registered_from_its_directory(prepared, roles,
 
 
 def test_a_champion_trained_on_other_columns_is_replaced_with_the_reason(
-    prepared, roles, fit_model, cleaning, store
+    prepared, roles, fit_model, store
 ):
     """A team's own data after `make repro`: the registered sales model reads the embedded
     leads' columns, which the team's leads lack, so the gate cannot compare the two."""
-    train, test = prepared.iloc[:3000], prepared.iloc[3000:]
+    train, test = prepared.iloc[:3000], prepared.iloc[3000:]  # train_and_log's training rows
     scorer = SalesScorer.package(fit_model(train, hyperparams={"max_iter": 5}), TIERS, roles)
     save_model(scorer, store / "embedded", raw_records(train, roles).head(3), TRUSTED_TYPES,
                predict_fn="predict")  # fmt: skip
     uri = tracking.logged_model_uri("gate-test", store / "embedded")
     registry.record("leads", uri, Decision("promoted", "champion"), {})
     own = dataclasses.replace(roles, timestamp=None)  # the team's leads have no creation time
-    settings = {"coverage": 0.9, "max_levels": 100, "seed": 0}
-    pipeline = build_pipeline(
-        own, **cleaning, family="hist_gradient_boosting", hyperparams={"max_iter": 5}, **settings
-    )
-    pipeline.fit(raw_records(train, own), train[roles.target])
-    records, y = raw_records(test, own), test[roles.target].to_numpy()
-    save_model(pipeline, store / "own", records.head(3), TRUSTED_TYPES)
-    logged = {"tags": {}, "params": {}, "metrics": {}, "trusted": TRUSTED_TYPES}
-    tracking.log_training(
-        "gate-test", pipeline=pipeline, example=records.head(3), model_dir=store / "own", **logged
-    )
-    gate = {"min_roc_auc": 0.6, "confidence": 0.9, "n_bootstrap": 20, "seed": 0}
-    auc = roc_auc_score(y, pipeline.predict_proba(records)[:, 1])
-    report = registry.gate_and_register(
-        Candidate(store / "own", "test_roc_auc", "test ROC-AUC", auc, gate["min_roc_auc"]),
-        compare=champion_comparison(pipeline, records, y, gate),
-        min_improvement=0.0,
-        gate=gate,
-        experiment="gate-test",
-        model_name="leads",
-        mode=Mode(True, "workspace of main"),
-    )
+    tiny = {"max_iter": 5}
+    pipeline, model_dir = train_and_log("own", prepared, own, fit_model, store, hyperparams=tiny)
+    report = gate_lead_model(pipeline, model_dir, raw_records(test, own), test[roles.target])
     assert (report["decision"], report["version"], report["champion_before"]) == (
         "promoted",
         "2",
