@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadsift.core.io import InputError
+from leadsift.core.io import InputError, first_few
 
 CHAMPION = "champion"
 
@@ -129,8 +129,7 @@ def require_inputs(columns: Sequence[str], rows: pd.DataFrame, *, complete: bool
 
 
 def _columns(names: Sequence[str], shown: int = 6) -> str:
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return f"column(s) {', '.join(names[:shown])}{more}"
+    return f"column(s) {first_few(names, shown)}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,13 @@ os.umask(_UMASK)
 
 class InputError(Exception):
     """A problem with the user's input or configuration, reported as one line without traceback."""
+
+
+def first_few(items: Sequence[str], shown: int, sep: str = ", ") -> str:
+    """`items` joined by `sep`, the first `shown` of them and a count of the rest, so that a
+    message naming columns or problems stays one readable line."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return sep.join(items[:shown]) + more
 
 
 # Test hook: a write whose target path contains this text pauses before it is moved into place, so

@@ -20,6 +20,7 @@ import pandas as pd
 
 from leadsift.core.config import SHARE, Rule, between, integer
 from leadsift.core.contract import blank, duplicate_rows, parse_numbers
+from leadsift.core.io import first_few
 
 QUANTILES = {"min": 0, "p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99, "max": 1}
 MISSING_LEVEL = "(missing)"
@@ -498,7 +499,6 @@ def warning_lines(found: Sequence[Mapping[str, str]], shown: int = 6) -> list[st
                 for i in items
             ]
             continue
-        listed = ", ".join(f"{i['column']} ({i['detail']})" for i in items[:shown])
-        more = f" and {len(items) - shown} more" if len(items) > shown else ""
-        lines.append(f"{problem}, in {len(items)} columns: {listed}{more}")
+        listed = first_few([f"{i['column']} ({i['detail']})" for i in items], shown)
+        lines.append(f"{problem}, in {len(items)} columns: {listed}")
     return lines

@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from leadsift.core.contract import contract_violations, numbers_where_parsed
+from leadsift.core.io import first_few
 from leadsift.core.model_store import save_model
 from leadsift.leads import reasons
 from leadsift.leads.metrics import Tiers
@@ -174,11 +175,9 @@ def save_sales_model(scorer: SalesScorer, path: str | Path, example: pd.DataFram
 def refuse(problems: list[str]) -> None:
     """Raise for records that break the contract: MLflow's invalid-input error, which its scoring
     server answers with 400 and this message, so the caller sees which column to fix."""
-    shown = "; ".join(problems[:10]) + (
-        f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
-    )
     message = (
-        f"{len(problems)} lead record(s) break the lead contract and were not scored: {shown}. "
+        f"{len(problems)} lead record(s) break the lead contract and were not scored: "
+        f"{first_few(problems, 10, sep='; ')}. "
         "Fix those values (or leave them empty); batch scoring quarantines such rows"
     )
     raise _invalid_input(message)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadsift.core.contract import COLUMN, Rule, each_column, finite, rule, select_columns
-from leadsift.core.io import InputError, read_table
+from leadsift.core.io import InputError, first_few, read_table
 
 ROW_ID = "row_number"  # identifier made from the raw file's row number when `leads.id` is null
 
@@ -157,11 +157,10 @@ def check_columns(
     missing = [c for c in needed if c not in df.columns]
     if not missing:
         return
-    shown = ", ".join(f"{c!r} ({roles.key_of(c)})" for c in missing[:6])
-    more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+    shown = first_few([f"{c!r} ({roles.key_of(c)})" for c in missing], 6)
     have = ", ".join(map(str, df.columns[:12])) + (" …" if len(df.columns) > 12 else "")
     raise InputError(
-        f"{source}: missing column(s) {shown}{more} declared in config.yaml; the file has: {have}. "
+        f"{source}: missing column(s) {shown} declared in config.yaml; the file has: {have}. "
         "Rename the columns in config.yaml `leads:` or in the file."
     )
 
