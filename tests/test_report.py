@@ -91,6 +91,14 @@ def test_a_register_stage_logs_the_verdict_and_its_reasons_once():
     assert decision_line(same) == "unchanged (identical to champion version 7)"
 
 
+def test_the_report_gives_the_gate_s_reasons_as_bullets_and_an_unchanged_model_s_once():
+    text = render_report(METRICS, DATA, promotion=promotion())
+    assert "`m`: **challenger: version 7**.\n\n- not clearly better\n" in text
+    same = {**promotion("unchanged"), "reasons": ["identical to champion version 7"]}
+    text = render_report(METRICS, DATA, promotion=same)
+    assert text.count("identical to champion version 7") == 1
+
+
 def test_the_headline_holds_a_few_numbers_most_important_first():
     drift = {"reasons": ["2026-02: platform: PSI 0.23 >= 0.1"]}
     headline = headline_metrics(METRICS, drift)

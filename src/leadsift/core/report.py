@@ -35,6 +35,13 @@ def verdict(promotion: Mapping[str, Any]) -> str:
     return f"{outcome}: version {version}"
 
 
+def promotion_lines(promotion: Mapping[str, Any], lead: str) -> list[str]:
+    """The report's paragraph on the gate: `lead` (which model), the verdict, then the reasons
+    as bullets; an unchanged model's one reason is in its verdict already."""
+    reasons = [] if promotion["decision"] == "unchanged" else promotion["reasons"]
+    return [f"{lead}: **{verdict(promotion)}**.", "", *(f"- {r}" for r in reasons), ""]
+
+
 def decision_line(promotion: Mapping[str, Any]) -> str:
     """The verdict and the gate's reasons, as a register stage logs them."""
     if promotion["decision"] == "unchanged":

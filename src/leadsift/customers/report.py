@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsift.core.report import data_profile_lines, table, verdict
+from leadsift.core.report import data_profile_lines, promotion_lines, table, verdict
 from leadsift.customers.forecast import TOTAL, describe, truth_variants
 
 FIGURES = (
@@ -117,8 +117,7 @@ def render_section(
             "",
         ]
     if promotion:
-        parts += [f"Promotion of `{promotion['model_name']}`: **{verdict(promotion)}**.", ""]
-        parts += [f"- {reason}" for reason in promotion["reasons"]] + [""]
+        parts += promotion_lines(promotion, f"Promotion of `{promotion['model_name']}`")
     if drift:
         months = ", ".join(drift["months"]) or "none yet"
         if drift["resegment_recommended"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsift.core.report import data_profile_lines, table, verdict
+from leadsift.core.report import data_profile_lines, promotion_lines, table, verdict
 
 FIGURES = (
     ("ROC curve", "figures/roc.png"),
@@ -177,8 +177,7 @@ def render_report(
     ]
     if promotion:
         parts += ["## Promotion", ""]
-        parts += [f"`{promotion['model_name']}`: **{verdict(promotion)}**.", ""]
-        parts += [f"- {reason}" for reason in promotion["reasons"]] + [""]
+        parts += promotion_lines(promotion, f"`{promotion['model_name']}`")
     if tuning:
         parts += ["## Tuning", ""]
         parts += [
