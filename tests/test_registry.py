@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadsift.core import registry, tracking
+from leadsift.core import model_store, registry, tracking
 from leadsift.core.gate import (
     Candidate,
     ChampionCannotScoreError,
@@ -230,7 +230,11 @@ def test_the_gate_against_a_real_registry(prepared, roles, fit_model, store):
     assert (again["decision"], again["version"]) == ("unchanged", "2")
     assert again["reasons"] == ["identical to champion version 2"]
     challenger_again = submit("weak_again_2", hyperparams={**weak, "learning_rate": 0.05})
-    assert challenger_again["reasons"] == ["already registered as version 3 (challenger)"]
+    assert (challenger_again["decision"], challenger_again["version"]) == ("challenger", "3")
+    assert (
+        challenger_again["reasons"][0]
+        == "already registered as version 3 (challenger), judged again"
+    )
 
     client = registry.MlflowClient()
     assert str(client.get_model_version_by_alias("leads", "champion").version) == "2"
@@ -264,17 +268,24 @@ def test_a_champion_trained_on_other_columns_is_replaced_with_the_reason(
     prepared, roles, fit_model, store
 ):
     """A team's own data after `make repro`: the registered sales model reads the embedded
-    leads' columns, which the team's leads lack, so the gate cannot compare the two."""
+    leads' columns, which the team's leads lack, so the gate cannot compare the two. Back on the
+    embedded leads, the same holds the other way, and their model takes the alias back."""
     train, test = prepared.iloc[:3000], prepared.iloc[3000:]  # train_and_log's training rows
     scorer = SalesScorer.package(fit_model(train, hyperparams={"max_iter": 5}), TIERS, roles)
-    save_model(scorer, store / "embedded", raw_records(train, roles).head(3), TRUSTED_TYPES,
+    embedded = store / "embedded"
+    save_model(scorer, embedded, raw_records(train, roles).head(3), TRUSTED_TYPES,
                predict_fn="predict")  # fmt: skip
-    uri = tracking.logged_model_uri("gate-test", store / "embedded")
-    registry.record("leads", uri, Decision("promoted", "champion"), {})
-    own = dataclasses.replace(roles, timestamp=None)  # the team's leads have no creation time
+    uri = tracking.logged_model_uri("gate-test", embedded)
+    uuid = {tracking.MODEL_UUID_TAG: model_store.model_uuid(embedded)}
+    registry.record("leads", uri, Decision("promoted", "champion"), uuid)
+    # the team's leads have no creation time, and a column of their own
+    theirs = prepared.assign(visits_own=prepared[roles.numeric[0]])
+    own = dataclasses.replace(roles, timestamp=None, numeric=(*roles.numeric, "visits_own"))
     tiny = {"max_iter": 5}
-    pipeline, model_dir = train_and_log("own", prepared, own, fit_model, store, hyperparams=tiny)
-    report = gate_lead_model(pipeline, model_dir, raw_records(test, own), test[roles.target])
+    pipeline, model_dir = train_and_log("own", theirs, own, fit_model, store, hyperparams=tiny)
+    report = gate_lead_model(
+        pipeline, model_dir, raw_records(theirs.iloc[3000:], own), test[roles.target]
+    )
     assert (report["decision"], report["version"], report["champion_before"]) == (
         "promoted",
         "2",
@@ -286,3 +297,11 @@ def test_a_champion_trained_on_other_columns_is_replaced_with_the_reason(
         "which the current data lack"
     )
     assert str(registry.current_champion("leads").version) == "2"
+    back = gate_lead_model(scorer, embedded, raw_records(test, roles), test[roles.target])
+    assert (back["decision"], back["version"], back["champion_before"]) == ("promoted", "1", "2")
+    assert back["reasons"][0] == "already registered as version 1 (promoted), judged again"
+    assert back["reasons"][2].startswith(
+        "champion version 2 cannot score the current data: it reads column(s) visits_own,"
+    )
+    assert str(registry.current_champion("leads").version) == "1"
+    assert len(registry.MlflowClient().search_model_versions("name = 'leads'")) == 2

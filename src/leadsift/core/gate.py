@@ -158,7 +158,7 @@ def decide(
     champion_version: str | None,
     unscorable: str | None = None,
 ) -> Decision:
-    """Apply the gate to a model the registry does not hold yet (see the module docstring).
+    """Apply the gate to a model that is not the champion (see the module docstring).
     `unscorable` says why the champion could not answer the current data, if it could not."""
     value, label, floor = candidate.value, candidate.label, candidate.floor
     if value < floor:

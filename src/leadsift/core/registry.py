@@ -2,8 +2,10 @@
 which version holds a model already (by its uuid), registering a version with its decision as tags
 and moving the alias it earned. The rule itself is `core.gate`.
 
-A model the registry already holds (same bytes, hence same uuid) is not registered again. The
-decision and its reasons go to reports/promotion.json and to the model version's tags.
+A model the registry already holds (same bytes, hence same uuid) is not registered again: the
+champion itself is unchanged, and another version is judged again against the current champion
+and given the alias it earns (as when a team goes back to data the current champion cannot read).
+The decision and its reasons go to reports/promotion.json and to the model version's tags.
 `python -m leadsift.promotion sync` (run by `make repro`) reruns the gate when promotion is on and
 the store has never seen the workspace's model: a fresh clone, or a newly configured server.
 """
@@ -11,6 +13,7 @@ the store has never seen the workspace's model: a fresh clone, or a newly config
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,12 @@ def registered_version(model_name: str, model_uuid: str) -> ModelVersion | None:
 def record(model_name: str, model_uri: str, decision: Decision, tags: dict[str, str]) -> str:
     """Register the model version, tag it with the decision, and move the alias it earned."""
     version = str(mlflow.register_model(model_uri, model_name).version)
+    apply(model_name, version, decision, tags)
+    return version
+
+
+def apply(model_name: str, version: str, decision: Decision, tags: dict[str, str]) -> None:
+    """Tag a registered version with the decision (its latest) and move the alias it earned."""
     client = MlflowClient()
     for key, value in {
         **tags,
@@ -63,16 +72,6 @@ def record(model_name: str, model_uri: str, decision: Decision, tags: dict[str, 
         client.set_model_version_tag(model_name, version, key, value)
     if decision.alias:
         client.set_registered_model_alias(model_name, decision.alias, version)
-    return version
-
-
-def _known(version: ModelVersion, champion: ModelVersion | None) -> Decision:
-    if champion is not None and champion.version == version.version:
-        return Decision("unchanged", None, [f"identical to champion version {version.version}"])
-    earlier = version.tags.get("decision", "registered")
-    return Decision(
-        "unchanged", None, [f"already registered as version {version.version} ({earlier})"]
-    )
 
 
 def gate_and_register(
@@ -96,8 +95,8 @@ def gate_and_register(
     champion = current_champion(model_name)
     known = registered_version(model_name, uuid)
     comparison = unscorable = None
-    if known is not None:
-        decision = _known(known, champion)
+    if known is not None and champion is not None and known.version == champion.version:
+        decision = Decision("unchanged", None, [f"identical to champion version {known.version}"])
     else:
         if champion is not None and candidate.value >= candidate.floor:
             try:
@@ -111,12 +110,19 @@ def gate_and_register(
             champion_version=str(champion.version) if champion else None,
             unscorable=unscorable,
         )
+        if known is not None:
+            earlier = known.tags.get("decision", "registered")
+            held = f"already registered as version {known.version} ({earlier}), judged again"
+            decision = replace(decision, reasons=[held, *decision.reasons])
     applied = mode.promote and decision.outcome != "unchanged"
     version = str(known.version) if known is not None else None
     if applied:
         tags = {tracking.MODEL_UUID_TAG: uuid, candidate.metric: f"{candidate.value:.6f}"}
-        model_uri = tracking.logged_model_uri(experiment, candidate.model_dir)
-        version = record(model_name, model_uri, decision, tags)
+        if version is None:
+            model_uri = tracking.logged_model_uri(experiment, candidate.model_dir)
+            version = record(model_name, model_uri, decision, tags)
+        else:
+            apply(model_name, version, decision, tags)
     return {
         "model_name": model_name,
         "decision": decision.outcome,
