@@ -883,6 +883,8 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
     forecast = json.loads((repo / "reports/customers/forecast.json").read_text())
     total = forecast["series"]["total"]
     chosen, truth = total["models"][total["model"]], total["truth"]
+    # the expectation learning of the campaign only when it begins, as a model of the history must
+    from_history = truth["from_history"]["mase"]
     naive = total["models"]["naive"]
     settings = read_params(repo)["forecast"]
     level, points = settings["level"], settings["horizon"] * settings["origins"]
@@ -897,11 +899,10 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
             model=total["model"],
             mase=chosen["mase"],
             truth_mase=truth["mase"],
-            # learning of the campaign only when it begins, as a model of the history must
-            truth_from_history_mase=truth["from_history"]["mase"],
-            ratio_to_truth_from_history=round(chosen["mase"] / truth["from_history"]["mase"], 4),
+            truth_from_history_mase=from_history,
+            ratio_to_truth_from_history=round(chosen["mase"] / from_history, 4),
             # this ratio for that expectation itself: the best a model of the history can expect
-            history_floor=round(truth["from_history"]["mase"] / truth["mase"], 4),
+            history_floor=round(from_history / truth["mase"], 4),
         ),
         _check(
             "forecast MASE / the naive baseline's",
