@@ -18,6 +18,13 @@ from leadsift.leads.cleaning import clean_leads
 from tests.conftest import ROOT
 
 
+def test_a_watched_process_is_named_by_the_stage_it_runs():
+    """Both pipelines have a generate.py, a prepare.py, ...: each must be timed as its own stage."""
+    for name, argv in bench.stage_commands(ROOT):
+        assert bench.stage_of(["python", "-m", "leadsift.core.launch", *argv]) == name
+    assert bench.stage_of(["dvc", "repro"]) is None
+
+
 def test_stage_commands_are_dvc_yaml_commands_with_params_resolved():
     commands = dict(bench.stage_commands(ROOT))
     assert list(commands) == list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
@@ -189,7 +196,7 @@ def test_the_forecast_rows_judge_the_chosen_model_and_say_what_the_history_allow
     reports = tmp_path / "reports/customers"
     reports.mkdir(parents=True)
     (reports / "forecast.json").write_text(json.dumps({"series": {"total": summary}}))
-    watched = bench.Watched(1.0, 1.0, {"forecast": {"wall_s": 12.0}})
+    watched = bench.Watched(1.0, 1.0, {"customers_forecast": {"wall_s": 12.0}})
     truth, naive, coverage, stage = bench.forecast_results(tmp_path, watched)
     assert (truth.measured, truth.met) == (pytest.approx(2.0), False)
     assert truth.details["history_floor"] == 2.5

@@ -156,11 +156,24 @@ sys.exit(code)
 """
 
 
+def stage_of(argv: Sequence[str]) -> str | None:
+    """The dvc.yaml stage a process runs, from its script (None if it runs none): a leads script
+    is its stage's name, `stages/customers/forecast.py` is `customers_forecast`, and
+    `generate_incoming` is told apart by --incoming."""
+    script = next((a for a in argv if a.startswith("stages/") and a.endswith(".py")), None)
+    if script is None:
+        return None
+    if "--incoming" in argv:
+        return "generate_incoming"
+    folder, name = Path(script).parent.name, Path(script).stem
+    return name if folder in ("stages", "leads") else f"{folder}_{name}"
+
+
 def run_watched(command: Sequence[str], cwd: Path, interval: float = 0.1) -> Watched:
     """Run `command`: total wall time, the peak RSS of its largest process (the kernel's
-    high-water mark), and per stage script seen (generate_incoming told apart by --incoming) its
-    wall time and peak RSS, sampled every `interval` seconds. No peak read is a failure, never a
-    peak of 0 that would meet a memory target."""
+    high-water mark), and per stage seen (`stage_of`) its wall time and peak RSS, sampled every
+    `interval` seconds. No peak read is a failure, never a peak of 0 that would meet a memory
+    target."""
     log = cwd / f".bench-{int(time.time() * 1000)}.log"
     with log.open("w") as stderr:
         wrapped = [sys.executable, "-c", HIGH_WATER, *command]
@@ -179,12 +192,9 @@ def run_watched(command: Sequence[str], cwd: Path, interval: float = 0.1) -> Wat
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
                 peak = max(peak, rss)
-                script = next(
-                    (a for a in argv if a.startswith("stages/") and a.endswith(".py")), None
-                )
-                if script is None or not member.name().startswith("python"):
+                stage = stage_of(argv)
+                if stage is None or not member.name().startswith("python"):
                     continue
-                stage = "generate_incoming" if "--incoming" in argv else Path(script).stem
                 seen = stages.setdefault(stage, {"first": now, "last": now, "peak_rss_mb": 0.0})
                 seen["last"] = now
                 seen["peak_rss_mb"] = max(seen["peak_rss_mb"], rss / 2**20)
@@ -925,7 +935,7 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
         ),
         _check(
             "customers_forecast stage",
-            watched.stages["forecast"]["wall_s"],
+            watched.stages["customers_forecast"]["wall_s"],
             "<=",
             30,
             "s",
