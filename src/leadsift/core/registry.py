@@ -57,11 +57,11 @@ def registered_version(model_name: str, model_uuid: str) -> ModelVersion | None:
 def record(model_name: str, model_uri: str, decision: Decision, tags: dict[str, str]) -> str:
     """Register the model version, tag it with the decision, and move the alias it earned."""
     version = str(mlflow.register_model(model_uri, model_name).version)
-    apply(model_name, version, decision, tags)
+    tag_and_alias(model_name, version, decision, tags)
     return version
 
 
-def apply(model_name: str, version: str, decision: Decision, tags: dict[str, str]) -> None:
+def tag_and_alias(model_name: str, version: str, decision: Decision, tags: dict[str, str]) -> None:
     """Tag a registered version with the decision (its latest) and move the alias it earned."""
     client = MlflowClient()
     for key, value in {
@@ -122,7 +122,7 @@ def gate_and_register(
             model_uri = tracking.logged_model_uri(experiment, candidate.model_dir)
             version = record(model_name, model_uri, decision, tags)
         else:
-            apply(model_name, version, decision, tags)
+            tag_and_alias(model_name, version, decision, tags)
     return {
         "model_name": model_name,
         "decision": decision.outcome,
