@@ -35,18 +35,22 @@ def verdict(promotion: Mapping[str, Any]) -> str:
     return f"{outcome}: version {version}"
 
 
+def _reasons_after_verdict(promotion: Mapping[str, Any]) -> list[str]:
+    """The gate's reasons `verdict` does not give already (an unchanged model's one is in it)."""
+    return [] if promotion["decision"] == "unchanged" else promotion["reasons"]
+
+
 def promotion_lines(promotion: Mapping[str, Any], lead: str) -> list[str]:
     """The report's paragraph on the gate: `lead` (which model), the verdict, then the reasons
-    as bullets; an unchanged model's one reason is in its verdict already."""
-    reasons = [] if promotion["decision"] == "unchanged" else promotion["reasons"]
+    as bullets."""
+    reasons = _reasons_after_verdict(promotion)
     return [f"{lead}: **{verdict(promotion)}**.", "", *(f"- {r}" for r in reasons), ""]
 
 
 def decision_line(promotion: Mapping[str, Any]) -> str:
     """The verdict and the gate's reasons, as a register stage logs them."""
-    if promotion["decision"] == "unchanged":
-        return verdict(promotion)  # its one reason is in the verdict
-    return f"{verdict(promotion)}: {'; '.join(promotion['reasons'])}"
+    reasons = _reasons_after_verdict(promotion)
+    return f"{verdict(promotion)}: {'; '.join(reasons)}" if reasons else verdict(promotion)
 
 
 def data_profile_lines(profile: Mapping[str, Any], link: str) -> list[str]:
