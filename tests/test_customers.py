@@ -78,8 +78,8 @@ def test_the_bayes_assignment_beats_chance_but_segments_overlap(small):
 
 def test_the_truths_forecasts_agree_with_what_is_drawn():
     """Over many shops, the expectation from no history matches the realised net revenue, and
-    each origin's forecasts (which use the shop's state then) average to it: the law of total
-    expectation, which a wrong survival or arrival term would break."""
+    each origin's forecasts (which use the shop's history then) average to it: the law of total
+    expectation, which a wrong posterior, survival or arrival term would break."""
     realised, forecasts = [], []
     for seed in range(1, 13):
         drawn = shop(2000, seed=seed)
@@ -107,6 +107,37 @@ def test_the_truths_forecasts_agree_with_what_is_drawn():
         assert (from_state.std(axis=1) > 0.01 * from_state.mean(axis=1)).all()  # uses the state
         gap = from_state.mean(axis=1) / blind[from_state.index] - 1
         assert gap.abs().max() < 0.05
+
+
+def test_the_truths_forecasts_use_only_what_the_history_shows():
+    """The expected revenue is the Bayes forecast: every latent fact of the customers (segment,
+    rate, product mix, end of activity) can change without changing it, as long as their orders
+    stay the same; their orders cannot."""
+    settings = PARAMS["generate_transactions"]
+    segments = [synth.Segment.from_params(n, e) for n, e in settings["segments"].items()]
+    world = synth.build_world(settings["world_seed"], settings["start"], settings["months"], 2)
+    options = {"recent_months": settings["recent_months"], "mix_concentration": 4.0}
+    population = synth.draw_population(500, segments, world=world, seed=5, **options)
+
+    def truth(drawn: synth.Population) -> pd.DataFrame:
+        return synth.expected_revenue(
+            drawn, segments, world, n_customers=500, guest_share=0.08, **options
+        )
+
+    latent = ["segment", "rate", "death", *(f"mix_{c}" for c in synth.CATEGORIES)]
+    rng = np.random.default_rng(0)
+    customers = population.customers.copy()
+    customers[latent] = customers[latent].to_numpy()[rng.permutation(len(customers))]
+    shuffled = synth.Population(customers, population.orders, population.lines)
+    pd.testing.assert_frame_equal(truth(shuffled), truth(population))
+    orders = population.orders
+    first = orders["day"].eq(customers["birth"].to_numpy()[orders["customer"].to_numpy()])
+    kept = first.to_numpy() | (np.arange(len(orders)) % 2 == 0)  # every other repeat, gone
+    renumber = np.cumsum(kept) - 1
+    lines = population.lines[kept[population.lines["order"].to_numpy()]].copy()
+    lines["order"] = renumber[lines["order"].to_numpy()]
+    fewer = synth.Population(customers, orders[kept].reset_index(drop=True), lines)
+    assert (truth(fewer)["expected_revenue"] < truth(shuffled)["expected_revenue"]).mean() > 0.9
 
 
 def test_cleaning_accounts_for_every_line_and_matches_cancellations(small, cleaned):

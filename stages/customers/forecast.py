@@ -4,8 +4,8 @@ wins a rolling-origin backtest (leadsift.customers.forecast).
 Every candidate forecasts `forecast.horizon` months from each backtest origin, trained on the
 months before it; the lowest `forecast.metric` picks the model, which is refitted on the whole
 history. Where the generator's expected revenue covers the months (the embedded shop), the error of
-forecasting with it from each origin (what the generative model expects given the shop's state
-then), the noise no model removes, is reported next to ours.
+forecasting with it from each origin (what the generative model expects given the history up to
+it), the noise no model removes, is reported next to ours.
 """
 
 import argparse

@@ -15,7 +15,7 @@ best any method could recover from the same history before `as_of`: the posterio
 true generative model (`posterior`), the ceiling of the adjusted Rand index, as `p_true` is the
 ceiling of ROC-AUC for leads. Segments overlap (a customer with two orders says little), so the
 ceiling is below 1. `expected_revenue` gives each month's expected net revenue under the model
-from the shop's state at each origin, the ceiling of a revenue forecast.
+given the history up to each origin (the Bayes forecast), the ceiling of a revenue forecast.
 
 Dirt is added after the truth is drawn and is not part of it: guest purchases without a customer
 id, exact duplicate lines, zero and negative prices, a few huge wholesale orders (corporate
@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
-from scipy.special import gammaln
+from scipy.special import gammaln, logsumexp
 
 from leadsift.core.io import InputError
 
@@ -354,8 +354,9 @@ def _log_poisson(k: np.ndarray, mean: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class History:
-    """What is seen of each customer before as_of: the data the Bayes assignment conditions on."""
+    """What is seen of each customer before `as_of`: the data the Bayes answers condition on."""
 
+    as_of: float  # day the history ends
     birth: np.ndarray  # first purchase day, per customer
     repeats: np.ndarray  # orders after the first
     last: np.ndarray  # day of the last order
@@ -367,10 +368,17 @@ class History:
     categories: np.ndarray  # per seen line: index into CATEGORIES
     extra_units: np.ndarray  # per seen line: units beyond the first
 
+    def category_counts(self) -> np.ndarray:
+        """Lines per customer and category (customers x CATEGORIES)."""
+        counts = np.zeros((len(self.birth), len(CATEGORIES)))
+        np.add.at(counts, (self.line_owner, self.categories), 1)
+        return counts
 
-def history_before(population: Population, world: World) -> History:
-    """The history before as_of of every customer who first bought before it."""
-    as_of = world.history_days
+
+def history_before(population: Population, world: World, as_of: float | None = None) -> History:
+    """The history before `as_of` (default: the export's end) of every customer who first bought
+    before it."""
+    as_of = world.history_days if as_of is None else as_of
     customers, orders = population.customers, population.orders
     known = np.flatnonzero(customers["birth"].to_numpy() < as_of)
     row = np.full(len(customers), -1)
@@ -385,6 +393,7 @@ def history_before(population: Population, world: World) -> History:
     order_row = np.cumsum(seen) - 1  # an order's index among the seen orders
     category = world.catalogue["category"].to_numpy()[lines["product"].to_numpy()]
     return History(
+        as_of=as_of,
         birth=customers["birth"].to_numpy()[known],
         repeats=np.bincount(owner, minlength=len(known)) - 1,
         last=last,
@@ -398,16 +407,20 @@ def history_before(population: Population, world: World) -> History:
     )
 
 
-def _log_timing(segment: Segment, seen: History, world: World, recent_months: float) -> np.ndarray:
-    """log P(first day, repeat count, last order day | segment), the gamma-distributed rate and
-    the exponential lifetime integrated out (alive at as_of, or gone after the last order)."""
-    as_of = world.history_days
+def _log_timing(
+    segment: Segment, seen: History, world: World, recent_months: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """log P(first day, repeat count, last order day, alive at as_of | segment) and the same gone
+    by as_of (after the last order), the gamma-distributed rate and the exponential lifetime
+    integrated out. The first day's density is over the whole history, so a shorter history's
+    customers keep the prior the full one gives them."""
+    history, as_of = world.history_days, seen.as_of
     birth, last = seen.birth, seen.last
     if segment.recent:
         window = recent_months * DAYS_PER_MONTH
-        log_first = np.where(birth >= as_of - window, -np.log(window), -np.inf)
+        log_first = np.where(birth >= history - window, -np.log(window), -np.inf)
     else:
-        log_first = np.log((1 + GROWTH * birth / as_of) / _acquired(as_of, as_of))
+        log_first = np.log((1 + GROWTH * birth / history) / _acquired(history, history))
     scale = segment.rate / segment.rate_shape
     death_rate = 1.0 / (segment.lifetime * DAYS_PER_MONTH)  # per day
     at_birth = world.intensity(birth)
@@ -434,7 +447,7 @@ def _log_timing(segment: Segment, seen: History, world: World, recent_months: fl
     top = dies.max(axis=1)
     width = as_of - last
     died = np.log(np.exp(dies - top[:, None]) @ weights) + top + np.log(np.maximum(width, 1e-12))
-    return log_first + np.logaddexp(alive, np.where(width > 0, died, -np.inf))
+    return log_first + alive, log_first + np.where(width > 0, died, -np.inf)
 
 
 def _log_baskets(segment: Segment, alpha: np.ndarray, seen: History) -> np.ndarray:
@@ -446,8 +459,7 @@ def _log_baskets(segment: Segment, alpha: np.ndarray, seen: History) -> np.ndarr
         seen.cancel_seen, np.log(np.maximum(p_cancel, 1e-300)), np.log1p(-p_cancel)
     )
     per_line = _log_poisson(seen.extra_units, segment.quantity)
-    counts = np.zeros((n, len(CATEGORIES)))
-    np.add.at(counts, (seen.line_owner, seen.categories), 1)
+    counts = seen.category_counts()
     mixes = (
         gammaln(alpha.sum())
         - gammaln(alpha.sum() + counts.sum(axis=1))
@@ -458,6 +470,25 @@ def _log_baskets(segment: Segment, alpha: np.ndarray, seen: History) -> np.ndarr
         + np.bincount(seen.line_owner, weights=per_line, minlength=n)
         + mixes
     )
+
+
+def _log_joint(
+    seen: History,
+    segments: list[Segment],
+    world: World,
+    recent_months: float,
+    mix_concentration: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """log P(history, segment, alive at as_of) and log P(history, segment, gone by then), each
+    customers x segments, under the true generative model."""
+    alphas = mix_alpha(segments, mix_concentration)
+    alive, gone = [], []
+    for s, a in zip(segments, alphas, strict=True):
+        baskets = np.log(s.share) + _log_baskets(s, a, seen)
+        timing = _log_timing(s, seen, world, recent_months)
+        alive.append(baskets + timing[0])
+        gone.append(baskets + timing[1])
+    return np.column_stack(alive), np.column_stack(gone)
 
 
 def posterior(
@@ -473,16 +504,8 @@ def posterior(
     The season multiplies every segment's rate alike and cancels out of the posterior.
     """
     seen = history_before(population, world)
-    alphas = mix_alpha(segments, mix_concentration)
-    log_p = np.column_stack(
-        [
-            np.log(s.share) + _log_timing(s, seen, world, recent_months) + _log_baskets(s, a, seen)
-            for s, a in zip(segments, alphas, strict=True)
-        ]
-    )
-    log_p -= log_p.max(axis=1, keepdims=True)
-    probability = np.exp(log_p)
-    return probability / probability.sum(axis=1, keepdims=True)
+    joint = np.logaddexp(*_log_joint(seen, segments, world, recent_months, mix_concentration))
+    return np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
 
 
 def _order_values(segments: list[Segment], world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -511,6 +534,36 @@ def _birth_rates(
 EXPECTED = ("expected_revenue", "expected_from_history")
 
 
+def _active_weights(
+    seen: History,
+    segments: list[Segment],
+    world: World,
+    recent_months: float,
+    mix_concentration: float,
+    *,
+    order_value: np.ndarray,
+) -> np.ndarray:
+    """Per segment, the expected net value of the orders per month, at a seasonal multiplier of
+    1, of the customers seen by `seen.as_of` who are still active then, given their histories:
+    the sum over customers of P(segment, active | history) x E[rate | history, segment, active]
+    x E[value of an order | history, segment]. The rate's posterior is gamma (the repeats over
+    the seasonal exposure since the first order), the mix's Dirichlet (the lines' categories)."""
+    if not len(seen.birth):
+        return np.zeros(len(segments))
+    alive, gone = _log_joint(seen, segments, world, recent_months, mix_concentration)
+    evidence = logsumexp(np.logaddexp(alive, gone), axis=1, keepdims=True)
+    active = np.exp(alive - evidence)  # P(segment, active | history)
+    exposure = world.intensity(np.full(len(seen.birth), seen.as_of)) - world.intensity(seen.birth)
+    counts = seen.category_counts()
+    alphas = mix_alpha(segments, mix_concentration)
+    weights = np.empty(len(segments))
+    for s, kind in enumerate(segments):
+        rate = (kind.rate_shape + seen.repeats) / (kind.rate_shape / kind.rate + exposure)
+        mix = (alphas[s] + counts) / (alphas[s].sum() + counts.sum(axis=1, keepdims=True))
+        weights[s] = (active[:, s] * rate * (mix @ order_value[s])).sum()
+    return weights
+
+
 def expected_revenue(
     population: Population,
     segments: list[Segment],
@@ -522,32 +575,30 @@ def expected_revenue(
     guest_share: float,
     step_days: float = 0.25,
 ) -> pd.DataFrame:
-    """What a forecaster who knew the generative model and its state at each origin would predict:
-    for each origin (the last month of history it has; the month before `start` for none) and
-    each later month, that month's expected net revenue.
+    """What the Bayes-optimal forecaster would predict, who knows the generative model and sees
+    the history up to each origin: for each origin in the history (the last month it has; the
+    month before `start` for none) and each later month, that month's expected net revenue
+    given that history, the ceiling of a revenue forecast as `posterior` is of segmentation.
 
-    The state at an origin is who has bought by then, each one's latent rate and product mix, and
-    whether it is still active; what comes later is not known. An active customer's remaining
-    lifetime is exponential (memoryless) with its segment's mean, so its expected orders in a month
-    are its rate x the seasonal intensity x its survival. Customers who first buy after the origin
-    arrive at the acquisition curve's expected rate with their segment's mean rate and mix (their
-    first order, then repeats while active), integrated over a grid of `step_days`. Guest orders
-    copy customers' at `guest_share` and are never cancelled; cancellations count in their
-    order's month.
+    No latent fact is used: which segment a customer is in, its rate, its product mix and
+    whether it is still active are posteriors given its orders before the origin
+    (`_active_weights`). An active customer's remaining lifetime is exponential (memoryless)
+    with its segment's mean, so its expected orders in a month are its rate x the seasonal
+    multiplier x its survival. Customers who first buy after the origin arrive at the
+    acquisition curve's expected rate with their segment's mean rate and mix (their first
+    order, then repeats while active), integrated over a grid of `step_days`. Guest orders copy
+    customers' at `guest_share` and are never cancelled; cancellations count in their order's
+    month.
 
     The `recent` segments' customers arrive only in the last `recent_months` before as_of: a
     campaign the model plans, which no history before it shows: `expected_revenue` knows of it.
     `expected_from_history` is the same expectation learning of the campaign only once its first
     arrivals are in the history, as a model of the revenue series must (until then it knows
     everything else but not the campaign)."""
-    customers = population.customers
-    birth, death = customers["birth"].to_numpy(), customers["death"].to_numpy()
-    segment = customers["segment"].to_numpy()
     lifetime = np.array([s.lifetime for s in segments]) * DAYS_PER_MONTH
     values, keep = _order_values(segments, world)
     kept = keep + guest_share / (1 - guest_share)  # guest copies are never cancelled
-    own_mix = customers[[f"mix_{c}" for c in CATEGORIES]].to_numpy()
-    per_order = (values[segment] * own_mix).sum(axis=1) * kept[segment]
+    order_value = values * kept[:, None]  # per segment and category of the customer's mix
     alpha = mix_alpha(segments, mix_concentration)
     newcomer = (values * alpha / alpha.sum(axis=1, keepdims=True)).sum(axis=1) * kept
     starts, ends = world.edges[:-1], world.edges[1:]
@@ -557,16 +608,17 @@ def expected_revenue(
     season = world.multiplier(days) / DAYS_PER_MONTH * step_days  # intensity per grid step
     label = [(world.start + pd.Timedelta(days=float(d))).strftime("%Y-%m") for d in starts]
     before_start = (world.start - pd.DateOffset(months=1)).strftime("%Y-%m")
-    rate = customers["rate"].to_numpy()
     campaign_start = world.history_days - recent_months * DAYS_PER_MONTH
     rows = []
-    for k, origin in enumerate(starts):
-        # Active at the origin: rate x seasonal intensity x survival, per later month.
-        active = (birth < origin) & (death > origin)
-        life = lifetime[segment[active]][:, None]
+    for k, origin in enumerate(starts[starts <= world.history_days]):
+        seen = history_before(population, world, origin)
+        weights = _active_weights(
+            seen, segments, world, recent_months, mix_concentration, order_value=order_value
+        )
+        life = lifetime[:, None]
         survival = np.exp(-(starts[k:] - origin) / life) - np.exp(-(ends[k:] - origin) / life)
-        weight = (rate * per_order)[active][:, None] * life * survival
-        known = weight.sum(axis=0) * world.season[k:] / DAYS_PER_MONTH
+        known = (weights[:, None] * life * survival).sum(axis=0) * world.season[k:]
+        known /= DAYS_PER_MONTH
         # Arriving after it: the first order, then repeats while still active, where the number
         # active is a running sum of arrivals decaying at the segment's lifetime.
         steady, campaign = np.zeros(len(days)), np.zeros(len(days))
