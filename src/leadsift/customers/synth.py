@@ -358,6 +358,7 @@ class History:
 
     as_of: float  # day the history ends
     birth: np.ndarray  # first purchase day, per customer
+    exposure: np.ndarray  # seasonal intensity from the first purchase to as_of, in months
     repeats: np.ndarray  # orders after the first
     last: np.ndarray  # day of the last order
     order_owner: np.ndarray  # per seen order: its customer's row
@@ -365,14 +366,8 @@ class History:
     cancel_seen: np.ndarray  # per seen order: its cancellation is dated before as_of
     cancel_visible: np.ndarray  # per seen order: P(a cancellation would be dated before as_of)
     line_owner: np.ndarray  # per seen line: its customer's row
-    categories: np.ndarray  # per seen line: index into CATEGORIES
     extra_units: np.ndarray  # per seen line: units beyond the first
-
-    def category_counts(self) -> np.ndarray:
-        """Lines per customer and category (customers x CATEGORIES)."""
-        counts = np.zeros((len(self.birth), len(CATEGORIES)))
-        np.add.at(counts, (self.line_owner, self.categories), 1)
-        return counts
+    category_counts: np.ndarray  # lines per customer and category (customers x CATEGORIES)
 
 
 def history_before(population: Population, world: World, as_of: float | None = None) -> History:
@@ -391,19 +386,25 @@ def history_before(population: Population, world: World, as_of: float | None = N
     low, high = CANCEL_DELAY_DAYS
     lines = population.lines[seen[population.lines["order"].to_numpy()]]
     order_row = np.cumsum(seen) - 1  # an order's index among the seen orders
-    category = world.catalogue["category"].to_numpy()[lines["product"].to_numpy()]
+    line_owner = owner[order_row[lines["order"].to_numpy()]]
+    of_product = pd.Categorical(world.catalogue["category"], categories=CATEGORIES).codes
+    category = of_product[lines["product"].to_numpy()]
+    n_categories = len(CATEGORIES)
+    counts = np.bincount(line_owner * n_categories + category, minlength=len(known) * n_categories)
+    birth = customers["birth"].to_numpy()[known]
     return History(
         as_of=as_of,
-        birth=customers["birth"].to_numpy()[known],
+        birth=birth,
+        exposure=world.intensity(np.full(len(known), as_of)) - world.intensity(birth),
         repeats=np.bincount(owner, minlength=len(known)) - 1,
         last=last,
         order_owner=owner,
         extra_lines=orders["n_lines"].to_numpy()[seen] - 1,
         cancel_seen=(orders["cancelled"] & (orders["cancel_day"] < as_of)).to_numpy()[seen],
         cancel_visible=np.clip((as_of - day - low) / (high - low), 0.0, 1.0),
-        line_owner=owner[order_row[lines["order"].to_numpy()]],
-        categories=pd.Categorical(category, categories=CATEGORIES).codes,
+        line_owner=line_owner,
         extra_units=lines["quantity"].to_numpy() - 1,
+        category_counts=counts.reshape(len(known), n_categories).astype(float),
     )
 
 
@@ -425,10 +426,7 @@ def _log_timing(
     death_rate = 1.0 / (segment.lifetime * DAYS_PER_MONTH)  # per day
     at_birth = world.intensity(birth)
     alive = -death_rate * (as_of - birth) + _log_gamma_poisson(
-        seen.repeats,
-        segment.rate_shape,
-        scale,
-        world.intensity(np.full(len(birth), as_of)) - at_birth,
+        seen.repeats, segment.rate_shape, scale, seen.exposure
     )
     grid = np.linspace(0.0, 1.0, 33)
     weights = np.full(grid.size, 1.0 / (grid.size - 1))
@@ -459,7 +457,7 @@ def _log_baskets(segment: Segment, alpha: np.ndarray, seen: History) -> np.ndarr
         seen.cancel_seen, np.log(np.maximum(p_cancel, 1e-300)), np.log1p(-p_cancel)
     )
     per_line = _log_poisson(seen.extra_units, segment.quantity)
-    counts = seen.category_counts()
+    counts = seen.category_counts
     mixes = (
         gammaln(alpha.sum())
         - gammaln(alpha.sum() + counts.sum(axis=1))
@@ -548,17 +546,14 @@ def _active_weights(
     the sum over customers of P(segment, active | history) x E[rate | history, segment, active]
     x E[value of an order | history, segment]. The rate's posterior is gamma (the repeats over
     the seasonal exposure since the first order), the mix's Dirichlet (the lines' categories)."""
-    if not len(seen.birth):
-        return np.zeros(len(segments))
     alive, gone = _log_joint(seen, segments, world, recent_months, mix_concentration)
     evidence = logsumexp(np.logaddexp(alive, gone), axis=1, keepdims=True)
     active = np.exp(alive - evidence)  # P(segment, active | history)
-    exposure = world.intensity(np.full(len(seen.birth), seen.as_of)) - world.intensity(seen.birth)
-    counts = seen.category_counts()
+    counts = seen.category_counts
     alphas = mix_alpha(segments, mix_concentration)
     weights = np.empty(len(segments))
     for s, kind in enumerate(segments):
-        rate = (kind.rate_shape + seen.repeats) / (kind.rate_shape / kind.rate + exposure)
+        rate = (kind.rate_shape + seen.repeats) / (kind.rate_shape / kind.rate + seen.exposure)
         mix = (alphas[s] + counts) / (alphas[s].sum() + counts.sum(axis=1, keepdims=True))
         weights[s] = (active[:, s] * rate * (mix @ order_value[s])).sum()
     return weights
