@@ -197,7 +197,8 @@ def test_only_headline_numbers_are_dvc_metrics(built):
         "roc_auc", "bayes_share", "pr_auc", "junk_filtered", "hot_share", "hot_genuine",
         "drift_alerts", "leads_warnings",
         "segments", "silhouette", "ari_share", "top20_share",
-        "forecast_mase", "forecast_next", "forecast_low", "forecast_high", "transactions_warnings",
+        "forecast_model", "forecast_mase", "forecast_next", "forecast_low", "forecast_high",
+        "transactions_warnings",
     ]  # fmt: skip
 
 
@@ -276,6 +277,7 @@ def test_revenue_is_forecast_by_the_backtest_winner_against_the_truth(built):
     assert (backtest["origin"] < backtest["month"]).all()
     headline = json.loads((repo.path / "reports/metrics.json").read_text())
     assert headline["forecast_next"] == round(total["next"]["total"])
+    assert headline["forecast_model"] == total["model"]
     assert (repo.path / "reports/customers/forecast/forecast.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Revenue forecast" in (repo.path / "reports/report.md").read_text()
 

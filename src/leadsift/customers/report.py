@@ -28,7 +28,7 @@ def headline_metrics(
 ) -> dict[str, Any]:
     """The customers' numbers in reports/metrics.json: how many segments, how well separated,
     how close to the best recovery of the truth (when there is one), how concentrated revenue is;
-    the forecast's backtest error and next months' total with its interval."""
+    the forecast's chosen model, its backtest error and next months' total with its interval."""
     truth = segments["truth"] or {}
     total = forecast["series"][TOTAL]
     headline = {
@@ -36,6 +36,7 @@ def headline_metrics(
         "silhouette": tuning["best_value"],
         "ari_share": truth.get("ari_share_of_ceiling"),
         "top20_share": segments["concentration"]["top_20pct"],
+        "forecast_model": total["model"],
         "forecast_mase": total["models"][total["model"]]["mase"],
         "forecast_next": round(total["next"]["total"]),
         "forecast_low": round(total["next"]["lower"]),
