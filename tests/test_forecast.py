@@ -97,12 +97,15 @@ def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_no
     result, ahead, summary = forecast.forecast_series(actual, SETTINGS, expected)
     scores = summary["models"]
     weekly = {name for name, c in forecast.CANDIDATES.items() if c.weekly}
-    assert all(scores[name]["status"] == "ok" for name in set(scores) - weekly)
-    assert {scores[name]["why"] for name in weekly} == {"needs the weekly series"}  # none given
+    per_customer = {name for name, c in forecast.CANDIDATES.items() if c.per_customer}
+    others = weekly | per_customer  # neither their weeks nor their orders are given
+    assert all(scores[name]["status"] == "ok" for name in set(scores) - others)
+    assert {scores[name]["why"] for name in weekly} == {"needs the weekly series"}
+    assert all("customers' orders" in scores[name]["why"] for name in per_customer)
     assert forecast.CANDIDATES[summary["model"]].seasonal
     assert scores[summary["model"]]["mase"] < scores["naive"]["mase"]
     assert scores[summary["model"]]["beats_naive"] and "beats_naive" not in scores["naive"]
-    assert summary["model"] == min(set(scores) - weekly, key=lambda m: scores[m]["mase"])
+    assert summary["model"] == min(set(scores) - others, key=lambda m: scores[m]["mase"])
     # Forecasting with the expectation leaves only the noise: better than any model here.
     assert summary["truth"]["mase"] < scores[summary["model"]]["mase"]
     # Each error by horizon step too; every step has as many months, so they average to the whole.
@@ -132,7 +135,9 @@ def test_seasonal_models_are_skipped_with_a_note_under_two_seasons():
     actual, _ = seasonal_growth(18)
     _, ahead, summary = forecast.forecast_series(actual, SETTINGS, None)
     skipped = {name for name, e in summary["models"].items() if e["status"] == "skipped"}
-    assert skipped == {name for name, c in forecast.CANDIDATES.items() if c.seasonal or c.weekly}
+    assert skipped == {
+        name for name, c in forecast.CANDIDATES.items() if c.seasonal or c.weekly or c.per_customer
+    }
     assert "seasonal_naive skipped: needs 24 months to fit on" in summary["notes"][0]
     assert len(ahead) == SETTINGS.horizon and np.isfinite(ahead["forecast"]).all()
 
@@ -165,11 +170,11 @@ def test_intervals_from_backtest_errors_widen_with_the_step():
     assert (np.diff(width) > 0).all()
 
 
-def test_forecasting_twice_gives_the_same_numbers():
+def test_forecasting_twice_gives_the_same_numbers_in_one_process_or_several():
     actual, expected = seasonal_growth(30, seed=3)
     table = pd.DataFrame({"total": actual, "loyal": actual * 0.6})
-    first = forecast.forecast_all(table, SETTINGS, expected)
-    second = forecast.forecast_all(table, SETTINGS, expected)
+    first = forecast.forecast_all(table, dataclasses.replace(SETTINGS, n_jobs=1), expected)
+    second = forecast.forecast_all(table, dataclasses.replace(SETTINGS, n_jobs=2), expected)
     pd.testing.assert_frame_equal(first[0], second[0])
     pd.testing.assert_frame_equal(first[1], second[1])
     assert first[2] == second[2] and first[2]["loyal"]["truth"] is None
@@ -181,8 +186,10 @@ def test_the_stage_exits_2_with_one_line_when_the_history_is_short(tmp_path):
     lines = pd.DataFrame(
         {
             "customer_id": ["a", "b", "a", "b"],
+            "invoice": ["1", "2", "3", "4"],
             "timestamp": pd.to_datetime(["2025-01-05", "2025-02-05", "2025-03-05", "2025-04-30"]),
             "amount": [10.0, 20.0, 30.0, 40.0],
+            "cancellation": [False] * 4,
         }
     )
     lines.to_parquet(tmp_path / "lines.parquet")
@@ -261,7 +268,7 @@ def test_the_weekly_model_sums_its_weeks_into_months_by_their_days():
     weeks = forecast.weekly_revenue(lines, pd.Series(dtype=object))["total"]
     months, _ = forecast.monthly_revenue(lines, pd.Series(dtype=object))
     y = months["total"].to_numpy()
-    found = forecast.predict("weekly_ets", y, months.index, SETTINGS, weeks)
+    found = forecast.predict("weekly_ets", y, months.index, SETTINGS, forecast.Views(weeks))
     # the months ahead have 31, 31 and 28 days: about 1/7 of a week's revenue a day
     assert months.index[-1] == pd.Period("2025-11", "M")
     per_day = weeks.iloc[-8:].mean() / 7
@@ -278,11 +285,11 @@ def test_a_weekly_model_reads_only_the_weeks_that_end_by_its_origin():
     y = months["total"].to_numpy()[:21]
     later = weeks.index.end_time > origin.end_time
     changed = weeks.where(~later, weeks * 10)
-    first = forecast.predict("weekly_ets", y, months.index[:21], SETTINGS, weeks)
-    second = forecast.predict("weekly_ets", y, months.index[:21], SETTINGS, changed)
+    first = forecast.predict("weekly_ets", y, months.index[:21], SETTINGS, forecast.Views(weeks))
+    second = forecast.predict("weekly_ets", y, months.index[:21], SETTINGS, forecast.Views(changed))
     np.testing.assert_array_equal(first.mean, second.mean)
     # and given the weeks, the backtest scores it like any model
-    result = forecast.backtest(months["total"], SETTINGS, weeks)
+    result = forecast.backtest(months["total"], SETTINGS, forecast.Views(weeks))
     assert result.scores["weekly_ets"]["status"] == "ok"
     assert result.scores["weekly_ets"]["coverage"] is not None
 
@@ -295,9 +302,10 @@ def test_a_winner_that_cannot_fit_the_whole_history_gives_way_to_the_next_best()
     weeks = forecast.weekly_revenue(lines, pd.Series(dtype=object))["total"]
     months, _ = forecast.monthly_revenue(lines, pd.Series(dtype=object))
     settings = dataclasses.replace(SETTINGS, models=("weekly_ets", "naive"))
-    result = forecast.backtest(months["total"], settings, weeks)
+    result = forecast.backtest(months["total"], settings, forecast.Views(weeks))
     assert forecast.ranking(result.scores, "mase")[0] == "weekly_ets"  # the backtest's winner
-    _, ahead, summary = forecast.forecast_series(months["total"], settings, None, weeks)
+    views = forecast.Views(weeks)
+    _, ahead, summary = forecast.forecast_series(months["total"], settings, None, views)
     assert summary["model"] == "naive" and (ahead["model"] == "naive").all()
     assert summary["notes"] == [
         "weekly_ets cannot fit the whole history (negative weekly revenue: no log scale): the "

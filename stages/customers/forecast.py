@@ -35,7 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(RULES)
     settings = forecast.Settings.from_params(params["forecast"])
-    lines = pd.read_parquet(args.transactions, columns=["customer_id", "timestamp", "amount"])
+    lines = pd.read_parquet(
+        args.transactions, columns=["customer_id", "invoice", "timestamp", "amount", "cancellation"]
+    )
     names = pd.read_csv(args.segments, dtype={"customer_id": "str"})
     segments = names.set_index("customer_id")["name"]
     table, notes = forecast.monthly_revenue(lines, segments)
@@ -50,7 +52,10 @@ def main() -> None:
     if Path(args.expected).parent.resolve() == raw_path.parent.resolve():
         truth = pd.read_parquet(args.expected)
         expected = truth.set_index(["origin", "month"])
-    backtest, ahead, summaries = forecast.forecast_all(table, settings, expected, weekly=weekly)
+    orders = forecast.customer_orders(lines, segments)
+    backtest, ahead, summaries = forecast.forecast_all(
+        table, settings, expected, weekly=weekly, orders=orders
+    )
     total = summaries[forecast.TOTAL]
     total["notes"] = notes + total["notes"]
     reports = Path(args.reports)

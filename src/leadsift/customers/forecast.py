@@ -2,14 +2,16 @@
 with prediction intervals, a rolling-origin backtest that picks one, and the forecast it makes.
 
 A model maps a history (monthly net revenue, oldest first) to `h` point forecasts and, where it
-has its own, interval bounds at `level`. Models without their own intervals (the baselines and the
-lag regression) get them from backtest errors: quantiles of log(actual / forecast), pooled over
-horizon steps scaled by sqrt(step), from the other origins (in the backtest) or all of them (for
-the forecast). A model's own intervals are rescaled the same way (`interval_scale` in its scores):
-widened or narrowed on the log scale until `level` of the other origins' actual values fall inside,
-since they assume the model is right about its own errors. Seasonal models need two full seasons
-in every backtest window; otherwise they are skipped with a note, as is a model that fails (its
-row says why).
+has its own, interval bounds at `level`; a few read more of the same history (`Views`): the weekly
+series, or each customer's orders (`customer_base`, which forecasts the customers rather than the
+sum). Models without their own intervals (the baselines, the lag regression and weekly_ets) get
+them from backtest errors: quantiles of log(actual / forecast), pooled over horizon steps scaled
+by sqrt(step), from the other origins (in the backtest) or all of them (for the forecast). A
+model's own intervals are rescaled the same way (`interval_scale` in its scores): widened or
+narrowed on the log scale until `level` of the other origins' actual values fall inside, since
+they assume the model is right about its own errors. Seasonal models need two full seasons in
+every backtest window; otherwise they are skipped with a note, as is a model that fails (its row
+says why).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class Settings:
     ridge_alpha: float
     models: tuple[str, ...]
     fit_window: int | None = None  # the latest months a model fits on (None: all)
+    value_bands: int = 2  # customer_base: bands of average order value, a model each
+    band_customers: int = 200  # customer_base: fewest customers a band is fitted on
+    newcomer_window: int = 3  # customer_base: months whose mean first orders continue
+    n_jobs: int = 1  # series forecast at once, each in its own process
 
     @classmethod
     def from_params(cls, forecast: Mapping[str, Any]) -> Settings:
@@ -59,7 +65,19 @@ class Settings:
             ridge_alpha=forecast["ridge_alpha"],
             models=tuple(forecast["models"]),
             fit_window=forecast["fit_window"],
+            value_bands=forecast["value_bands"],
+            band_customers=forecast["band_customers"],
+            newcomer_window=forecast["newcomer_window"],
+            n_jobs=forecast["n_jobs"],
         )
+
+
+@dataclass(frozen=True)
+class Views:
+    """A series' other views, for the models that read more than its months."""
+
+    weeks: pd.Series | None = None  # the same revenue by week
+    orders: pd.DataFrame | None = None  # its customers' invoices (`customer_orders`)
 
 
 class ModelFitError(Exception):
@@ -104,6 +122,27 @@ def weekly_revenue(lines: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
     """`revenue_table` by week, for the models that read weeks (a partial last week is dropped
     silently: the monthly series' note covers the end of the data)."""
     return revenue_table(lines, segments, "W")[0]
+
+
+def customer_orders(lines: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
+    """One row per customer invoice: customer_id, its segment (`group`), timestamp, net amount
+    and whether it is an order (a cancellation is not). Guests' invoices have no customer."""
+    known = lines[lines["customer_id"].notna()]
+    invoices = known.groupby("invoice", sort=False).agg(
+        customer_id=("customer_id", "first"),
+        timestamp=("timestamp", "min"),
+        amount=("amount", "sum"),
+        cancellation=("cancellation", "first"),
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": invoices["customer_id"].to_numpy(),
+            "group": invoices["customer_id"].map(segments).fillna("unsegmented").to_numpy(),
+            "timestamp": invoices["timestamp"].to_numpy(),
+            "amount": invoices["amount"].to_numpy(),
+            "is_order": ~invoices["cancellation"].to_numpy(dtype=bool),
+        }
+    )
 
 
 def weeks_until(weeks: pd.Series, month: pd.Period) -> pd.Series:
@@ -243,12 +282,48 @@ def weekly_ets(
     return Forecast(np.bincount(month, weights=daily, minlength=h))
 
 
+def customer_base(
+    y: np.ndarray,
+    h: int,
+    *,
+    orders: pd.DataFrame,
+    ahead: pd.PeriodIndex,
+    level: float,
+    settings: Settings,
+    **_: Any,
+) -> Forecast:
+    """Each customer's expected orders and value per order, plus the newcomers
+    (`leadsift.customers.customer_base`), from the orders before the origin; its intervals are
+    normal on the log scale with the compound Poisson variance of the orders' amounts."""
+    from scipy.stats import norm  # noqa: PLC0415
+
+    from leadsift.customers.customer_base import forecast_revenue  # noqa: PLC0415
+
+    try:
+        mean, variance = forecast_revenue(
+            orders,
+            ahead[0].start_time,
+            h,
+            series_revenue_last_year=float(y[-SEASON:].sum()),
+            bands=settings.value_bands,
+            band_customers=settings.band_customers,
+            newcomer_window=settings.newcomer_window,
+        )
+    except ValueError as err:
+        raise ModelFitError(str(err)) from err
+    if not (np.isfinite(mean).all() and (mean > 0).all()):
+        raise ModelFitError("the customers' model gave no positive forecast")
+    spread = norm.ppf((1 + level) / 2) * np.sqrt(variance) / mean
+    return Forecast(mean, mean * np.exp(-spread), mean * np.exp(spread))
+
+
 @dataclass(frozen=True)
 class Candidate:
     fit: Callable[..., Forecast]
     seasonal: bool = False
     min_history: int = 3  # months
     weekly: bool = False  # reads the weekly series too
+    per_customer: bool = False  # reads the customers' orders
 
 
 CANDIDATES: dict[str, Candidate] = {
@@ -262,6 +337,7 @@ CANDIDATES: dict[str, Candidate] = {
     "lag_regression": Candidate(lag_regression, min_history=8),
     "lag_regression_seasonal": Candidate(lag_regression, seasonal=True),
     "weekly_ets": Candidate(weekly_ets, min_history=6, weekly=True),
+    "customer_base": Candidate(customer_base, min_history=SEASON, per_customer=True),
 }
 
 
@@ -270,19 +346,23 @@ def predict(
     y: np.ndarray,
     months: pd.PeriodIndex,
     settings: Settings,
-    weeks: pd.Series | None = None,
+    views: Views = Views(),
 ) -> Forecast:
-    """`name`'s forecast from the history `y` of `months` (and, for a weekly model, `weeks`:
-    those that end by the last of them), fitted on the latest `settings.fit_window` months."""
+    """`name`'s forecast from the history `y` of `months` (and, for a weekly model, the weeks
+    that end by the last of them; for a per-customer one, the orders before its end), fitted on
+    the latest `settings.fit_window` months."""
     candidate = CANDIDATES[name]
     if settings.fit_window and len(y) > settings.fit_window:
         y, months = y[-settings.fit_window :], months[-settings.fit_window :]
     kwargs: dict[str, Any] = {"seasonal": True} if candidate.seasonal else {}
+    if why := _missing_view(candidate, views):
+        raise ModelFitError(why)
     if candidate.weekly:
-        if weeks is None:
-            raise ModelFitError("needs the weekly series")
-        cut = weeks_until(weeks, months[-1])
+        cut = weeks_until(views.weeks, months[-1])
         kwargs["weeks"] = cut[cut.index.start_time >= months[0].start_time]
+    if candidate.per_customer:
+        # the model cuts at the origin itself; it sees no order before the fit window
+        kwargs["orders"] = views.orders[views.orders["timestamp"] >= months[0].start_time]
     return candidate.fit(
         y,
         settings.horizon,
@@ -393,17 +473,23 @@ class Backtest:
     notes: list[str] = field(default_factory=list)
 
 
-def _unfit(candidate: Candidate, shortest: int, weeks: pd.Series | None) -> str | None:
+def _missing_view(candidate: Candidate, views: Views) -> str | None:
+    if candidate.weekly and views.weeks is None:
+        return "needs the weekly series"
+    if candidate.per_customer and (views.orders is None or not len(views.orders)):
+        return "needs its customers' orders (a series of customers, with their ids)"
+    return None
+
+
+def _unfit(candidate: Candidate, shortest: int, views: Views) -> str | None:
     """Why a candidate cannot run on this history (`shortest`: months at the first origin)."""
     needed = max(candidate.min_history, 2 * SEASON if candidate.seasonal else 0)
     if shortest < needed:
         return f"needs {needed} months to fit on at the first origin, has {shortest}"
-    if candidate.weekly and weeks is None:
-        return "needs the weekly series"
-    return None
+    return _missing_view(candidate, views)
 
 
-def backtest(series: pd.Series, settings: Settings, weeks: pd.Series | None = None) -> Backtest:
+def backtest(series: pd.Series, settings: Settings, views: Views = Views()) -> Backtest:
     """Each model forecasts `horizon` months from each of the last `origins` origins (training on
     the months before it only, and a weekly model on the weeks that end by then) and is scored
     against what happened."""
@@ -419,14 +505,14 @@ def backtest(series: pd.Series, settings: Settings, weeks: pd.Series | None = No
     rows, scores, notes, scales = [], {}, [], {}
     shortest = min(windows[0], settings.fit_window or windows[0])  # months the first fit sees
     for name in settings.models:
-        if why := _unfit(CANDIDATES[name], shortest, weeks):
+        if why := _unfit(CANDIDATES[name], shortest, views):
             scores[name] = {"status": "skipped", "why": why}
             notes.append(f"{name} skipped: {why}")
             continue
         try:
             found = []
             for w in windows:
-                forecast = predict(name, y[:w], months[:w], settings, weeks)
+                forecast = predict(name, y[:w], months[:w], settings, views)
                 scale = np.mean(np.abs(np.diff(y[:w]))) or 1.0
                 for step in range(1, h + 1):
                     found.append(
@@ -514,11 +600,11 @@ def forecast_ahead(
     name: str,
     result: Backtest,
     settings: Settings,
-    weeks: pd.Series | None = None,
+    views: Views = Views(),
 ) -> pd.DataFrame:
     """The chosen model, refitted on the whole history, for the next `horizon` months."""
     y = series.to_numpy(dtype=float)
-    forecast = predict(name, y, series.index, settings, weeks)
+    forecast = predict(name, y, series.index, settings, views)
     months = pd.period_range(series.index[-1] + 1, periods=settings.horizon, freq="M")
     lower, upper = forecast.lower, forecast.upper
     if lower is None:
@@ -557,16 +643,16 @@ def forecast_series(
     series: pd.Series,
     settings: Settings,
     expected: pd.DataFrame | None,
-    weeks: pd.Series | None = None,
+    views: Views = Views(),
 ) -> tuple[Backtest, pd.DataFrame, dict[str, Any]]:
-    """Backtest every model on one monthly series (and its `weeks`, for the weekly models),
-    choose by `settings.metric`, forecast ahead."""
-    result = backtest(series, settings, weeks)
+    """Backtest every model on one monthly series (and its other `views`, for the models that
+    read them), choose by `settings.metric`, forecast ahead."""
+    result = backtest(series, settings, views)
     # the best model, refitted on the whole history; one that cannot fit it (a negative week in
     # the last months, say) gives way to the next best, with a note
     for chosen in ranking(result.scores, settings.metric):
         try:
-            ahead = forecast_ahead(series, chosen, result, settings, weeks)
+            ahead = forecast_ahead(series, chosen, result, settings, views)
             break
         except ModelFitError as err:
             result.notes.append(
@@ -621,19 +707,32 @@ def forecast_all(
     settings: Settings,
     expected: pd.DataFrame | None,
     series_names: Sequence[str] | None = None,
+    *,
     weekly: pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Every series of `table` (total first; `weekly`: the same series by week): backtest rows,
-    forecasts and summaries, each tagged with its series. The truth (expected revenue by origin
-    and month) applies to the total only."""
-    backtests, forecasts, summaries = [], [], {}
-    for name in series_names or list(table.columns):
-        result, ahead, summary = forecast_series(
-            table[name],
-            settings,
-            expected if name == TOTAL else None,
-            None if weekly is None else weekly[name],
+    """Every series of `table` (total first; `weekly`: the same series by week; `orders`: the
+    customers' invoices, `customer_orders`): backtest rows, forecasts and summaries, each tagged
+    with its series. The truth (expected revenue by origin and month) applies to the total
+    only."""
+    from joblib import Parallel, delayed  # noqa: PLC0415
+
+    names = list(series_names or table.columns)
+    views = [
+        Views(
+            weeks=None if weekly is None else weekly[name],
+            orders=None
+            if orders is None
+            else (orders if name == TOTAL else orders[orders["group"] == name]),
         )
+        for name in names
+    ]
+    results = Parallel(n_jobs=min(settings.n_jobs, len(names)))(
+        delayed(forecast_series)(table[name], settings, expected if name == TOTAL else None, view)
+        for name, view in zip(names, views, strict=True)
+    )
+    backtests, forecasts, summaries = [], [], {}
+    for name, (result, ahead, summary) in zip(names, results, strict=True):
         backtests.append(result.rows.assign(series=name))
         forecasts.append(ahead.assign(series=name))
         summaries[name] = summary

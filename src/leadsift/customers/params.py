@@ -30,6 +30,7 @@ FORECASTERS = (
     "lag_regression",
     "lag_regression_seasonal",
     "weekly_ets",
+    "customer_base",
 )
 FORECAST_MODELS = (
     lambda v: isinstance(v, list) and len(v) >= 1 and set(v) <= set(FORECASTERS),
@@ -76,6 +77,10 @@ RULES: dict[str, Rule] = {
     "forecast.fit_window": or_null(integer(6)),
     "forecast.mean_window": integer(1),
     "forecast.ridge_alpha": between(0, float("inf"), closed="neither"),
+    "forecast.value_bands": integer(1),
+    "forecast.band_customers": integer(1),
+    "forecast.newcomer_window": integer(1),
+    "forecast.n_jobs": integer(1),
     "forecast.models": FORECAST_MODELS,
     "customers_monitor.bins": integer(2),
     "customers_monitor.psi_alert": between(0, float("inf"), closed="neither"),
