@@ -196,8 +196,20 @@ def test_the_forecast_rows_judge_the_chosen_model_and_say_what_the_history_allow
     reports = tmp_path / "reports/customers"
     reports.mkdir(parents=True)
     (reports / "forecast.json").write_text(json.dumps({"series": {"total": summary}}))
+    # the shop without the campaign: 0.32 against a truth of 0.3 meets it
+    plain = tmp_path / "plain"
+    (plain / "reports/customers").mkdir(parents=True)
+    fair = {
+        "model": "customer_base",
+        "models": {"customer_base": {"mase": 0.32}},
+        "truth": {"mase": 0.3, "next_total": 100.0},
+        "next": {"total": 101.0},
+    }
+    (plain / "reports/customers/forecast.json").write_text(json.dumps({"series": {"total": fair}}))
     watched = bench.Watched(1.0, 1.0, {"customers_forecast": {"wall_s": 12.0}})
-    truth, naive, coverage, stage = bench.forecast_results(tmp_path, watched)
+    truth, fair_truth, naive, coverage, stage = bench.forecast_results(tmp_path, watched, plain)
+    assert (fair_truth.measured, fair_truth.met) == (pytest.approx(0.32 / 0.3), True)
+    assert fair_truth.details["model"] == "customer_base"
     assert (truth.measured, truth.met) == (pytest.approx(2.0), False)
     assert truth.details["history_floor"] == 2.5
     assert truth.details["ratio_to_truth_from_history"] == 0.8

@@ -61,6 +61,7 @@ PROJECT_FILES = (
     "stages",
     "src",
 )
+NO_CAMPAIGN = "generate_transactions.segments.new.recent"  # the embedded shop's campaign segment
 SECTIONS = (
     "pipeline",
     "quality",
@@ -836,6 +837,17 @@ def bench_segmentation(workdir: Path, overrides: dict[str, Any]) -> list[Result]
         _log(f"segmentation: dvc repro of the {len(stages)} customers stages ({copy} clean copy)")
         builds.append((repo, run_watched(["dvc", "repro", *stages], repo)))
     (repo, watched), (second, _) = builds
+    # The same shop with its new customers arriving all along, not in a campaign the generator
+    # plans (which its truth foresees and no history shows): the forecast's fair comparison.
+    plain = project_copy(workdir / "customers_no_campaign", {**overrides, NO_CAMPAIGN: False})
+    _log("segmentation: the forecast of the shop without the campaign")
+    subprocess.run(
+        ["dvc", "repro", "customers_forecast"],
+        cwd=plain,
+        env=_env(),
+        capture_output=True,
+        check=True,
+    )
     noop = subprocess.run(
         ["dvc", "repro", *stages], cwd=repo, env=_env(), capture_output=True, text=True, check=True
     )
@@ -883,15 +895,20 @@ def bench_segmentation(workdir: Path, overrides: dict[str, Any]) -> list[Result]
             not different,
             details={"differing": different, "excluded": f"*{WALL_TIME_OUTPUT} (wall times)"},
         ),
-        *forecast_results(repo, watched),
+        *forecast_results(repo, watched, plain),
     ]
 
 
-def forecast_results(repo: Path, watched: Watched) -> list[Result]:
-    """The forecast of a built copy against the generator's expected revenue and the naive
-    baseline, its interval coverage in the backtest, and the stage's wall time."""
+def forecast_results(repo: Path, watched: Watched, plain: Path) -> list[Result]:
+    """The forecast of a built copy against the generator's expected revenue (and that of the
+    `plain` copy, without the campaign) and the naive baseline, its interval coverage in the
+    backtest, and the stage's wall time."""
     forecast = json.loads((repo / "reports/customers/forecast.json").read_text())
     total = forecast["series"]["total"]
+    plain_total = json.loads((plain / "reports/customers/forecast.json").read_text())["series"][
+        "total"
+    ]
+    plain_chosen = plain_total["models"][plain_total["model"]]
     chosen, truth = total["models"][total["model"]], total["truth"]
     # the expectation learning of the campaign only when it begins, as a model of the history must
     from_history = truth["from_history"]["mase"]
@@ -913,6 +930,17 @@ def forecast_results(repo: Path, watched: Watched) -> list[Result]:
             ratio_to_truth_from_history=round(chosen["mase"] / from_history, 4),
             # this ratio for that expectation itself: the best a model of the history can expect
             history_floor=round(from_history / truth["mase"], 4),
+        ),
+        _check(
+            "forecast MASE / the expected revenue's, shop without the campaign",
+            plain_chosen["mase"] / plain_total["truth"]["mase"],
+            "<=",
+            1.1,
+            model=plain_total["model"],
+            mase=plain_chosen["mase"],
+            truth_mase=plain_total["truth"]["mase"],
+            next_total=round(plain_total["next"]["total"], 2),
+            truth_next_total=round(plain_total["truth"]["next_total"], 2),
         ),
         _check(
             "forecast MASE / the naive baseline's",
