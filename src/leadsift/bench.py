@@ -899,15 +899,17 @@ def bench_segmentation(workdir: Path, overrides: dict[str, Any]) -> list[Result]
     ]
 
 
+def _forecast_series(repo: Path) -> dict[str, Any]:
+    """Every series' summary in a built copy's forecast.json."""
+    return json.loads((repo / "reports/customers/forecast.json").read_text())["series"]
+
+
 def forecast_results(repo: Path, watched: Watched, plain: Path) -> list[Result]:
     """The forecast of a built copy against the generator's expected revenue (and that of the
     `plain` copy, without the campaign) and the naive baseline, its interval coverage in the
     backtest, and the stage's wall time."""
-    forecast = json.loads((repo / "reports/customers/forecast.json").read_text())
-    total = forecast["series"]["total"]
-    plain_total = json.loads((plain / "reports/customers/forecast.json").read_text())["series"][
-        "total"
-    ]
+    series = _forecast_series(repo)
+    total, plain_total = series["total"], _forecast_series(plain)["total"]
     plain_chosen = plain_total["models"][plain_total["model"]]
     chosen, truth = total["models"][total["model"]], total["truth"]
     # the expectation learning of the campaign only when it begins, as a model of the history must
@@ -915,7 +917,7 @@ def forecast_results(repo: Path, watched: Watched, plain: Path) -> list[Result]:
     naive = total["models"]["naive"]
     settings = read_params(repo)["forecast"]
     level, points = settings["level"], settings["horizon"] * settings["origins"]
-    chosen_by_series = [s["models"][s["model"]] for s in forecast["series"].values()]
+    chosen_by_series = [s["models"][s["model"]] for s in series.values()]
     covered = [e["coverage"] for e in chosen_by_series if e.get("coverage") is not None]
     return [
         _check(

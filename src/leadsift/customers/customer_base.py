@@ -22,7 +22,8 @@ from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1, logsumexp
 from sklearn.base import BaseEstimator
 
-DAYS_PER_MONTH = 365.25 / 12
+from leadsift.customers.features import DAYS_PER_MONTH
+
 YEAR = 12  # months
 # log r, alpha, s, beta. A shape s of 100 already means one dropout rate for all (a 10% spread);
 # above it the likelihood is flat and slow to evaluate.
@@ -78,11 +79,10 @@ class ParetoNBD(BaseEstimator):
             )
         return head + tail
 
-    def expected_repeats(self, X: np.ndarray, t: float) -> np.ndarray:  # noqa: N803
+    def expected_repeats(self, X: np.ndarray, t: float | np.ndarray) -> np.ndarray:  # noqa: N803
         """Each customer's expected orders in the `t` months after the cut, given its row:
-        P(still active) x its posterior mean rate x its expected active months of the `t`."""
-        if t <= 0:
-            return np.zeros(len(X))
+        P(still active) x its posterior mean rate x its expected active months of the `t`. For
+        an array of `t`, a column each (the likelihood is computed once)."""
         repeats, recency, age = np.asarray(X, dtype=float).T
         r, alpha, s, beta = self.params_
         log_active = (
@@ -94,8 +94,10 @@ class ParetoNBD(BaseEstimator):
             - s * np.log(beta + age)
             - self._log_likelihood(self.params_, repeats, recency, age)
         )
-        rate = (r + repeats) / (alpha + age)
-        return np.exp(log_active) * rate * _active_months(beta + age, t, s)
+        t = np.asarray(t, dtype=float)
+        base = (beta + age).reshape(-1, *[1] * t.ndim)
+        active_rate = np.exp(log_active) * ((r + repeats) / (alpha + age))
+        return active_rate.reshape(base.shape) * _active_months(base, t, s)
 
     def unconditional_repeats(self, t: np.ndarray) -> np.ndarray:
         """A new customer's expected repeat orders in its first `t` months."""
@@ -251,7 +253,7 @@ def forecast_revenue(
     mean, variance = np.zeros(h), np.zeros(h)
     for b, model in enumerate(models):
         inside = customers.band == b
-        expected = np.diff([model.expected_repeats(rows[inside], t) for t in steps], axis=0)
+        expected = np.diff(model.expected_repeats(rows[inside], steps), axis=1).T.copy()
         mean += expected @ customers.value[inside]
         variance += expected @ customers.square[inside]
     # Newcomers: a month's arrivals at mid-month, each with a first order and its band's repeats.
