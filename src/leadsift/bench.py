@@ -219,9 +219,14 @@ def run_watched(command: Sequence[str], cwd: Path, interval: float = 0.1) -> Wat
     return Watched(wall, peak / 2**20, per_stage)
 
 
+def _quiet(command: Sequence[str], cwd: Path) -> None:
+    """`command` in `cwd` with the bench's environment; its output is kept out of the log."""
+    subprocess.run(list(command), cwd=cwd, env=_env(), check=True, capture_output=True)
+
+
 def _timed(command: Sequence[str], cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(list(command), cwd=cwd, env=_env(), check=True, capture_output=True)
+    _quiet(command, cwd)
     return time.perf_counter() - start
 
 
@@ -327,7 +332,7 @@ def built_copy(
         return bench_pipeline(workdir, overrides)
     built = project_copy(workdir / "built", overrides)
     _log("building a copy with dvc repro for the sections that use it")
-    subprocess.run(["dvc", "repro"], cwd=built, env=_env(), check=True, capture_output=True)
+    _quiet(["dvc", "repro"], built)
     return [], built
 
 
@@ -841,13 +846,7 @@ def bench_segmentation(workdir: Path, overrides: dict[str, Any]) -> list[Result]
     # plans (which its truth foresees and no history shows): the forecast's fair comparison.
     plain = project_copy(workdir / "customers_no_campaign", {**overrides, NO_CAMPAIGN: False})
     _log("segmentation: the forecast of the shop without the campaign")
-    subprocess.run(
-        ["dvc", "repro", "customers_forecast"],
-        cwd=plain,
-        env=_env(),
-        capture_output=True,
-        check=True,
-    )
+    _quiet(["dvc", "repro", "customers_forecast"], plain)
     noop = subprocess.run(
         ["dvc", "repro", *stages], cwd=repo, env=_env(), capture_output=True, text=True, check=True
     )
@@ -1017,9 +1016,7 @@ def bench_profile(workdir: Path, n_leads: int) -> list[Result]:
     a 6,000 x 85 table (the leads widened, its extra columns declared in config.yaml)."""
     repo = project_copy(workdir / "profile", {"generate.n_leads": n_leads})
     _log(f"profile: generating {n_leads:,} leads")
-    subprocess.run(
-        ["dvc", "repro", "generate"], cwd=repo, env=_env(), check=True, capture_output=True
-    )
+    _quiet(["dvc", "repro", "generate"], repo)
     stage = dict(stage_commands(repo))["data_profile"]
     leads = run_watched([*stage_python(repo), *stage], repo)
     _log(f"profile: {n_leads:,} leads in {leads.wall_s:.1f} s")

@@ -5,7 +5,7 @@ Every candidate forecasts `forecast.horizon` months from each backtest origin, t
 months before it; the lowest `forecast.metric` picks the model, which is refitted on the whole
 history. Where the generator's expected revenue covers the months (the embedded shop), the error of
 forecasting with it from each origin (what the generative model expects given the history up to
-it), the noise no model removes, is reported next to ours.
+it: what no forecaster who knew that model could foresee) is reported next to ours.
 """
 
 import argparse

@@ -267,12 +267,13 @@ def forecast_revenue(
         if not joined.any():
             continue
         per_month = arrivals * joined.sum() / young.sum()
+        value, square = customers.value[joined].mean(), customers.square[joined].mean()
         for month in range(h):
             since = np.clip(steps[month:] - (steps[month] + steps[month + 1]) / 2, 0, None)
             placed = np.r_[1.0, np.zeros(h - month - 1)] + np.diff(
                 model.unconditional_repeats(since)
             )
-            mean[month:] += per_month * placed * customers.value[joined].mean()
-            variance[month:] += per_month * placed * customers.square[joined].mean()
+            mean[month:] += per_month * placed * value
+            variance[month:] += per_month * placed * square
     scale = series_revenue_last_year / customers.revenue_last_year
     return mean * scale, variance * scale**2

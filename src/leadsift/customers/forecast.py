@@ -565,7 +565,8 @@ def _score(frame: pd.DataFrame) -> dict[str, Any]:
 
 def truth_errors(rows: pd.DataFrame, expected: pd.Series) -> dict[str, float] | None:
     """The errors of forecasting each backtest month with the generator's expected revenue given
-    what it knew at that origin (`expected`, by origin and month): the noise no model can remove.
+    what it knew at that origin (`expected`, by origin and month): what no forecaster who knew
+    the generative model could foresee.
     None when the truth does not cover those origins and months."""
     months = rows.drop_duplicates(["origin", "step"])
     truth = expected_from(expected, months["origin"], months["month"])

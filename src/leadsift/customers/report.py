@@ -177,7 +177,9 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         )
     if total["truth"]:
         truth = total["truth"]
-        variants = [("expected revenue (truth)", truth, "the noise no model removes")]
+        variants = [
+            ("expected revenue (truth)", truth, "knows the generative model, campaign included")
+        ]
         variants += [
             (f"the same, {name.replace('_', ' ')}", errors, VARIANT_MEANING.get(name, ""))
             for name, errors in truth_variants(truth).items()
