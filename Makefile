@@ -28,7 +28,7 @@ install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
 
 repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns), then a summary
 	dvc repro
-	python -m leadsift.promotion sync
+	python -m leadsift.registry_sync sync
 	@python -m leadsift.summary
 
 # Two workers, whole files each (a module's built repository stays in one process), in collection
@@ -62,11 +62,11 @@ compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best fi
 
 BASE ?= main
 # A pull request never moves the champion: the gate only says what it would do, against the
-# champion of today's store (register is forced, since the branch's committed verdict may be old).
+# champion of today's store (the register stages are forced, since the branch's committed verdict may be old).
 pr-report: export LEADSIFT_PROMOTION = off
 pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_report.md, diffs vs $(BASE)
 	dvc repro
-	dvc repro --force --single-item register customers_register
+	dvc repro --force --single-item leads_register customers_register
 	dvc repro
 	cp reports/report.md reports/pr_report.md
 	{ printf '\n## Metrics compared with %s\n\n' '$(BASE)'; \

@@ -10,9 +10,9 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_text
 from leadsift.customers import report as customers
-from leadsift.customers.params import RULES as CUSTOMERS
+from leadsift.customers.param_rules import RULES as CUSTOMERS
 from leadsift.leads import report as leads
-from leadsift.leads.params import RULES as LEADS
+from leadsift.leads.param_rules import RULES as LEADS
 
 
 def main() -> None:

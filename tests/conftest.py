@@ -143,7 +143,7 @@ def saved_sales(saved_model, prepared, roles, tmp_path_factory) -> tuple[SalesSc
 
 def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:
     """The embedded shop with the project's world, at `n` customers and two later months."""
-    settings = read_params(ROOT)["generate_transactions"]
+    settings = read_params(ROOT)["generate_transactions_setup"]
     segments = {
         name: customers_synth.Segment.from_params(name, entry)
         for name, entry in settings["segments"].items()

@@ -21,20 +21,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
     "generate.n_leads": 5000,
     "incoming.leads_per_batch": 1000,
-    "evaluate.importance_rows": 600,
-    "evaluate.importance_repeats": 2,
+    "leads_evaluate.importance_rows": 600,
+    "leads_evaluate.importance_repeats": 2,
     "tune.n_trials": 4,
     # four trials never prune: cap the rounds and trees each one grows
-    "tune.spaces.lightgbm.n_estimators": {"low": 50, "high": 150, "step": 50},
-    "tune.spaces.hist_gradient_boosting.max_iter": {"low": 50, "high": 150, "step": 50},
-    "tune.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
+    "tune_setup.spaces.lightgbm.n_estimators": {"low": 50, "high": 150, "step": 50},
+    "tune_setup.spaces.hist_gradient_boosting.max_iter": {"low": 50, "high": 150, "step": 50},
+    "tune_setup.spaces.random_forest.n_estimators": {"low": 20, "high": 40, "step": 20},
     "generate_transactions.n_customers": 1500,
-    "segment.sample_rows": 800,
-    "segment.n_init": 3,
-    "segment.stability_refits": 2,
+    "segment_setup.sample_rows": 800,
+    "segment_setup.n_init": 3,
+    "segment_setup.stability_refits": 2,
     "customers_register.n_bootstrap": 50,
     "segment.n_trials": 8,
-    "forecast.origins": 2,
+    "forecast_setup.origins": 2,
 }
 
 

@@ -12,11 +12,11 @@ import yaml
 from leadsift.core import config
 from leadsift.core import tuning as study
 from leadsift.core.io import InputError
-from leadsift.leads import models, params, tuning
+from leadsift.leads import models, param_rules, tuning
 from tests.conftest import ROOT
 
 PARAMS = config.read_params(ROOT)
-RULES = params.RULES
+RULES = param_rules.RULES
 
 
 def problems_with(**changes) -> list[str]:
@@ -51,10 +51,10 @@ def test_the_shipped_params_pass():
         ({"tune__metric": "accuracy"}, "`tune.metric`"),
         ({"tune__pruner": "hyperband"}, "`tune.pruner`"),
         ({"tune__max_rows": -5}, "`tune.max_rows` must be null or an integer >= 1"),
-        ({"generate__start": "last year"}, "`generate.start`"),
-        ({"generate__dirt__placeholders": 2}, "`generate.dirt.placeholders`"),
+        ({"generate_setup__start": "last year"}, "`generate_setup.start`"),
+        ({"generate_setup__dirt__placeholders": 2}, "`generate_setup.dirt.placeholders`"),
         ({"business__min_genuine_recall": True}, "`business.min_genuine_recall`"),
-        ({"register__n_bootstrap": KeyError}, "`register.n_bootstrap` is missing"),
+        ({"leads_register__n_bootstrap": KeyError}, "`leads_register.n_bootstrap` is missing"),
     ],
 )
 def test_each_bad_value_is_named_by_its_key(changes, message):
@@ -69,22 +69,22 @@ def copy_params(tmp_path):
 
 
 def test_every_problem_is_reported_at_once_before_any_work(tmp_path):
-    config.write_overrides(copy_params(tmp_path), {"model.family": "xgboost", "tune.step": 0})
+    config.write_overrides(copy_params(tmp_path), {"model.family": "xgboost", "tune_setup.step": 0})
     with pytest.raises(InputError, match=r"2 problem\(s\)") as err:
         config.load_params(RULES, tmp_path)
-    assert "`model.family`" in str(err.value) and "`tune.step`" in str(err.value)
+    assert "`model.family`" in str(err.value) and "`tune_setup.step`" in str(err.value)
     assert config.load_params(RULES, ROOT) == PARAMS
 
 
 def test_overrides_land_in_the_file_that_holds_the_key(tmp_path):
     config.write_overrides(
         copy_params(tmp_path),
-        {"tune.n_trials": 3, "tune.spaces.logistic_regression.C.high": 5.0, "leads.id": None},
+        {"tune.n_trials": 3, "tune_setup.spaces.logistic_regression.C.high": 5.0, "leads.id": None},
     )
     knobs, setup = (yaml.safe_load((tmp_path / name).read_text()) for name in config.PARAMS_FILES)
     assert knobs["tune"]["n_trials"] == 3 and "spaces" not in knobs["tune"]
-    assert setup["tune"]["spaces"]["logistic_regression"]["C"]["high"] == 5.0
-    assert setup["leads"]["id"] is None and "n_trials" not in setup["tune"]
+    assert setup["tune_setup"]["spaces"]["logistic_regression"]["C"]["high"] == 5.0
+    assert setup["leads"]["id"] is None and "tune" not in setup
 
 
 def test_a_key_set_in_both_files_is_refused(tmp_path):
@@ -109,6 +109,6 @@ def test_values_are_read_with_yaml_1_2_as_dvc_reads_them(tmp_path, written, read
 
 
 def test_the_allowed_names_match_what_the_library_implements():
-    assert set(params.FAMILIES) == set(models.FAMILIES)
-    assert set(params.TUNE_METRICS) == set(tuning.METRICS)
-    assert set(params.PRUNERS) == set(study.PRUNERS)
+    assert set(param_rules.FAMILIES) == set(models.FAMILIES)
+    assert set(param_rules.TUNE_METRICS) == set(tuning.METRICS)
+    assert set(param_rules.PRUNERS) == set(study.PRUNERS)

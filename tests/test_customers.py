@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 from leadsift.core.config import read_params
 from leadsift.core.gate import ChampionCannotScoreError
 from leadsift.core.model_store import load_model, save_model
-from leadsift.customers import profiles, synth
+from leadsift.customers import segment_summary, synth
 from leadsift.customers.cleaning import clean_transactions
 from leadsift.customers.features import FEATURES, as_of_date, customer_features
 from leadsift.customers.schema import TransactionRoles
@@ -51,7 +51,7 @@ def test_the_generator_is_seeded_and_keeps_its_truth_apart(small):
     pd.testing.assert_frame_equal(small.export, again.export)
     assert list(small.export.columns) == synth.EXPORT_COLUMNS
     assert "segment" not in small.export.columns
-    assert set(small.truth["segment"]) == set(PARAMS["generate_transactions"]["segments"])
+    assert set(small.truth["segment"]) == set(PARAMS["generate_transactions_setup"]["segments"])
     assert [name for name, _ in small.batches] == ["2026-01", "2026-02"]
     assert (
         small.export["InvoiceDate"].max() < "2026-01-01" <= small.batches[0][1]["InvoiceDate"].min()
@@ -113,7 +113,7 @@ def test_the_truths_forecasts_use_only_what_the_history_shows():
     """The expected revenue is the Bayes forecast: every latent fact of the customers (segment,
     rate, product mix, end of activity) can change without changing it, as long as their orders
     stay the same; their orders cannot."""
-    settings = PARAMS["generate_transactions"]
+    settings = PARAMS["generate_transactions_setup"]
     segments = [synth.Segment.from_params(n, e) for n, e in settings["segments"].items()]
     world = synth.build_world(settings["world_seed"], settings["start"], settings["months"], 2)
     options = {"recent_months": settings["recent_months"], "mix_concentration": 4.0}
@@ -212,7 +212,7 @@ def test_features_of_a_handmade_history():
 
 @pytest.mark.parametrize("family", ["kmeans", "gaussian_mixture"])
 def test_segment_numbers_follow_the_profile_not_the_fit(customers, family):
-    features = PARAMS["segment"]["features"]
+    features = PARAMS["segment_setup"]["features"]
     first = Segmenter(features=features, family=family, n_segments=4, seed=0).fit(customers)
     shuffled = customers.sample(frac=1.0, random_state=3)
     second = Segmenter(features=features, family=family, n_segments=4, seed=7).fit(shuffled)
@@ -223,7 +223,9 @@ def test_segment_numbers_follow_the_profile_not_the_fit(customers, family):
 
 
 def test_a_saved_segmentation_loads_only_its_trusted_types(customers, tmp_path):
-    model = Segmenter(features=PARAMS["segment"]["features"], n_segments=3, seed=0).fit(customers)
+    model = Segmenter(features=PARAMS["segment_setup"]["features"], n_segments=3, seed=0).fit(
+        customers
+    )
     save_model(model, tmp_path / "m", customers.head(5), TRUSTED_TYPES, predict_fn="predict")
     loaded = load_model(tmp_path / "m", TRUSTED_TYPES)
     np.testing.assert_array_equal(loaded.predict(customers), model.predict(customers))
@@ -234,7 +236,7 @@ def test_a_saved_segmentation_loads_only_its_trusted_types(customers, tmp_path):
 def test_a_champion_whose_features_have_no_values_cannot_be_compared(customers, tmp_path):
     """A shop's own export without a product column leaves repeat_share empty: a champion
     segmenting by it cannot answer, so the gate has nothing to compare it with."""
-    features = PARAMS["segment"]["features"]
+    features = PARAMS["segment_setup"]["features"]
     champion = Segmenter(features=features, n_segments=3, seed=0).fit(customers)
     save_model(champion, tmp_path / "m", customers.head(5), TRUSTED_TYPES, predict_fn="predict")
     own = customers.assign(repeat_share=np.nan)
@@ -250,35 +252,44 @@ def test_a_champion_whose_features_have_no_values_cannot_be_compared(customers, 
 
 
 def test_stability_is_high_for_well_separated_segments(customers):
-    model = Segmenter(features=PARAMS["segment"]["features"], n_segments=3, seed=0).fit(customers)
+    model = Segmenter(features=PARAMS["segment_setup"]["features"], n_segments=3, seed=0).fit(
+        customers
+    )
     result = stability(model, customers, refits=2, seed=0)
     assert result["refits"] == 2 and 0.8 < result["min_ari"] <= result["mean_ari"] <= 1
 
 
 def test_every_rfm_score_pair_has_a_name():
-    names = {profiles.rfm_name(r, fm) for r in range(1, 6) for fm in range(1, 6)}
-    assert names <= {name for name, *_ in profiles.RFM_NAMES}
-    assert profiles.rfm_name(5, 5) == "Champions" and profiles.rfm_name(1, 1) == "Lost"
-    assert profiles.rfm_name(5, 1) == "New" and profiles.rfm_name(1, 5) == "Can't Lose Them"
+    names = {segment_summary.rfm_name(r, fm) for r in range(1, 6) for fm in range(1, 6)}
+    assert names <= {name for name, *_ in segment_summary.RFM_NAMES}
+    assert (
+        segment_summary.rfm_name(5, 5) == "Champions" and segment_summary.rfm_name(1, 1) == "Lost"
+    )
+    assert (
+        segment_summary.rfm_name(5, 1) == "New"
+        and segment_summary.rfm_name(1, 5) == "Can't Lose Them"
+    )
 
 
 def test_segment_names_are_distinct(customers):
-    model = Segmenter(features=PARAMS["segment"]["features"], n_segments=5, seed=0).fit(customers)
-    table = profiles.profile_table(customers, model.predict(customers))
-    names = profiles.segment_names(table[list(customers.columns)], customers)
+    model = Segmenter(features=PARAMS["segment_setup"]["features"], n_segments=5, seed=0).fit(
+        customers
+    )
+    table = segment_summary.segment_table(customers, model.predict(customers))
+    names = segment_summary.segment_names(table[list(customers.columns)], customers)
     assert len(set(names.values())) == 5 and all(": " in n for n in names.values())
 
 
 def test_revenue_concentration_of_known_distributions():
-    equal = profiles.concentration(pd.Series([10.0] * 100))
+    equal = segment_summary.concentration(pd.Series([10.0] * 100))
     assert equal["gini"] == pytest.approx(0) and equal["top_20pct"] == pytest.approx(0.2)
-    one = profiles.concentration(pd.Series([0.0] * 99 + [50.0]))
+    one = segment_summary.concentration(pd.Series([0.0] * 99 + [50.0]))
     assert one["top_1pct"] == 1 and one["gini"] == pytest.approx(0.99)
-    curve = profiles.lorenz_curve(pd.Series([1.0, 1.0, 2.0]))
+    curve = segment_summary.lorenz_curve(pd.Series([1.0, 1.0, 2.0]))
     assert curve.iloc[0].tolist() == [0, 0] and curve.iloc[-1].tolist() == [1, 1]
 
 
 def test_agreement_needs_a_truth_for_every_customer(customers, small):
     segments = pd.Series(1, index=customers.index)
-    assert profiles.agreement(segments, small.truth)["ari"] == pytest.approx(0)
-    assert profiles.agreement(segments.rename(lambda i: f"own-{i}"), small.truth) is None
+    assert segment_summary.agreement(segments, small.truth)["ari"] == pytest.approx(0)
+    assert segment_summary.agreement(segments.rename(lambda i: f"own-{i}"), small.truth) is None

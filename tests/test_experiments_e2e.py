@@ -36,7 +36,7 @@ def experiments(repo: Repo) -> dict[str, dict]:
                     "rev": rev["rev"],
                     "family": params["model"]["family"],
                     "trials": params["tune"]["n_trials"],
-                    "max_levels": setup["train"]["max_levels"],
+                    "max_levels": setup["train_setup"]["max_levels"],
                     "roc_auc": (metrics or {}).get("roc_auc"),
                     "error": rev.get("error"),
                 }
@@ -63,7 +63,7 @@ def test_a_variant_records_what_the_gate_would_do_and_registers_nothing(repo):
     assert champion_versions(repo) == CHAMPIONS_OF_MAIN
     repo.run(
         "dvc", "exp", "run", "-n", "linear", "-S", "model.family=logistic_regression",
-        "-S", "config.yaml:train.max_levels=20",
+        "-S", "config.yaml:train_setup.max_levels=20",
     )  # fmt: skip
     linear = experiments(repo)["linear"]
     assert (linear["family"], linear["max_levels"], linear["error"]) == (
@@ -112,7 +112,9 @@ def test_a_queued_grid_completes_and_logs_to_this_store(repo):
             "select r.name, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
             "where t.key = 'leadsift.dvc_experiment'"
         ).fetchall()
-    assert {(stage, name) for name in grid for stage in ("tune", "train")} <= set(tagged)
+    assert {(stage, name) for name in grid for stage in ("leads_tune", "leads_train")} <= set(
+        tagged
+    )
     assert champion_versions(repo) == CHAMPIONS_OF_MAIN
 
 

@@ -38,7 +38,11 @@ def kill_during(repo: Repo, stage: str, marker: str, env: dict[str, str] | None 
 
 @pytest.mark.parametrize(
     ("stage", "marker"),
-    [("prepare", "rows from"), ("tune", "Trial 1 finished"), ("train", "fitting")],
+    [
+        ("leads_prepare", "rows from"),
+        ("leads_tune", "Trial 1 finished"),
+        ("leads_train", "fitting"),
+    ],
 )
 def test_a_killed_stage_is_rebuilt_identically(baseline, tmp_path, stage, marker):
     repo = Repo.copy_of(baseline.repo, tmp_path / stage)
@@ -60,11 +64,11 @@ def test_a_stage_killed_while_writing_leaves_no_partial_output(baseline, tmp_pat
     file, and the next run of the stage clears it and writes the table anew."""
     repo = Repo.copy_of(baseline.repo, tmp_path / "mid_write")
     table = repo.path / "data/interim/leads.parquet"
-    kill_during(repo, "prepare", f"writing {table.relative_to(repo.path)}",
+    kill_during(repo, "leads_prepare", f"writing {table.relative_to(repo.path)}",
                 env={"LEADSIFT_PAUSE_WRITE": "interim/leads.parquet"})  # fmt: skip
     assert not table.exists()
     assert list(table.parent.glob(".leads.parquet.*.tmp")), "the kill did not land mid-write"
-    assert repo.repro("-f", "-s", "prepare") == ["prepare"]
+    assert repo.repro("-f", "-s", "leads_prepare") == ["leads_prepare"]
     assert not list(table.parent.glob(".leads.parquet.*.tmp"))
     assert outputs(repo) == outputs(baseline)
 

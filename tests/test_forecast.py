@@ -16,10 +16,10 @@ import pytest
 from leadsift.core.config import PARAMS_FILES, read_params
 from leadsift.core.io import InputError
 from leadsift.customers import forecast
-from leadsift.customers.params import FORECASTERS
+from leadsift.customers.param_rules import FORECASTERS
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = forecast.Settings.from_params(read_params(ROOT)["forecast"])
+SETTINGS = forecast.Settings.from_params(read_params(ROOT))
 SEASON = np.array([1.5, 1.0, 1.0, 0.95, 0.95, 0.9, 0.9, 1.0, 1.4, 1.1, 1.05, 1.0])
 
 
@@ -88,7 +88,7 @@ def test_too_short_a_history_is_one_line_naming_the_months_and_the_minimum():
         forecast.require_history(monthly([1.0, 2.0, 3.0, 4.0]), 6, "lines.parquet")
     message = str(error.value)
     assert "4 full month(s) of revenue (2023-07 to 2023-10)" in message
-    assert "forecast.min_periods = 6" in message and "\n" not in message
+    assert "forecast_setup.min_periods = 6" in message and "\n" not in message
 
 
 def test_the_backtest_prefers_a_seasonal_model_on_seasonal_data_and_knows_the_noise_floor():
@@ -217,8 +217,8 @@ def test_the_stage_exits_2_with_one_line_when_the_history_is_short(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: lines.parquet: 4 full month(s) of revenue (2025-01 to 2025-04); the forecast "
-        "needs at least forecast.min_periods = 6. Give a longer export or lower "
-        "forecast.min_periods in config.yaml"
+        "needs at least forecast_setup.min_periods = 6. Give a longer export or lower "
+        "forecast_setup.min_periods in config.yaml"
     ]
 
 

@@ -55,7 +55,7 @@ def test_make_repro_registers_the_champion_and_ends_with_a_summary(clone):
     assert "incoming batch(es)" in out.split("drift: ", 1)[1].splitlines()[0]
     assert "Report: reports/report.md" in out
     # Rebuilt byte-identical, and the gates' verdicts are the committed ones: nothing changed.
-    assert "Running stage 'customers_train'" in out and "Running stage 'train'" in out
+    assert "Running stage 'customers_train'" in out and "Running stage 'leads_train'" in out
     assert clone.run("git", "status", "--porcelain").stdout == ""
     again = make(clone, "repro").stdout
     assert "Running stage" not in again and "running the gate" not in again

@@ -50,7 +50,7 @@ def check_batch(reference, context, *, seed: int, drift: Drift) -> list[str]:
     )[0]  # fmt: skip
     clean = clean_leads(batch.export, roles, source="b", labelled=False, **cleaning).clean
     scored = clean.assign(probability=model.predict_proba(raw_records(clean, roles))[:, 1])
-    settings = params["monitor"]
+    settings = params["leads_monitor"]
     features = measures.feature_drift(
         train,
         add_features(scored, roles.interaction_groups, None),
@@ -114,7 +114,7 @@ def test_psi_uses_training_quantile_bins_with_repeated_values_merged():
 
 
 def test_the_report_recommends_retraining_only_with_reasons(params):
-    limits = monitoring.Thresholds.from_params(params["monitor"])
+    limits = monitoring.Thresholds.from_params(params["leads_monitor"])
     quiet = {"2026-01": {"alerts": []}}
     assert monitoring.drift_report(quiet, limits)["retrain_recommended"] is False
     loud = {**quiet, "2026-02": {"alerts": ["platform: PSI 0.31 >= 0.1"]}}

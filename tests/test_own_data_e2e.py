@@ -48,9 +48,9 @@ OWN_ROLES = {
         "content": ["syllabus_dl", "brochure_dl", "course_views"],
         "support": ["chats"],
     },
-    "prepare.aliases": {"region": {"bombay": "mumbai"}},
-    "score.input": "data/own/batches",
-    "monitor.labels": "data/own/labels",
+    "leads_prepare.aliases": {"region": {"bombay": "mumbai"}},
+    "leads_score.input": "data/own/batches",
+    "leads_monitor.labels": "data/own/labels",
     "transactions.raw_path": "data/own/sales.csv",
     "transactions.incoming": "data/own/sales_later",
     "transactions.customer_id": "member",
@@ -64,7 +64,7 @@ OWN_ROLES = {
     "transactions.product": None,
     "transactions.description": None,
     "transactions.country": None,
-    "segment.features": [
+    "segment_setup.features": [
         "recency_days",
         "frequency",
         "avg_order_value",
@@ -170,7 +170,9 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(baseline, tmp_path):
     split = json.loads((repo.path / "reports/split.json").read_text())
     assert split["method"] == "stratified"
     lock = read_yaml(repo.path / "dvc.lock")  # with YAML 1.2, as DVC wrote it
-    assert lock["stages"]["prepare"]["params"]["config.yaml"]["leads"]["positive_label"] == "Yes"
+    assert (
+        lock["stages"]["leads_prepare"]["params"]["config.yaml"]["leads"]["positive_label"] == "Yes"
+    )
     metrics = json.loads((repo.path / "reports/evaluation.json").read_text())
     assert metrics["test"]["roc_auc"] == pytest.approx(0.8187, abs=0.003)  # deterministic build
     assert "bayes_roc_auc" not in metrics["test"]  # the truth file is for the embedded data only

@@ -14,27 +14,27 @@ from tests.repo import Repo
 
 pytestmark = pytest.mark.e2e
 STAGES = [
-    "generate",
-    "generate_incoming",
-    "data_profile",
-    "prepare",
-    "featurize",
-    "split",
-    "tune",
-    "train",
-    "evaluate",
-    "package",
-    "register",
-    "monitor",
+    "leads_generate",
+    "leads_generate_incoming",
+    "leads_data_profile",
+    "leads_prepare",
+    "leads_featurize",
+    "leads_split",
+    "leads_tune",
+    "leads_train",
+    "leads_evaluate",
+    "leads_package",
+    "leads_register",
+    "leads_monitor",
     "report",
-    "score",
+    "leads_score",
     "customers_generate",
     "customers_data_profile",
     "customers_prepare",
     "customers_features",
     "customers_tune",
     "customers_train",
-    "customers_profile",
+    "customers_describe",
     "customers_register",
     "customers_assign",
     "customers_monitor",
@@ -143,8 +143,8 @@ def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
     repo, _, _ = built
     # No stage logs the sales model before the gate registers it: a register run logs it then.
     stages = (
-        "tune",
-        "train",
+        "leads_tune",
+        "leads_train",
         "register",
         "customers_tune",
         "customers_train",
@@ -207,13 +207,13 @@ def test_only_headline_numbers_are_dvc_metrics(built):
     [
         (  # a knob in params.yaml (business.min_genuine_recall: test_sharing_e2e)
             {"incoming.drift.platform_shift": 0.5},
-            ["generate_incoming", "monitor", "report", "score"],
+            ["leads_generate_incoming", "leads_monitor", "leads_score", "report"],
         ),
-        ({"monitor.psi_alert": 0.05}, ["monitor", "report"]),  # config.yaml
-        ({"evaluate.importance_repeats": 3}, ["evaluate"]),  # config.yaml: the figures only
+        ({"leads_monitor.psi_alert": 0.05}, ["leads_monitor", "report"]),  # config.yaml
+        ({"leads_evaluate.importance_repeats": 3}, ["leads_evaluate"]),  # config.yaml: figures only
         ({"customers_monitor.psi_alert": 0.05}, ["customers_monitor", "report"]),
         ({"forecast.horizon": 2}, ["customers_forecast", "report"]),  # params.yaml
-        ({"profile.max_missing": 0.01}, ["customers_data_profile", "data_profile", "report"]),
+        ({"profile.max_missing": 0.01}, ["customers_data_profile", "leads_data_profile", "report"]),
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):

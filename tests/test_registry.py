@@ -153,6 +153,7 @@ def train_and_log(name, prepared, roles, fit_model, store, *, hyperparams, shuff
         example=records.head(5),
         model_dir=model_dir,
         trusted=TRUSTED_TYPES,
+        stage="leads_train",
     )
     return pipeline, model_dir
 

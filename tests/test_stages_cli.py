@@ -86,7 +86,7 @@ def test_no_library_module_names_a_column_of_the_default_dataset():
 @pytest.mark.parametrize(
     ("batches", "expected"),
     [
-        (None, "batches: not a directory; set `score.input`"),
+        (None, "batches: not a directory; set `leads_score.input`"),
         ([], "batches: no .csv or .parquet batch files"),
         ([("2026-01.csv", "lead_id,city\nLD1,Pune\n")], "missing column(s)"),
     ],
@@ -96,7 +96,7 @@ def test_score_stops_on_a_bad_batch_directory_with_one_line(
 ):
     for name in PARAMS_FILES:
         shutil.copy(ROOT / name, tmp_path / name)
-    write_overrides(tmp_path, {"score.model": str(saved_sales[1])})
+    write_overrides(tmp_path, {"leads_score.model": str(saved_sales[1])})
     if batches is not None:
         (tmp_path / "batches").mkdir()
         for name, text in batches:

@@ -51,7 +51,7 @@ def test_params_yaml_declares_the_generated_columns(roles):
 
 
 def test_params_yaml_aliases_undo_every_alias_spelling(params):
-    aliases = params["prepare"]["aliases"]["city"]
+    aliases = params["leads_prepare"]["aliases"]["city"]
     assert {v.lower(): k.lower() for k, v in synth.CITY_ALIASES.items()} == aliases
 
 

@@ -56,7 +56,7 @@ def tuning_inputs(prepared, roles, cleaning):
 def study(tuning_inputs, family, *, n_trials=8, seed=3, pruner="median", metric="roc_auc"):
     classifier, data = tuning_inputs[family]
     space = tuning.parse_space(
-        SPACES[family], f"tune.spaces.{family}", set(classifier.get_params()), {}
+        SPACES[family], f"tune_setup.spaces.{family}", set(classifier.get_params()), {}
     )
     evaluate = objective(classifier, space, data, metric=metric, family=FAMILIES[family], step=20)
     return tuning.run_study(evaluate, n_trials=n_trials, seed=seed, pruner=pruner)
@@ -133,12 +133,12 @@ ACCEPTED = {"learning_rate", "max_iter", "max_features", "max_depth"}
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        (None, r"`tune.spaces.f` must map"),
+        (None, r"`tune_setup.spaces.f` must map"),
         (
             {"learning_rat": {"low": 0.1, "high": 0.2}},
-            r"`tune.spaces.f.learning_rat` is not a parameter",
+            r"`tune_setup.spaces.f.learning_rat` is not a parameter",
         ),
-        ({"learning_rate": 0.1}, r"`tune.spaces.f.learning_rate` must be"),
+        ({"learning_rate": 0.1}, r"`tune_setup.spaces.f.learning_rate` must be"),
         ({"learning_rate": {"low": 0.3, "high": 0.1}}, r"`low` \(0.3\) must be below"),
         ({"learning_rate": {"low": 0, "high": 1, "log": True}}, r"log range needs `low` > 0"),
         ({"learning_rate": {"low": "a", "high": 1}}, "numeric"),
@@ -149,13 +149,13 @@ ACCEPTED = {"learning_rate", "max_iter", "max_features", "max_depth"}
         ({"max_iter": {"low": 1, "high": 9, "steps": 2}}, r"unknown key\(s\) \['steps'\]"),
         (
             {"max_depth": {"low": 2, "high": 9}},
-            r"`tune.spaces.f.max_depth` is also set under `model:`",
+            r"`tune_setup.spaces.f.max_depth` is also set under `model_setup:`",
         ),
     ],
 )
 def test_malformed_spaces_are_rejected_naming_the_key(spec, message):
     with pytest.raises(InputError, match=message):
-        tuning.parse_space(spec, "tune.spaces.f", ACCEPTED, {"max_depth": 3})
+        tuning.parse_space(spec, "tune_setup.spaces.f", ACCEPTED, {"max_depth": 3})
 
 
 def test_sample_rows_is_seeded_and_keeps_order(prepared):

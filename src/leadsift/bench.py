@@ -158,16 +158,14 @@ sys.exit(code)
 
 
 def stage_of(argv: Sequence[str]) -> str | None:
-    """The dvc.yaml stage a process runs, from its script (None if it runs none): a leads script
-    is its stage's name, `stages/customers/forecast.py` is `customers_forecast`, and
-    `generate_incoming` is told apart by --incoming."""
+    """The dvc.yaml stage a process runs, from its script (None if it runs none): the script
+    `stages/<pipeline>/<step>.py` runs the stage `<pipeline>_<step>`, `stages/report.py`
+    `report`."""
     script = next((a for a in argv if a.startswith("stages/") and a.endswith(".py")), None)
     if script is None:
         return None
-    if "--incoming" in argv:
-        return "generate_incoming"
     folder, name = Path(script).parent.name, Path(script).stem
-    return name if folder in ("stages", "leads") else f"{folder}_{name}"
+    return name if folder == "stages" else f"{folder}_{name}"
 
 
 def run_watched(command: Sequence[str], cwd: Path, interval: float = 0.1) -> Watched:

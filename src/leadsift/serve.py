@@ -32,7 +32,7 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
 from leadsift.core.io import InputError
 from leadsift.core.tracking import alias_version, tracking_uri
-from leadsift.promotion import MODELS
+from leadsift.registry_sync import MODELS
 
 APP = "leadsift.scoring_app:create_app()"  # each worker loads the model, then freezes it
 

@@ -18,7 +18,7 @@ from leadsift.core.config import load_params
 from leadsift.core.io import batch_files, write_csv, write_json, write_parquet
 from leadsift.core.model_store import load_model
 from leadsift.customers.assign import assign_months, segment_counts
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.schema import TransactionRoles
 from leadsift.customers.segmentation import TRUSTED_TYPES
 

@@ -14,7 +14,7 @@ from leadsift.core.io import read_table
 from leadsift.core.profile import PROFILE_RULES, ProfileSettings, profile_table
 from leadsift.core.profile_report import write_profile
 from leadsift.customers.data_profile import profile_plan
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.schema import TransactionRoles
 
 log = logging.getLogger("leadsift.customers.data_profile")

@@ -10,7 +10,7 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_parquet
 from leadsift.customers.features import as_of_date, customer_features
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 
 log = logging.getLogger("leadsift.customers.features")
 
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("report", help="summary JSON")
     args = parser.parse_args()
     lines = pd.read_parquet(args.lines)
-    as_of = as_of_date(lines, load_params(RULES)["segment"]["as_of"])
+    as_of = as_of_date(lines, load_params(RULES)["segment_setup"]["as_of"])
     customers = customer_features(lines, as_of)
     write_parquet(args.out, customers.reset_index())
     before = lines["timestamp"] < as_of

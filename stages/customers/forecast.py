@@ -20,7 +20,7 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
 from leadsift.core.plots import save_figure
 from leadsift.customers import forecast
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.plots import forecast_figure
 
 log = logging.getLogger("leadsift.customers.forecast")
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("reports", help="reports directory of the customers pipeline")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings = forecast.Settings.from_params(params["forecast"])
+    settings = forecast.Settings.from_params(params)
     lines = pd.read_parquet(
         args.transactions, columns=["customer_id", "invoice", "timestamp", "amount", "cancellation"]
     )
@@ -43,7 +43,7 @@ def main() -> None:
     table, notes = forecast.monthly_revenue(lines, segments)
     weekly = forecast.weekly_revenue(lines, segments)
     forecast.require_history(
-        table[forecast.TOTAL], params["forecast"]["min_periods"], args.transactions
+        table[forecast.TOTAL], params["forecast_setup"]["min_periods"], args.transactions
     )
     log.info("%d months of revenue, %s to %s", len(table), table.index[0], table.index[-1])
     # The truth belongs to the embedded shop: it is used only next to the generator's own export.
@@ -80,7 +80,7 @@ def main() -> None:
         params["mlflow"]["experiment"],
         "customers_forecast",
         tags=tracking.run_tags("customers_forecast", total["model"], str(raw_path)),
-        params={"forecast": params["forecast"]},
+        params={k: params[k] for k in ("forecast", "forecast_setup")},
         metrics={
             "next": total["next"],
             **total["models"][total["model"]],

@@ -12,7 +12,7 @@ from pathlib import Path
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_parquet
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.synth import Dirt, Segment, generate_transactions
 
 log = logging.getLogger("leadsift.customers.generate")
@@ -23,11 +23,12 @@ def main() -> None:
     parser.add_argument("raw_dir", help="directory for transactions.csv and the truth files")
     parser.add_argument("incoming_dir", help="directory for the monthly exports after as_of")
     args = parser.parse_args()
-    settings = load_params(RULES)["generate_transactions"]
+    params = load_params(RULES)
+    sample, settings = params["generate_transactions"], params["generate_transactions_setup"]
     segments = {name: Segment.from_params(name, e) for name, e in settings["segments"].items()}
-    log.info("generating %s customers' transactions", f"{settings['n_customers']:,}")
+    log.info("generating %s customers' transactions", f"{sample['n_customers']:,}")
     shop = generate_transactions(
-        settings["n_customers"],
+        sample["n_customers"],
         start=settings["start"],
         months=settings["months"],
         future_months=settings["future_months"],
@@ -35,7 +36,7 @@ def main() -> None:
         mix_concentration=settings["mix_concentration"],
         segments=segments,
         world_seed=settings["world_seed"],
-        sample_seed=settings["sample_seed"],
+        sample_seed=sample["sample_seed"],
         dirt=Dirt(**settings["dirt"]),
     )
     raw = Path(args.raw_dir)

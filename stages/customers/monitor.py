@@ -13,7 +13,7 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
 from leadsift.core.plots import drift_figure, save_figure
 from leadsift.customers import monitoring
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 
 log = logging.getLogger("leadsift.customers.monitor")
 
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for drift.csv and drift.png")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings, features = params["customers_monitor"], params["segment"]["features"]
+    settings, features = params["customers_monitor"], params["segment_setup"]["features"]
     reference = pd.read_parquet(args.customers).merge(
         pd.read_csv(args.segments, dtype={"customer_id": "str"}), on="customer_id"
     )

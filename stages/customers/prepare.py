@@ -13,7 +13,7 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_parquet
 from leadsift.customers.cleaning import clean_transactions
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.schema import TransactionRoles, load_transactions
 
 log = logging.getLogger("leadsift.customers.prepare")

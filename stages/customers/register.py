@@ -20,7 +20,7 @@ from leadsift.core.gate import Candidate, promotion_mode
 from leadsift.core.io import write_json
 from leadsift.core.model_store import load_model
 from leadsift.core.report import decision_line
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.segmentation import (
     TRUSTED_TYPES,
     champion_comparison,
@@ -38,11 +38,11 @@ def main() -> None:
     parser.add_argument("report", help="promotion decision JSON")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings, gate = params["segment"], params["customers_register"]
+    setup, gate = params["segment_setup"], params["customers_register"]
     customers = pd.read_parquet(args.customers).set_index("customer_id")
-    rows = np.random.default_rng(settings["seed"]).permutation(len(customers))
-    sample = customers.iloc[np.sort(rows[: settings["sample_rows"]])]
-    space = neutral_space(sample, settings["features"])
+    rows = np.random.default_rng(setup["seed"]).permutation(len(customers))
+    sample = customers.iloc[np.sort(rows[: setup["sample_rows"]])]
+    space = neutral_space(sample, setup["features"])
     model = load_model(args.model_dir, TRUSTED_TYPES)
     candidate = Candidate(
         Path(args.model_dir),

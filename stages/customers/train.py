@@ -13,7 +13,7 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import InputError, read_yaml, write_json
 from leadsift.core.model_store import save_model
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.segmentation import TRUSTED_TYPES, Segmenter
 from leadsift.customers.tuning import stability
 
@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("report", help="training summary JSON")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings = params["segment"]
+    settings, setup = params["segment"], params["segment_setup"]
     best = read_yaml(args.best_params)
     if best["family"] != settings["family"]:
         raise InputError(
@@ -37,11 +37,11 @@ def main() -> None:
         )
     customers = pd.read_parquet(args.customers).set_index("customer_id")
     model = Segmenter(
-        features=settings["features"],
-        scaling=settings["scaling"],
+        features=setup["features"],
+        scaling=setup["scaling"],
         family=settings["family"],
-        n_init=settings["n_init"],
-        seed=settings["seed"],
+        n_init=setup["n_init"],
+        seed=setup["seed"],
         **best["params"],
     )
     log.info("fitting %s on %s customers", model, f"{len(customers):,}")
@@ -53,7 +53,7 @@ def main() -> None:
         "customers": len(customers),
         "segment_sizes": np.bincount(segments)[1:].tolist(),
         "stability": stability(
-            model, customers, refits=settings["stability_refits"], seed=settings["seed"]
+            model, customers, refits=setup["stability_refits"], seed=setup["seed"]
         ),
     }
     write_json(args.report, summary)
@@ -62,7 +62,11 @@ def main() -> None:
         tags=tracking.run_tags(
             "customers_train", settings["family"], params["transactions"]["raw_path"]
         ),
-        params={"segment": {k: v for k, v in settings.items() if k != "spaces"}, **best["params"]},
+        params={
+            "segment": settings,
+            "segment_setup": {k: v for k, v in setup.items() if k != "spaces"},
+            **best["params"],
+        },
         metrics=summary,
         pipeline=model,
         example=customers.head(5),

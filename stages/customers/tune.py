@@ -1,8 +1,8 @@
 """Stage customers_tune: an Optuna study of the segmentation's settings for `segment.family`.
 
-Every setting of `segment.spaces.<family>` (number of segments, the mixture's covariance) is fitted
-on all customers and scored by silhouette on a seeded sample; settings with a sliver segment are
-pruned. The best goes to models/segments_params.yaml, which customers_train reads.
+Every setting of `segment_setup.spaces.<family>` (number of segments, the mixture's covariance) is
+fitted on all customers and scored by silhouette on a seeded sample; settings with a sliver segment
+are pruned. The best goes to models/segments_params.yaml, which customers_train reads.
 """
 
 import argparse
@@ -18,7 +18,7 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json, write_yaml
 from leadsift.core.plots import save_figure
 from leadsift.customers.features import check_features
-from leadsift.customers.params import RULES
+from leadsift.customers.param_rules import RULES
 from leadsift.customers.plots import silhouette_by_k_figure
 from leadsift.customers.segmentation import Segmenter
 from leadsift.customers.tuning import exhaustive_sampler, objective
@@ -33,21 +33,21 @@ def main() -> None:
     parser.add_argument("reports", help="reports directory of the customers pipeline")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings = params["segment"]
+    settings, setup = params["segment"], params["segment_setup"]
     customers = pd.read_parquet(args.customers).set_index("customer_id")
-    check_features(customers, settings["features"])
+    check_features(customers, setup["features"])
     fixed = {
-        "features": settings["features"],
-        "scaling": settings["scaling"],
+        "features": setup["features"],
+        "scaling": setup["scaling"],
         "family": settings["family"],
-        "n_init": settings["n_init"],
-        "seed": settings["seed"],
+        "n_init": setup["n_init"],
+        "seed": setup["seed"],
     }
-    key = f"segment.spaces.{settings['family']}"
+    key = f"segment_setup.spaces.{settings['family']}"
     accepted = set(Segmenter().get_params()) - set(fixed)
-    space = tuning.parse_space(settings["spaces"].get(settings["family"]), key, accepted, {})
-    rows = np.random.default_rng(settings["seed"]).permutation(len(customers))
-    sample = np.sort(rows[: settings["sample_rows"]])
+    space = tuning.parse_space(setup["spaces"].get(settings["family"]), key, accepted, {})
+    rows = np.random.default_rng(setup["seed"]).permutation(len(customers))
+    sample = np.sort(rows[: setup["sample_rows"]])
     log.info(
         "segmenting %s customers: %s, up to %d settings",
         f"{len(customers):,}",
@@ -55,11 +55,11 @@ def main() -> None:
         settings["n_trials"],
     )
     study = tuning.run_study(
-        objective(customers, space, fixed, sample=sample, min_share=settings["min_share"]),
+        objective(customers, space, fixed, sample=sample, min_share=setup["min_share"]),
         n_trials=settings["n_trials"],
-        seed=settings["seed"],
+        seed=setup["seed"],
         pruner="none",
-        sampler=exhaustive_sampler(settings["seed"]),
+        sampler=exhaustive_sampler(setup["seed"]),
     )
     summary = tuning.summary(study, "silhouette") | {
         k: v for k, v in study.best_trial.user_attrs.items() if k != "smallest_share"
@@ -79,7 +79,10 @@ def main() -> None:
         tags=tracking.run_tags(
             "customers_tune", settings["family"], params["transactions"]["raw_path"]
         ),
-        params={"segment": {k: v for k, v in settings.items() if k != "spaces"}},
+        params={
+            "segment": settings,
+            "segment_setup": {k: v for k, v in setup.items() if k != "spaces"},
+        },
         metrics=summary,
         artifacts=[("tuning", reports / "tuning" / f) for f in ("trials.csv", "silhouette.png")],
     )

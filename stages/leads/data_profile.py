@@ -1,4 +1,4 @@
-"""Stage data_profile: a first look at the raw lead table, before any cleaning or model.
+"""Stage leads_data_profile: a first look at the raw lead table, before any cleaning or model.
 
 The file is read as it is, not through the contract: a table that the prepare stage rejects is
 still profiled, so its problems show here first (`dvc repro data_profile`). Writes
@@ -14,10 +14,10 @@ from leadsift.core.io import read_table
 from leadsift.core.profile import PROFILE_RULES, ProfileSettings, profile_table
 from leadsift.core.profile_report import write_profile
 from leadsift.leads.data_profile import profile_plan, target_mask
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles
 
-log = logging.getLogger("leadsift.data_profile")
+log = logging.getLogger("leadsift.leads.data_profile")
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     raw = read_table(args.raw, "leads.raw_path", text=roles.text)
     log.info("profiling %s rows x %s columns of %s", f"{len(raw):,}", raw.shape[1], args.raw)
     positive, problem = target_mask(raw, roles, args.raw)
-    plan = profile_plan(roles, params["prepare"]["missing_values"])
+    plan = profile_plan(roles, params["leads_prepare"]["missing_values"])
     settings = ProfileSettings(**params["profile"])
     profile = profile_table(raw, plan, settings, positive, target_problem=problem or None)
     write_profile(args.out_dir, profile, args.raw, settings.top_levels)

@@ -1,4 +1,4 @@
-"""Stage evaluate: metrics on validation and test, the business view, plot data and figures.
+"""Stage leads_evaluate: metrics on validation and test, the business view, plot data and figures.
 
 The business threshold is chosen on validation (keep `business.min_genuine_recall` of genuine
 leads) and reported on test. Where the truth file covers the test leads (the embedded dataset), the
@@ -26,11 +26,11 @@ from leadsift.leads.evaluation import (
 )
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.plots import evaluation_figures
 from leadsift.leads.schema import ColumnRoles, raw_records
 
-log = logging.getLogger("leadsift.evaluate")
+log = logging.getLogger("leadsift.leads.evaluate")
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("reports", help="reports directory")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings = params["evaluate"]
+    settings = params["leads_evaluate"]
     roles = ColumnRoles.from_params(params["leads"])
     model = load_model(args.model_dir, TRUSTED_TYPES)
     truth = pd.read_parquet(args.truth).set_index(roles.id_column)["p_true"] if roles.id else None
@@ -67,7 +67,7 @@ def main() -> None:
         train_rate=train_rate,
         min_genuine_recall=params["business"]["min_genuine_recall"],
         hot_genuine_rate=params["business"]["hot_genuine_rate"],
-        tier_names=params["business"]["tiers"],
+        tier_names=params["business_setup"]["tiers"],
         curve_points=settings["curve_points"],
         calibration_bins=settings["calibration_bins"],
     )
@@ -88,7 +88,7 @@ def main() -> None:
         inputs["test"],
         ids["test"],
         scores["test"].model,
-        Tiers.from_evaluation(result.summary, params["business"]["tiers"]),
+        Tiers.from_evaluation(result.summary, params["business_setup"]["tiers"]),
     )
 
     reports = Path(args.reports)

@@ -1,4 +1,4 @@
-"""Stage featurize: add row-wise features (interaction group totals, time-of-creation parts).
+"""Stage leads_featurize: add row-wise features (interaction group totals, time-of-creation parts).
 
 Nothing here is learned from data, so it cannot leak information between splits; the saved model
 runs the same function on raw records.
@@ -13,10 +13,10 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_parquet
 from leadsift.leads.features import add_features
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles
 
-log = logging.getLogger("leadsift.featurize")
+log = logging.getLogger("leadsift.leads.featurize")
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
-"""Stage monitor: compare each scored batch with the training data and say whether to retrain.
+"""Stage leads_monitor: compare each scored batch with the training data and say whether to retrain.
 
 Per batch and feature: PSI over training bins, a KS / chi-square test and the share of unseen
 categories; the shift of the score distribution against the test split; and, once a batch's labels
-are in `monitor.labels`, its realised ROC-AUC and genuine rate. Writes reports/drift.json
+are in `leads_monitor.labels`, its realised ROC-AUC and genuine rate. Writes reports/drift.json
 (`retrain_recommended` and its reasons), reports/monitor/drift.csv and drift.png.
 """
 
@@ -22,16 +22,16 @@ from leadsift.core.plots import drift_figure, save_figure
 from leadsift.leads import monitoring
 from leadsift.leads.features import add_features, derived_feature_names
 from leadsift.leads.models import TRUSTED_TYPES
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles, raw_records
 
-log = logging.getLogger("leadsift.monitor")
+log = logging.getLogger("leadsift.leads.monitor")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scored", help="directory of scored batches (data/scored/leads)")
-    parser.add_argument("labels", help="directory of batch labels, params `monitor.labels`")
+    parser.add_argument("labels", help="directory of batch labels, params `leads_monitor.labels`")
     parser.add_argument("split_dir", help="directory with train.parquet and test.parquet")
     parser.add_argument("model_dir", help="the model that scored the batches")
     parser.add_argument("evaluation", help="reports/evaluation.json, for the test ROC-AUC")
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for drift.csv and drift.png")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings = params["monitor"]
+    settings = params["leads_monitor"]
     roles = ColumnRoles.from_params(params["leads"])
     limits = monitoring.Thresholds.from_params(settings)
     numeric = [*roles.numeric_inputs, *derived_feature_names(roles.interaction_groups, None)]
@@ -63,7 +63,7 @@ def main() -> None:
         labels = None
         candidates = [Path(args.labels) / f"{path.stem}{suffix}" for suffix in BATCH_SUFFIXES]
         if label_file := next((f for f in candidates if f.is_file()), None):
-            table = read_table(label_file, "monitor.labels", text=[roles.id_column])
+            table = read_table(label_file, "leads_monitor.labels", text=[roles.id_column])
             y, probability = monitoring.labelled_scores(scored, table, roles, str(label_file))
             labels = monitoring.label_outcome(y, probability)
         alerts = monitoring.batch_alerts(

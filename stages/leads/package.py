@@ -1,7 +1,7 @@
-"""Stage package: the sales model, the trained pipeline with the tiers `evaluate` chose for it and
-the lead contract (leadsift.leads.sales). It is the model that is registered, served by
-`make serve` and used by `score`: raw lead records in; per lead its probability, 0-100 score,
-tier, junk flag and reasons out.
+"""Stage leads_package: the sales model, the trained pipeline with the tiers `evaluate` chose for it
+and the lead contract (leadsift.leads.sales). It is the model that is registered, served by `make
+serve` and used by `score`: raw lead records in; per lead its probability, 0-100 score, tier, junk
+flag and reasons out.
 """
 
 import argparse
@@ -16,11 +16,11 @@ from leadsift.core.config import load_params
 from leadsift.core.model_store import load_model
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.sales import SalesScorer, save_sales_model
 from leadsift.leads.schema import ColumnRoles, raw_records
 
-log = logging.getLogger("leadsift.package")
+log = logging.getLogger("leadsift.leads.package")
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     evaluation = json.loads(Path(args.evaluation).read_text())
-    tiers = Tiers.from_evaluation(evaluation, params["business"]["tiers"])
+    tiers = Tiers.from_evaluation(evaluation, params["business_setup"]["tiers"])
     scorer = SalesScorer.package(load_model(args.model_dir, TRUSTED_TYPES), tiers, roles)
     example = raw_records(pd.read_parquet(args.validation), roles).head(5)
     save_sales_model(scorer, args.sales_dir, example)

@@ -1,4 +1,5 @@
-"""Stage prepare: normalise the raw lead table, drop exact duplicates, quarantine impossible rows.
+"""Stage leads_prepare: normalise the raw lead table, drop exact duplicates, quarantine impossible
+rows.
 
 Every input row ends up in exactly one place: the clean table, the duplicate count, or the
 quarantine file with its reason. reports/data.json holds the accounting.
@@ -12,10 +13,10 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_parquet
 from leadsift.leads.cleaning import clean_leads, cleaning_options
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles, load_raw_table
 
-log = logging.getLogger("leadsift.prepare")
+log = logging.getLogger("leadsift.leads.prepare")
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
-"""Stage register: the promotion gate decides on the new model and, where promotion is on, registers
-it and moves the alias it earned.
+"""Stage leads_register: the promotion gate decides on the new model and, where promotion is on,
+registers it and moves the alias it earned.
 
 The gate (see leadsift.registry) compares the new model with the current champion on the same test
 split. Promotion is on in the workspace of the main branch (or with LEADSIFT_PROMOTION=on); in
@@ -23,10 +23,10 @@ from leadsift.core.model_store import load_model
 from leadsift.core.report import decision_line
 from leadsift.leads.evaluation import champion_comparison
 from leadsift.leads.models import TRUSTED_TYPES
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles, raw_records
 
-log = logging.getLogger("leadsift.register")
+log = logging.getLogger("leadsift.leads.register")
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
     test = pd.read_parquet(args.test)
-    gate = params["register"]
+    gate = params["leads_register"]
     model_dir = Path(args.model_dir)
     candidate = Candidate(
         model_dir,

@@ -1,6 +1,7 @@
-"""Stage score: score each batch of incoming leads with the sales model named by `score.model`.
+"""Stage leads_score: score each batch of incoming leads with the sales model named by
+`score.model`.
 
-`score.input` is a directory with one file per batch (CSV or parquet, named by period, e.g.
+`leads_score.input` is a directory with one file per batch (CSV or parquet, named by period, e.g.
 2026-04.csv). For each batch it writes every scored lead (leads/<batch>.parquet), the sales file
 (sales/<batch>.csv: lead id, 0-100 score, tier, junk flag, the inputs that raised and lowered the
 score, model version: the answer `make serve` gives) and the quarantined rows with reasons
@@ -16,22 +17,22 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import batch_files, write_csv, write_json, write_parquet
 from leadsift.leads.cleaning import cleaning_options
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles, load_raw_table
 from leadsift.leads.scoring import clean_and_score, load_scoring_model, sales_view
 
-log = logging.getLogger("leadsift.score")
+log = logging.getLogger("leadsift.leads.score")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("batches", help="directory of incoming batches, params `score.input`")
+    parser.add_argument("batches", help="directory of incoming batches, params `leads_score.input`")
     parser.add_argument("out_dir", help="directory for the scored files")
     parser.add_argument("report", help="row accounting JSON")
     args = parser.parse_args()
     params = load_params(RULES)
     roles = ColumnRoles.from_params(params["leads"])
-    model, version = load_scoring_model(params["score"]["model"])
+    model, version = load_scoring_model(params["leads_score"]["model"])
     tiers = model.tiers
     if not model.explains:
         log.warning(
@@ -41,8 +42,8 @@ def main() -> None:
         )
     out = Path(args.out_dir)
     summary = {"threshold": tiers.cold_below, "model_version": version, "batches": {}}
-    for path in batch_files(args.batches, "score.input"):
-        batch = load_raw_table(path, roles, "score.input", labelled=False)
+    for path in batch_files(args.batches, "leads_score.input"):
+        batch = load_raw_table(path, roles, "leads_score.input", labelled=False)
         result, scored = clean_and_score(
             model, batch, roles, **cleaning_options(params), source=str(path), model_version=version
         )

@@ -1,4 +1,5 @@
-"""Stage split: train / validation / test, time-ordered by default (train earliest, test latest)."""
+"""Stage leads_split: train / validation / test, time-ordered by default (train earliest, test
+latest)."""
 
 import argparse
 import logging
@@ -9,11 +10,11 @@ import pandas as pd
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_parquet
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles
 from leadsift.leads.split import describe_splits, split_leads
 
-log = logging.getLogger("leadsift.split")
+log = logging.getLogger("leadsift.leads.split")
 
 
 def main() -> None:

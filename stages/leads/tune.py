@@ -1,4 +1,4 @@
-"""Stage tune: an Optuna study of the chosen model family's hyperparameters.
+"""Stage leads_tune: an Optuna study of the chosen model family's hyperparameters.
 
 Trials fit on (a seeded subsample of) the training split and are scored on the validation split.
 The best parameters go to models/best_params.yaml, which `train` reads; the trial table, a summary
@@ -15,10 +15,10 @@ from leadsift.core import plots, tracking, tuning
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json, write_yaml
-from leadsift.leads.params import RULES
+from leadsift.leads.param_rules import RULES
 from leadsift.leads.tuning import objective_from_params
 
-log = logging.getLogger("leadsift.tune")
+log = logging.getLogger("leadsift.leads.tune")
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
         n_trials=settings["n_trials"],
         seed=settings["seed"],
         pruner=settings["pruner"],
-        timeout=settings["timeout"],
+        timeout=params["tune_setup"]["timeout"],
     )
 
     summary = tuning.summary(study, settings["metric"])
@@ -62,12 +62,12 @@ def main() -> None:
         plots.save_figure(figure, reports / "tuning" / f"{name}.png")
     tracking.log_stage(
         params["mlflow"]["experiment"],
-        "tune",
-        tags=tracking.run_tags("tune", family, params["leads"]["raw_path"]),
+        "leads_tune",
+        tags=tracking.run_tags("leads_tune", family, params["leads"]["raw_path"]),
         params={
-            "tune": {k: v for k, v in settings.items() if k != "spaces"},
-            "model": params["model"],
-            "space": settings["spaces"][family],
+            "tune": settings,
+            "model": {**params["model"], **params["model_setup"]},
+            "space": params["tune_setup"]["spaces"][family],
         },
         metrics=summary,
         artifacts=[

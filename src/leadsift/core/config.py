@@ -5,8 +5,8 @@ the description of the data and the project's setup. The code sees one merged ma
 can move between the files without code changes; it may live in one file only.
 
 Each stage loads its params through `load_params(rules)` with its pipeline's rules (e.g.
-`leads.params.RULES`), so a bad value stops the first stage that runs, with a message saying which
-key to change, instead of failing minutes later deep inside a fit.
+`leads.param_rules.RULES`), so a bad value stops the first stage that runs, with a message saying
+which key to change, instead of failing minutes later deep inside a fit.
 """
 
 from __future__ import annotations
@@ -161,8 +161,8 @@ def read_params(root: str | Path = ".") -> dict[str, Any]:
 def load_params(rules: Mapping[str, Rule], root: str | Path = ".") -> dict[str, Any]:
     """Read the params files and stop with every problem named, before the stage does any work.
 
-    `rules` are the checks of the calling stage's pipeline (e.g. `leads.params.RULES`), on top of
-    the shared ones; a pipeline's stages do not stop for a mistake in the other's keys.
+    `rules` are the checks of the calling stage's pipeline (e.g. `leads.param_rules.RULES`), on top
+    of the shared ones; a pipeline's stages do not stop for a mistake in the other's keys.
     """
     params = read_params(root)
     if problems := params_problems(params, rules):

@@ -156,8 +156,8 @@ def run_of_model(experiment: str, model_uuid: str) -> Run:
 
 
 def logged_model_uri(experiment: str, model_dir: Path) -> str:
-    """The URI of this model as logged by `train`; if no run logged it (outputs pulled from a DVC
-    remote, or a newly configured store), a `register` run logs the directory itself."""
+    """The URI of this model as logged by its training stage; if no run logged it (outputs pulled
+    from a DVC remote, or a newly configured store), a `register` run logs the directory itself."""
     uuid = model_store.model_uuid(model_dir)
     try:
         return run_of_model(experiment, uuid).data.tags[MODEL_URI_TAG]
@@ -198,7 +198,7 @@ def log_training(
     example: pd.DataFrame,
     model_dir: Path,
     trusted: Sequence[str],
-    stage: str = "train",
+    stage: str,
     predict_fn: str = "predict_proba",
 ) -> Run:
     """The training run: params, metrics and the model, tagged with the saved model's uuid."""
@@ -231,7 +231,8 @@ def numeric(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
 def log_to_model_run(
     experiment: str, model_dir: Path, metrics: Mapping[str, Any], artifacts: Artifacts = ()
 ) -> Run:
-    """Add metrics and files to the run that logged this model (evaluate adds its results)."""
+    """Add metrics and files to the run that logged this model (an evaluation stage adds its
+    results)."""
     run = run_of_model(experiment, model_store.model_uuid(model_dir))
     with mlflow.start_run(run_id=run.info.run_id):
         mlflow.log_metrics(numeric(metrics))

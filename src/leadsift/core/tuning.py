@@ -52,8 +52,9 @@ def parse_space(
 ) -> list[Dimension]:
     """Check a search space from config.yaml; every problem names its key, before any trial runs.
 
-    `key` is where the space lives (e.g. `tune.spaces.random_forest`), `accepted` the classifier's
-    parameter names and `fixed` the family's settings under `model:`, which must not overlap.
+    `key` is where the space lives (e.g. `tune_setup.spaces.random_forest`), `accepted` the
+    classifier's parameter names and `fixed` the family's settings under `model:`, which must not
+    overlap.
     """
     if not isinstance(spec, Mapping) or not spec:
         raise InputError(f"config.yaml: `{key}` must map hyperparameter names to ranges or choices")
@@ -63,7 +64,7 @@ def parse_space(
         if name not in accepted:
             raise InputError(f"{where} is not a parameter of this model family")
         if name in fixed:
-            raise InputError(f"{where} is also set under `model:`; keep it in one place")
+            raise InputError(f"{where} is also set under `model_setup:`; keep it in one place")
         if not isinstance(entry, Mapping):
             raise InputError(f"{where} must be {{low, high[, log, step]}} or {{choices: [...]}}")
         if unknown := set(entry) - {"low", "high", "log", "step", "choices"}:
@@ -118,7 +119,9 @@ def run_study(
     )
     study.optimize(evaluate, n_trials=n_trials, timeout=timeout, n_jobs=1)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise InputError("no tuning trial completed; widen `tune.spaces` or raise `tune.n_trials`")
+        raise InputError(
+            "no tuning trial completed; widen `tune_setup.spaces` or raise `tune.n_trials`"
+        )
     return study
 
 

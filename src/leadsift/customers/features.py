@@ -93,14 +93,15 @@ def customer_features(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def check_features(customers: pd.DataFrame, chosen: list[str]) -> None:
-    """Stop with one line if `segment.features` names a feature that is unknown or unknowable."""
+    """Stop with one line if `segment_setup.features` names a feature that is unknown or
+    unknowable."""
     if unknown := [f for f in chosen if f not in FEATURES]:
         raise InputError(
-            f"config.yaml: `segment.features` names {unknown}; choose from {list(FEATURES)}"
+            f"config.yaml: `segment_setup.features` names {unknown}; choose from {list(FEATURES)}"
         )
     if empty := [f for f in chosen if customers[f].isna().all()]:
         raise InputError(
-            f"config.yaml: `segment.features` has {empty}, unknown without a product: set "
+            f"config.yaml: `segment_setup.features` has {empty}, unknown without a product: set "
             "`transactions.product` or `transactions.description`, or drop them from the list"
         )
     if customers.empty:

@@ -55,20 +55,22 @@ class Settings:
     n_jobs: int = 1  # series forecast at once, each in its own process
 
     @classmethod
-    def from_params(cls, forecast: Mapping[str, Any]) -> Settings:
+    def from_params(cls, params: Mapping[str, Any]) -> Settings:
+        """The `forecast` knobs (params.yaml) and the `forecast_setup` (config.yaml)."""
+        knobs, setup = params["forecast"], params["forecast_setup"]
         return cls(
-            horizon=forecast["horizon"],
-            origins=forecast["origins"],
-            level=forecast["level"],
-            metric=forecast["metric"],
-            mean_window=forecast["mean_window"],
-            ridge_alpha=forecast["ridge_alpha"],
-            models=tuple(forecast["models"]),
-            fit_window=forecast["fit_window"],
-            value_bands=forecast["value_bands"],
-            band_customers=forecast["band_customers"],
-            newcomer_window=forecast["newcomer_window"],
-            n_jobs=forecast["n_jobs"],
+            horizon=knobs["horizon"],
+            origins=setup["origins"],
+            level=setup["level"],
+            metric=knobs["metric"],
+            mean_window=setup["mean_window"],
+            ridge_alpha=setup["ridge_alpha"],
+            models=tuple(setup["models"]),
+            fit_window=setup["fit_window"],
+            value_bands=setup["value_bands"],
+            band_customers=setup["band_customers"],
+            newcomer_window=setup["newcomer_window"],
+            n_jobs=setup["n_jobs"],
         )
 
 
@@ -156,8 +158,8 @@ def require_history(series: pd.Series, min_periods: int, source: str) -> None:
         found = f"{series.index[0]} to {series.index[-1]}" if len(series) else "none"
         raise InputError(
             f"{source}: {len(series)} full month(s) of revenue ({found}); the forecast needs at "
-            f"least forecast.min_periods = {min_periods}. Give a longer export or lower "
-            "forecast.min_periods in config.yaml"
+            f"least forecast_setup.min_periods = {min_periods}. Give a longer export or lower "
+            "forecast_setup.min_periods in config.yaml"
         )
 
 

@@ -96,9 +96,9 @@ def normalize_categorical(
 
 
 def cleaning_options(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The `prepare:` settings (config.yaml) as the `missing_values` and `aliases` keyword
+    """The `leads_prepare:` settings (config.yaml) as the `missing_values` and `aliases` keyword
     arguments of `normalize_leads`, `clean_leads` and `models.build_pipeline`."""
-    settings = params["prepare"]
+    settings = params["leads_prepare"]
     return {"missing_values": settings["missing_values"], "aliases": settings["aliases"] or {}}
 
 

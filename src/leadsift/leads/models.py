@@ -1,8 +1,8 @@
 """Model families and the full scoring pipeline: raw lead record in, probability of genuine out.
 
-Adding a family is one entry in `FAMILIES`, its name in `leads.params.FAMILIES` (which the params
-checks read without importing the models; a test checks the two agree), its fixed settings under
-`model:` and its search space under `tune.spaces` in config.yaml.
+Adding a family is one entry in `FAMILIES`, its name in `leads.param_rules.FAMILIES` (which the
+params checks read without importing the models; a test checks the two agree), its fixed settings
+under `model:` and its search space under `tune_setup.spaces` in config.yaml.
 """
 
 from __future__ import annotations
@@ -205,8 +205,8 @@ def pipeline_from_params(
         family=params["model"]["family"],
         hyperparams=hyperparams,
         coverage=params["train"]["coverage"],
-        max_levels=params["train"]["max_levels"],
-        seed=params["model"]["seed"],
+        max_levels=params["train_setup"]["max_levels"],
+        seed=params["model_setup"]["seed"],
     )
 
 

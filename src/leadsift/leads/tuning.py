@@ -116,16 +116,16 @@ def objective(
 def objective_from_params(
     params: Mapping[str, Any], train: pd.DataFrame, valid: pd.DataFrame
 ) -> tuple[Callable[[optuna.Trial], float], list[Dimension]]:
-    """The objective of `model.family` over its `tune.spaces` entry, as the `tune` stage runs it:
+    """The objective of `model.family` over its `tune_setup.spaces` entry, as `leads_tune` runs it:
     fit on `train` (already subsampled), scored on `valid` (split frames with the target)."""
-    settings, family = params["tune"], params["model"]["family"]
+    settings, setup, family = params["tune"], params["tune_setup"], params["model"]["family"]
     roles = ColumnRoles.from_params(params["leads"])
-    fixed = params["model"].get(family) or {}
+    fixed = params["model_setup"].get(family) or {}
     pipeline = pipeline_from_params(params, roles, fixed)
     classifier = pipeline[-1]
     space = tuning.parse_space(
-        (settings["spaces"] or {}).get(family),
-        f"tune.spaces.{family}",
+        (setup["spaces"] or {}).get(family),
+        f"tune_setup.spaces.{family}",
         set(classifier.get_params()),
         fixed,
     )
@@ -140,6 +140,6 @@ def objective_from_params(
         data,
         metric=settings["metric"],
         family=FAMILIES[family],
-        step=settings["step"],
+        step=setup["step"],
     )
     return evaluate, space

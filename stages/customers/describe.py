@@ -1,10 +1,10 @@
 """Stage customers_profile: what the segments are and how much revenue rests on whom.
 
 Per segment: customers and revenue and their shares, every feature's median and a name from the
-published RFM rule table (leadsift.customers.profiles); the revenue concentration (top 1%, 5%, 20%
-of customers, Lorenz curve, Gini); figures; every customer's segment for marketing; and, where the
-embedded generator's truth covers the customers, the adjusted Rand index against the truth next to
-the Bayes-optimal ceiling.
+published RFM rule table (leadsift.customers.segment_summary); the revenue concentration (top 1%,
+5%, 20% of customers, Lorenz curve, Gini); figures; every customer's segment for marketing; and,
+where the embedded generator's truth covers the customers, the adjusted Rand index against the truth
+next to the Bayes-optimal ceiling.
 """
 
 import argparse
@@ -20,11 +20,11 @@ from leadsift.core.io import write_csv, write_json
 from leadsift.core.model_store import load_model
 from leadsift.core.plots import save_figure
 from leadsift.customers import plots
-from leadsift.customers.params import RULES
-from leadsift.customers.profiles import describe, lorenz_curve
+from leadsift.customers.param_rules import RULES
+from leadsift.customers.segment_summary import describe, lorenz_curve
 from leadsift.customers.segmentation import TRUSTED_TYPES
 
-log = logging.getLogger("leadsift.customers.profile")
+log = logging.getLogger("leadsift.customers.describe")
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
     figures = {
         "profiles": plots.profile_heatmap(table, customers, names),
         "projection": plots.projection_figure(
-            model.transform(customers), segments, names, params["segment"]["seed"]
+            model.transform(customers), segments, names, params["segment_setup"]["seed"]
         ),
         "revenue": plots.revenue_share_figure(table, names),
         "lorenz": plots.lorenz_figure(curve, report["concentration"]["gini"]),

@@ -82,7 +82,7 @@ def segment_names(medians: pd.DataFrame, customers: pd.DataFrame) -> dict[int, s
     return names
 
 
-def profile_table(customers: pd.DataFrame, segments: np.ndarray) -> pd.DataFrame:
+def segment_table(customers: pd.DataFrame, segments: np.ndarray) -> pd.DataFrame:
     """Per segment: customers and their share, net revenue and its share (spend is clipped at 0,
     so a customer who cancelled more than bought adds nothing), and every feature's median."""
     revenue = customers["monetary"].clip(lower=0)
@@ -147,7 +147,7 @@ def describe(
     """The segmentation's report (reports/customers/segments.json), its profile table and its
     names: per segment counts, shares and medians; revenue concentration; agreement with the
     truth where there is one."""
-    table = profile_table(customers, segments)
+    table = segment_table(customers, segments)
     names = segment_names(table[list(customers.columns)], customers)
     ours = pd.Series(segments, index=customers.index)
     report = {

@@ -1,6 +1,6 @@
 """The two pipelines' registered models, and `make repro`'s last step for them.
 
-    python -m leadsift.promotion sync
+    python -m leadsift.registry_sync sync
 
 DVC skips a gate stage whose committed output is up to date, so in a fresh clone (or against a
 newly configured MLflow server) the store would never see the workspace's models. `sync` reruns
@@ -20,7 +20,7 @@ from leadsift.core.config import read_params
 
 # pipeline: (its saved model, the dvc.yaml stage whose gate registers it)
 MODELS = {
-    "leads": (Path("models/sales"), "register"),
+    "leads": (Path("models/sales"), "leads_register"),
     "customers": (Path("models/segments"), "customers_register"),
 }
 
@@ -45,5 +45,5 @@ def sync() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["sync"]:
-        sys.exit("usage: python -m leadsift.promotion sync")
+        sys.exit("usage: python -m leadsift.registry_sync sync")
     run_stage(sync)
