@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadsift.customers import customer_base as cb
-from leadsift.customers import forecast
+from leadsift.customers.forecast import customer_base as cb
+from leadsift.customers.forecast.backtest import backtest
+from leadsift.customers.forecast.models import CANDIDATES, History, Settings
+from leadsift.customers.forecast.series import Views, customer_orders
 
 START = pd.Timestamp("2023-01-01")
 TRUE = (0.8, 0.5, 0.6, 12.0)  # r, alpha, s, beta: 1.6 orders a month, lifetimes of ~20 months
@@ -143,7 +145,7 @@ def test_customer_orders_net_cancellations_by_invoice_and_know_their_segment():
             "cancellation": [False, False, True, False, False],
         }
     )
-    orders = forecast.customer_orders(lines, pd.Series({"a": "loyal"}))
+    orders = customer_orders(lines, pd.Series({"a": "loyal"}))
     assert orders["amount"].tolist() == [15.0, -5.0, 3.0]  # the guest's invoice is not here
     assert orders["is_order"].tolist() == [True, False, True]
     assert orders["group"].tolist() == ["loyal", "loyal", "unsegmented"]
@@ -152,7 +154,7 @@ def test_customer_orders_net_cancellations_by_invoice_and_know_their_segment():
 def test_the_backtest_scores_the_customer_model_without_seeing_past_its_origins():
     orders = simulate(2500, 30, season=SEASON, seed=5, birth_months=30)
     series = orders.groupby(orders["timestamp"].dt.to_period("M"))["amount"].sum()
-    settings = forecast.Settings(
+    settings = Settings(
         horizon=3,
         origins=3,
         level=0.8,
@@ -160,23 +162,22 @@ def test_the_backtest_scores_the_customer_model_without_seeing_past_its_origins(
         mean_window=3,
         ridge_alpha=1.0,
         models=("naive", "customer_base"),
+        fit_window=None,
         value_bands=2,
         band_customers=500,
         newcomer_window=3,
+        n_jobs=1,
     )
-    result = forecast.backtest(series, settings, forecast.Views(orders=orders))
+    result = backtest(series, settings, Views(orders=orders))
     assert result.scores["customer_base"]["status"] == "ok"
     assert result.scores["customer_base"]["mase"] < result.scores["naive"]["mase"]
     months = series.index[:24]
     later = orders["timestamp"] >= months[-1].end_time
     changed = orders.assign(amount=orders["amount"].where(~later, orders["amount"] * 10))
-    first = forecast.predict(
-        "customer_base", series.to_numpy()[:24], months, settings, forecast.Views(orders=orders)
-    )
-    second = forecast.predict(
-        "customer_base", series.to_numpy()[:24], months, settings, forecast.Views(orders=changed)
-    )
+    model, y = CANDIDATES["customer_base"], series.to_numpy()[:24]
+    first = model(History.fit_on(y, months, settings, Views(orders=orders)))
+    second = model(History.fit_on(y, months, settings, Views(orders=changed)))
     assert np.array_equal(first.mean, second.mean)
     # a series of no customers (the guests') has no orders: skipped, saying why
-    skipped = forecast.backtest(series, settings, forecast.Views())
+    skipped = backtest(series, settings, Views())
     assert "customers' orders" in skipped.scores["customer_base"]["why"]

@@ -3,8 +3,15 @@ import pandas as pd
 import pytest
 from sklearn.inspection import permutation_importance
 
-from leadsift.leads.evaluation import Scores, evaluate_scores, importance_table, true_scores
-from leadsift.leads.metrics import business_threshold, hot_threshold
+from leadsift.leads.evaluation import (
+    Scores,
+    evaluate_model,
+    evaluate_scores,
+    importance_table,
+    true_scores,
+)
+from leadsift.leads.metrics import business_threshold, hot_threshold, prior_baseline
+from leadsift.leads.schema import raw_records
 
 NAMES = {"hot": "hot", "warm": "warm", "cold": "cold"}
 SETTINGS = {
@@ -75,3 +82,30 @@ def test_importance_on_raw_dirty_records_equals_permuting_the_whole_pipeline(
     assert dict(zip(table["feature"], table["importance"], strict=True)) == expected
     assert table["importance"].is_monotonic_decreasing
     assert table["importance"].iloc[0] > 0.01  # the strongest input matters
+
+
+def test_a_model_is_evaluated_on_its_splits_against_the_truth_of_their_ids(
+    leads, prepared, roles, fit_model, params
+):
+    train, validation, test = prepared.iloc[:3000], prepared.iloc[3000:4000], prepared.iloc[4000:]
+    model = fit_model(train, hyperparams={"max_iter": 30})
+    small = {"importance_rows": 300, "importance_repeats": 1}
+    params = {**params, "leads_evaluate": {**params["leads_evaluate"], **small}}
+    splits = {"train": train[[roles.target]], "validation": validation, "test": test}
+    result = evaluate_model(model, splits, leads[1], roles, params)
+    summary, tables = result.summary, result.tables
+    score = model.predict_proba(raw_records(validation, roles))[:, 1]
+    recall = params["business"]["min_genuine_recall"]
+    assert summary["business"]["threshold"] == business_threshold(
+        validation[roles.target].to_numpy(), score, recall
+    )
+    train_rate = train[roles.target].mean()
+    assert summary["test"]["prior"] == prior_baseline(test[roles.target].to_numpy(), train_rate)
+    assert 0.5 < summary["test"]["roc_auc"] < summary["test"]["bayes_roc_auc"]  # ids matched
+    assert set(tables) >= {"roc_model", "roc_bayes", "calibration", "confusion"}
+    assert set(tables["importance"]["feature"]) == set(roles.model_inputs)
+    assert summary["reasons"]["available"] == (len(tables["contributions"]) > 0)
+    # a truth of other leads is no truth of these
+    other = leads[1].assign(**{roles.id_column: "other-" + leads[1][roles.id_column]})
+    blind = evaluate_model(model, splits, other, roles, params)
+    assert "bayes_roc_auc" not in blind.summary["test"] and blind.tables["roc_bayes"].empty

@@ -1,11 +1,12 @@
 """Stage customers_forecast: next months' net revenue, in total and per segment, by the model that
-wins a rolling-origin backtest (leadsift.customers.forecast).
+wins a rolling-origin backtest (leadsift.customers.forecast.backtest).
 
 Every candidate forecasts `forecast.horizon` months from each backtest origin, trained on the
 months before it; the lowest `forecast.metric` picks the model, which is refitted on the whole
-history. Where the generator's expected revenue covers the months (the embedded shop), the error of
-forecasting with it from each origin (what the generative model expects given the history up to
-it: what no forecaster who knew that model could foresee) is reported next to ours.
+history. Where the generator's expected revenue is the export's truth (the embedded shop:
+`truth.generator_truth`), the error of forecasting with it from each origin (what the generative
+model expects given the history up to it: what no forecaster who knew that model could foresee)
+is reported next to ours.
 """
 
 import argparse
@@ -19,7 +20,10 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
 from leadsift.core.plots import save_figure
-from leadsift.customers import forecast
+from leadsift.customers.forecast.backtest import describe, forecast_all, total_chosen
+from leadsift.customers.forecast.models import Settings
+from leadsift.customers.forecast.series import TOTAL, shop_revenue
+from leadsift.customers.forecast.truth import generator_truth, truth_by_origin
 from leadsift.customers.param_rules import RULES
 from leadsift.customers.plots import forecast_figure
 
@@ -34,48 +38,35 @@ def main() -> None:
     parser.add_argument("reports", help="reports directory of the customers pipeline")
     args = parser.parse_args()
     params = load_params(RULES)
-    settings = forecast.Settings.from_params(params)
     lines = pd.read_parquet(
         args.transactions, columns=["customer_id", "invoice", "timestamp", "amount", "cancellation"]
     )
     names = pd.read_csv(args.segments, dtype={"customer_id": "str"})
-    segments = names.set_index("customer_id")["name"]
-    table, notes = forecast.monthly_revenue(lines, segments)
-    weekly = forecast.weekly_revenue(lines, segments)
-    forecast.require_history(
-        table[forecast.TOTAL], params["forecast_setup"]["min_periods"], args.transactions
+    revenue = shop_revenue(
+        lines,
+        names.set_index("customer_id")["name"],
+        min_periods=params["forecast_setup"]["min_periods"],
+        source=args.transactions,
     )
+    table = revenue.monthly
     log.info("%d months of revenue, %s to %s", len(table), table.index[0], table.index[-1])
-    # The truth belongs to the embedded shop: it is used only next to the generator's own export.
     raw_path = Path(params["transactions"]["raw_path"])
-    expected = None
-    if Path(args.expected).parent.resolve() == raw_path.parent.resolve():
-        truth = pd.read_parquet(args.expected)
-        expected = truth.set_index(["origin", "month"])
-    orders = forecast.customer_orders(lines, segments)
-    backtest, ahead, summaries = forecast.forecast_all(
-        table, settings, expected, weekly=weekly, orders=orders
+    expected = generator_truth(
+        pd.read_parquet(args.expected), Path(args.expected), raw_path, table.index
     )
-    total = summaries[forecast.TOTAL]
-    total["notes"] = notes + total["notes"]
+    backtest, ahead, summaries = forecast_all(revenue, Settings.from_params(params), expected)
+    total = summaries[TOTAL]
     reports = Path(args.reports)
     out = reports / "forecast"
     write_csv(out / "forecast.csv", ahead, float_format="%.2f")
     write_csv(out / "backtest.csv", backtest, float_format="%.6g")
-    for name, series in (("monthly", table), ("weekly", weekly)):
+    for name, series in (("monthly", table), ("weekly", revenue.weekly)):
         rows = series.reset_index().astype({series.index.name: "str"})
         write_csv(out / f"{name}.csv", rows, float_format="%.2f")
     write_json(reports / "forecast.json", {"months": len(table), "series": summaries})
-    chosen = backtest[
-        (backtest["series"] == forecast.TOTAL) & (backtest["model"] == total["model"])
-    ]
-    ahead_total = ahead[ahead["series"] == forecast.TOTAL]
-    truth = []  # the expected revenue from the same origins, where there is one
-    if expected is not None:
-        last = str(table.index[-1])
-        truth = forecast.truth_by_origin(expected.iloc[:, 0], chosen, ahead_total, last)
-    figure = forecast_figure(table[forecast.TOTAL], chosen, ahead_total, truth)
-    save_figure(figure, out / "forecast.png")
+    chosen, ahead_total = total_chosen(backtest, ahead, summaries)
+    truth = truth_by_origin(expected, chosen, ahead_total)
+    save_figure(forecast_figure(table[TOTAL], chosen, ahead_total, truth), out / "forecast.png")
     tracking.log_stage(
         params["mlflow"]["experiment"],
         "customers_forecast",
@@ -88,7 +79,7 @@ def main() -> None:
         },
         artifacts=[("forecast", out / f) for f in ("forecast.csv", "backtest.csv", "forecast.png")],
     )
-    log.info("%s; %s", *forecast.describe(total))
+    log.info("%s; %s", *describe(total))
     for note in total["notes"]:
         log.info("note: %s", note)
 

@@ -13,7 +13,8 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_parquet
 from leadsift.customers.param_rules import RULES
-from leadsift.customers.synth import Dirt, Segment, generate_transactions
+from leadsift.customers.synth import Dirt, generate_transactions
+from leadsift.customers.synth_world import Segment
 
 log = logging.getLogger("leadsift.customers.generate")
 

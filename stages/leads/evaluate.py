@@ -17,18 +17,11 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
 from leadsift.core.model_store import load_model
 from leadsift.core.plots import save_figure
-from leadsift.leads.evaluation import (
-    Scores,
-    evaluate_scores,
-    explained_leads,
-    importance_table,
-    true_scores,
-)
-from leadsift.leads.metrics import Tiers
+from leadsift.leads.evaluation import evaluate_model
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.param_rules import RULES
 from leadsift.leads.plots import evaluation_figures
-from leadsift.leads.schema import ColumnRoles, raw_records
+from leadsift.leads.schema import ColumnRoles
 
 log = logging.getLogger("leadsift.leads.evaluate")
 
@@ -44,60 +37,26 @@ def main() -> None:
     settings = params["leads_evaluate"]
     roles = ColumnRoles.from_params(params["leads"])
     model = load_model(args.model_dir, TRUSTED_TYPES)
-    truth = pd.read_parquet(args.truth).set_index(roles.id_column)["p_true"] if roles.id else None
-
-    scores, inputs, ids = {}, {}, {}
-    for name in ("validation", "test"):
-        split = pd.read_parquet(Path(args.split_dir) / f"{name}.parquet")
-        inputs[name] = raw_records(split, roles)
-        ids[name] = split[roles.id_column]
-        scores[name] = Scores(
-            split[roles.target].to_numpy(),
-            model.predict_proba(inputs[name])[:, 1],
-            true_scores(truth, split[roles.id_column]),
-        )
-    train_rate = (
-        pd.read_parquet(Path(args.split_dir) / "train.parquet", columns=[roles.target])
-        .mean()
-        .item()
-    )
-    result = evaluate_scores(
-        scores["validation"],
-        scores["test"],
-        train_rate=train_rate,
-        min_genuine_recall=params["business"]["min_genuine_recall"],
-        hot_genuine_rate=params["business"]["hot_genuine_rate"],
-        tier_names=params["business_setup"]["tiers"],
-        curve_points=settings["curve_points"],
-        calibration_bins=settings["calibration_bins"],
-    )
-    n_rows = min(settings["importance_rows"], len(inputs["test"]))
-    log.info("permutation importances on %s test rows", f"{n_rows:,}")
-    importance = importance_table(
-        model,
-        inputs["test"],
-        scores["test"].y,
-        n_rows=settings["importance_rows"],
-        repeats=settings["importance_repeats"],
-        seed=settings["seed"],
-    )
-
-    log.info("per-lead reasons of the test leads")
-    result.summary["reasons"], contributions = explained_leads(
-        model,
-        inputs["test"],
-        ids["test"],
-        scores["test"].model,
-        Tiers.from_evaluation(result.summary, params["business_setup"]["tiers"]),
-    )
+    split_dir = Path(args.split_dir)
+    splits = {
+        "train": pd.read_parquet(split_dir / "train.parquet", columns=[roles.target]),
+        "validation": pd.read_parquet(split_dir / "validation.parquet"),
+        "test": pd.read_parquet(split_dir / "test.parquet"),
+    }
+    rows = min(settings["importance_rows"], len(splits["test"]))
+    log.info("metrics, permutation importances on %s test rows, reasons", f"{rows:,}")
+    result = evaluate_model(model, splits, pd.read_parquet(args.truth), roles, params)
 
     reports = Path(args.reports)
     write_json(reports / "evaluation.json", result.summary)
-    tables = {**result.tables, "importance": importance, "contributions": contributions}
-    for name, table in tables.items():
+    for name, table in result.tables.items():
         write_csv(reports / "plots" / f"{name}.csv", table, float_format="%.6g")
     figures = evaluation_figures(
-        result.summary, result.tables, importance, contributions, settings["importance_top"]
+        result.summary,
+        result.tables,
+        result.tables["importance"],
+        result.tables["contributions"],
+        settings["importance_top"],
     )
     for name, figure in figures.items():
         save_figure(figure, reports / "figures" / f"{name}.png")

@@ -109,7 +109,7 @@ def forecast_figure(
 ) -> Figure:
     """Monthly revenue, the chosen model's backtest forecasts (one line per origin), the forecast
     with its interval, and the generator's expected revenue from the same origins (`truth`, one
-    series by month per origin; `forecast.truth_by_origin`): the forecast no model can beat on
+    series by month per origin; `forecast.truth.truth_by_origin`): the forecast no model can beat on
     average."""
     model = ahead["model"].iloc[0]
     fig, ax = figure(f"Revenue forecast ({model})", "month", "net revenue per month")

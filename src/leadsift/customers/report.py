@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadsift.core.report import data_profile_lines, promotion_lines, table, verdict
-from leadsift.customers.forecast import TOTAL, describe, truth_variants
+from leadsift.customers.forecast.backtest import describe
+from leadsift.customers.forecast.series import TOTAL
+from leadsift.customers.forecast.truth import truth_variants
 
 FIGURES = (
     ("Segmentation study", "customers/tuning/silhouette.png"),
@@ -144,7 +146,7 @@ def _number(value: float | None, form: str) -> str:
     return "-" if value is None else format(value, form)
 
 
-# What the truth's further columns (`forecast.truth_summary`) know, as the report says it.
+# What the truth's further columns (`forecast.truth.truth_summary`) know, as the report says it.
 VARIANT_MEANING = {"from_history": "learning of the campaign when it begins, as a history shows it"}
 
 

@@ -19,6 +19,7 @@ from leadsift.core.model_store import load_model
 from leadsift.leads import metrics, reasons
 from leadsift.leads.cleaning import LeadNormalizer
 from leadsift.leads.models import TRUSTED_TYPES
+from leadsift.leads.schema import ColumnRoles, raw_records
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,59 @@ def explained_leads(
         "mean_abs_contribution": dict(zip(overall["feature"], overall["importance"], strict=True)),
     }
     return summary, overall
+
+
+def evaluate_model(
+    model: Pipeline,
+    splits: Mapping[str, pd.DataFrame],
+    truth: pd.DataFrame,
+    roles: ColumnRoles,
+    params: Mapping[str, Any],
+) -> Evaluation:
+    """The evaluation of a lead model on its `splits` (train, of which only the target is read;
+    validation and test): `evaluate_scores` with the true probabilities where `truth` (by id)
+    covers a split, the permutation importance of each raw input on test and the test leads'
+    reasons, under the `business`, `business_setup.tiers` and `leads_evaluate` params. Its tables
+    hold the plot data, the importances (`importance`) and the mean contributions
+    (`contributions`)."""
+    settings, tier_names = params["leads_evaluate"], params["business_setup"]["tiers"]
+    probability = truth.set_index(roles.id_column)["p_true"] if roles.id else None
+    inputs = {name: raw_records(splits[name], roles) for name in ("validation", "test")}
+    scores = {
+        name: Scores(
+            splits[name][roles.target].to_numpy(),
+            model.predict_proba(records)[:, 1],
+            true_scores(probability, splits[name][roles.id_column]),
+        )
+        for name, records in inputs.items()
+    }
+    result = evaluate_scores(
+        scores["validation"],
+        scores["test"],
+        train_rate=splits["train"][[roles.target]].mean().item(),
+        min_genuine_recall=params["business"]["min_genuine_recall"],
+        hot_genuine_rate=params["business"]["hot_genuine_rate"],
+        tier_names=tier_names,
+        curve_points=settings["curve_points"],
+        calibration_bins=settings["calibration_bins"],
+    )
+    importance = importance_table(
+        model,
+        inputs["test"],
+        scores["test"].y,
+        n_rows=settings["importance_rows"],
+        repeats=settings["importance_repeats"],
+        seed=settings["seed"],
+    )
+    result.summary["reasons"], contributions = explained_leads(
+        model,
+        inputs["test"],
+        splits["test"][roles.id_column],
+        scores["test"].model,
+        metrics.Tiers.from_evaluation(result.summary, tier_names),
+    )
+    tables = {**result.tables, "importance": importance, "contributions": contributions}
+    return Evaluation(summary=result.summary, tables=tables)
 
 
 def roc_auc_of(y: np.ndarray) -> Callable[[np.ndarray, np.ndarray], float]:
