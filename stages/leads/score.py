@@ -34,7 +34,8 @@ def main() -> None:
     roles = ColumnRoles.from_params(params["leads"])
     model, version = load_scoring_model(params["leads_score"]["model"])
     tiers = model.tiers
-    if not model.explains:
+    reasons = params["leads_score"]["reasons"]
+    if reasons and not model.explains:
         log.warning(
             "%s has no exact per-lead contributions: the sales files carry no reasons "
             "(model.family lightgbm and logistic_regression have them)",
@@ -45,7 +46,13 @@ def main() -> None:
     for path in batch_files(args.batches, "leads_score.input"):
         batch = load_raw_table(path, roles, "leads_score.input", labelled=False)
         result, scored = clean_and_score(
-            model, batch, roles, **cleaning_options(params), source=str(path), model_version=version
+            model,
+            batch,
+            roles,
+            **cleaning_options(params),
+            source=str(path),
+            model_version=version,
+            with_reasons=reasons,
         )
         write_parquet(out / "leads" / f"{path.stem}.parquet", scored)
         write_csv(out / "sales" / f"{path.stem}.csv", sales_view(scored, roles))

@@ -41,6 +41,7 @@ def main() -> None:
         seed=settings["seed"],
         pruner=settings["pruner"],
         timeout=params["tune_setup"]["timeout"],
+        sampler=tuning.SAMPLERS[params["tune_setup"]["sampler"]](settings["seed"]),
     )
 
     summary = tuning.summary(study, settings["metric"])
@@ -65,7 +66,7 @@ def main() -> None:
         "leads_tune",
         tags=tracking.run_tags("leads_tune", family, params["leads"]["raw_path"]),
         params={
-            "tune": settings,
+            "tune": {**settings, "sampler": params["tune_setup"]["sampler"]},
             "model": {**params["model"], **params["model_setup"]},
             "space": params["tune_setup"]["spaces"][family],
         },

@@ -24,6 +24,12 @@ PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "none": optuna.pruners.NopPruner,
 }
+# The lead study's samplers by name (`tune_setup.sampler`), each seeded; random search is the
+# baseline TPE is measured against.
+SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,154 @@
+"""Every target `make bench` judges, in one table: the single place a bound is written.
+
+Sections name the target a row measures (`harness.check`) and take its comparison, bound, unit
+and stated size from here; docs/benchmark.md carries this table as `python -m leadsift.bench
+--targets` prints it (a test compares the two), so the docs cannot quote another number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+TOLERANCE = 0.2  # a run within 20% of a target's stated size is judged against it
+COMPARE = {">=": float.__ge__, "<=": float.__le__, "<": float.__lt__, "=": float.__eq__}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target: a row's name, its comparison with a bound, and where it applies."""
+
+    name: str
+    section: str
+    op: str  # a key of COMPARE
+    bound: float
+    means: str  # one line: what is measured, and against what
+    unit: str = ""
+    stated_at: tuple[int, ...] = ()  # the size(s) it is stated at; () = any size
+    counted: str = ""  # what those sizes count: leads, lines, rows
+    also: str = ""  # a second condition, checked by the section (e.g. "no error")
+
+    @property
+    def text(self) -> str:
+        """The target as a row shows it, e.g. `<= 100, no error`."""
+        return f"{self.op} {self.bound:g}" + (f", {self.also}" if self.also else "")
+
+    def holds(self, value: float) -> bool:
+        """Whether `value` is on the right side of the bound."""
+        return COMPARE[self.op](float(value), float(self.bound))
+
+    def sizes(self, sizes: Sequence[int]) -> str:
+        """Sizes in this target's words: `10,000,000 vs 1,000,000 leads`."""
+        return " vs ".join(f"{n:,}" for n in sizes) + f" {self.counted}"
+
+    def applies_at(self, sizes: Sequence[int]) -> bool:
+        """Whether a run at `sizes` is where the target is stated (each within TOLERANCE)."""
+        if not self.stated_at:
+            return True
+        if len(sizes) != len(self.stated_at):
+            return False
+        pairs = zip(sizes, self.stated_at, strict=True)
+        return all(abs(n - stated) <= TOLERANCE * stated for n, stated in pairs)
+
+
+TARGETS = (
+    Target("dvc repro / stages in one process", "pipeline", "<=", 1.25,
+           "`dvc repro` from scratch over the same stage scripts run in one Python process "
+           "(medians of three builds each): DVC's cost and each stage's start-up"),
+    Target("no-op dvc repro / dvc status", "pipeline", "<=", 1.3,
+           "a `dvc repro` with nothing to run over `dvc status` (medians of five)"),
+    Target("test ROC-AUC / Bayes ROC-AUC", "quality", ">=", 0.98,
+           "the built pipeline's test ROC-AUC (`leads_evaluate`) over that of the generator's "
+           "true probabilities, the best any model can reach"),
+    Target("default family's test ROC-AUC - the other boosting family's", "quality", ">=", -0.001,
+           "`leads_tune`, `leads_train` and `leads_evaluate` run for `lightgbm` and "
+           "`hist_gradient_boosting` on the same split with the same study"),
+    Target("other boosting family's leads_train stage / default family's", "quality", ">=", 1,
+           "the `leads_train` stage process's wall time (start-up, fit, save, MLflow) of the "
+           "other family over the default's", unit="x"),
+    Target("default family's leads_score rows/s / the other boosting family's", "quality", ">=",
+           1, "the `leads_score` stage of each family's `leads_package` on the same batch, "
+           "start-up subtracted, without reasons (`leads_score.reasons: false`): like with like",
+           unit="x"),
+    Target("TPE mean best - random mean best", "tuning", ">=", 0,
+           "the `leads_tune` stage with `tune_setup.sampler` tpe and random, same trials, "
+           "pruner and seeds (three): mean best validation score"),
+    Target("leads_prepare+leads_featurize rows/s / pyarrow floor", "throughput", ">=", 1 / 3,
+           "the two stage processes on the raw lead CSV, start-up subtracted, over pyarrow "
+           "reading that CSV and writing it as parquet"),
+    Target("leads_score stage rows/s", "scoring", ">=", 50_000,
+           "batch size / (the stage's time on that batch - its time on a one-lead batch): "
+           "read, clean, score with reasons, write; without the process's start-up",
+           unit="rows/s", stated_at=(1_000_000,), counted="leads"),
+    Target("leads_score stage rows/s without reasons", "scoring", ">=", 250_000,
+           "the same with `leads_score.reasons: false`: read, clean, score and tier, write",
+           unit="rows/s", stated_at=(1_000_000,), counted="leads"),
+    Target("serving p99 latency", "serving", "<=", 20,
+           "one client, 1,000 single-lead requests to `make serve`'s server (score, tier, "
+           "reasons) after a warm-up", unit="ms"),
+    Target("serving p99 latency, 8 concurrent clients", "serving", "<=", 100,
+           "8 clients sharing 2,000 single-lead requests to the same server", unit="ms",
+           also="no error"),
+    Target("peak RSS, leads_generate to leads_train", "scale", "<=", 4096,
+           "the largest process of `dvc repro leads_train` from scratch (the kernel's "
+           "high-water mark)", unit="MB", stated_at=(10_000_000,), counted="leads"),
+    Target("time per lead, leads_generate to leads_train, larger / smaller", "scale", "<=", 1.2,
+           "wall time per lead of `dvc repro leads_train` from scratch at the larger size over "
+           "that at the smaller", stated_at=(10_000_000, 1_000_000), counted="leads"),
+    Target("segments ARI / Bayes ARI", "segmentation", ">=", 0.9,
+           "the segments' adjusted Rand index with the true segments over that of the "
+           "generator's own posterior"),
+    Target("tuned k - true number of segments", "segmentation", "=", 0,
+           "segments `customers_tune` chose minus the generator's"),
+    Target("customers pipeline from scratch", "segmentation", "<=", 120,
+           "`dvc repro` of every customers stage in a clean copy", unit="s"),
+    Target("stages a no-op repro reruns", "segmentation", "=", 0,
+           "stages that run again in a second `dvc repro` of the customers stages"),
+    Target("dvc.lock outputs differing between two clean builds", "segmentation", "=", 0,
+           "customers outputs whose hashes differ between two copies built alike (the trials' "
+           "wall times excluded)"),
+    Target("forecast MASE / the expected revenue's", "segmentation", "<=", 1.1,
+           "the chosen model's backtest MASE on total revenue over that of the generator's "
+           "expected revenue (the Bayes forecast)"),
+    Target("forecast MASE / the expected revenue's, shop without the campaign", "segmentation",
+           "<=", 1.1, "the same for the shop whose new customers arrive all along"),
+    Target("forecast MASE / the naive baseline's", "segmentation", "<", 1,
+           "the chosen model's backtest MASE over the naive forecast's"),
+    Target("forecast interval coverage, points from nominal", "segmentation", "<=", 10,
+           "how far the chosen model's backtest interval coverage is from its level, in points"),
+    Target("customers_forecast stage", "segmentation", "<=", 30,
+           "the stage's wall time within the build from scratch", unit="s"),
+    Target("peak RSS, customers pipeline", "segmentation_scale", "<=", 4096,
+           "the largest process of `dvc repro` of the customers stages from scratch",
+           unit="MB", stated_at=(5_000_000,), counted="lines"),
+    Target("time per line, customers pipeline, larger / smaller", "segmentation_scale", "<=",
+           1.2, "wall time per transaction line of that build at the larger shop over the "
+           "smaller", stated_at=(5_000_000, 500_000), counted="lines"),
+    Target("leads_data_profile stage, the lead export", "profile", "<=", 15,
+           "the stage process (read, profile, figures, write) on the generated lead CSV",
+           unit="s", stated_at=(240_000,), counted="leads"),
+    Target("leads_data_profile stage, an 85-column table", "profile", "<=", 30,
+           "the same stage on the leads widened to 85 columns, declared in config.yaml",
+           unit="s", stated_at=(6_000,), counted="rows"),
+)  # fmt: skip
+BY_NAME = {target.name: target for target in TARGETS}
+
+
+def target(name: str) -> Target:
+    """The target named `name`; a row no target names is a mistake in the bench."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no target is named {name!r} in leadsift.bench.targets") from None
+
+
+def markdown() -> str:
+    """The targets as the Markdown table docs/benchmark.md carries."""
+    lines = [
+        "| measure | section | target | unit | stated at | what it means |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in TARGETS:
+        stated = t.sizes(t.stated_at) if t.stated_at else "any size"
+        lines.append(f"| {t.name} | {t.section} | {t.text} | {t.unit} | {stated} | {t.means} |")
+    return "\n".join(lines)
