@@ -27,8 +27,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
 
 repro: $(VENV)/.runtime  ## build the whole pipeline (only what changed reruns), then a summary
+	python -m leadsift.preflight
 	dvc repro
-	python -m leadsift.registry_sync sync
+	python -m leadsift.registry_sync
 	@python -m leadsift.summary
 
 # Two workers, whole files each (a module's built repository stays in one process), in collection
@@ -89,7 +90,7 @@ serve: $(VENV)/.runtime  ## serve a champion on http://127.0.0.1:$(PORT): PIPELI
 	python -m leadsift.serve --pipeline $(PIPELINE) --port $(PORT)
 
 BENCH_ARGS ?=
-bench: $(VENV)/.dev  ## measure quality, speed and scale into reports/bench.json (long; see README)
+bench: $(VENV)/.dev  ## measure quality, speed and scale into reports/bench.json (long; see docs/benchmark.md)
 	python -m leadsift.bench $(BENCH_ARGS)
 
 lock:  ## re-resolve requirements*.txt from requirements*.in in a throwaway venv

@@ -12,6 +12,11 @@ from threadpoolctl import threadpool_limits
 from leadsift.core.config import read_params
 from leadsift.core.model_store import save_model
 from leadsift.customers import synth as customers_synth
+from leadsift.customers.cleaning import clean_transactions
+from leadsift.customers.features import as_of_date, customer_features
+from leadsift.customers.schema import TransactionRoles
+from leadsift.customers.segmentation import Segmenter
+from leadsift.customers.synth_world import Segment
 from leadsift.leads.cleaning import clean_leads, cleaning_options
 from leadsift.leads.metrics import Tiers
 from leadsift.leads.models import TRUSTED_TYPES, build_pipeline
@@ -145,8 +150,7 @@ def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:
     """The embedded shop with the project's world, at `n` customers and two later months."""
     settings = read_params(ROOT)["generate_transactions_setup"]
     segments = {
-        name: customers_synth.Segment.from_params(name, entry)
-        for name, entry in settings["segments"].items()
+        name: Segment.from_params(name, entry) for name, entry in settings["segments"].items()
     }
     return customers_synth.generate_transactions(
         n,
@@ -160,6 +164,31 @@ def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:
         sample_seed=seed,
         dirt=customers_synth.Dirt(**settings["dirt"]),
     )
+
+
+@pytest.fixture(scope="session")
+def small() -> customers_synth.Transactions:
+    return shop()
+
+
+@pytest.fixture(scope="session")
+def cleaned(small):
+    roles = TransactionRoles.from_params(read_params(ROOT)["transactions"])
+    raw = small.export.astype(str).replace({"": None})
+    return clean_transactions(raw, roles, source="shop")
+
+
+@pytest.fixture(scope="session")
+def customers(cleaned) -> pd.DataFrame:
+    """The shop's customer summaries, as customers_features makes them."""
+    return customer_features(cleaned.clean, as_of_date(cleaned.clean, None))
+
+
+@pytest.fixture(scope="session")
+def fit_segments(customers) -> tuple[Segmenter, pd.DataFrame]:
+    """A segmentation fitted on the shop's customers, with those customers."""
+    features = read_params(ROOT)["segment_setup"]["features"]
+    return Segmenter(features=features, n_segments=4, seed=0).fit(customers), customers
 
 
 @dataclass(frozen=True)

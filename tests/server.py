@@ -22,12 +22,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def post(url: str, body: object) -> tuple[int, dict]:
+def post(url: str, body: object, timeout: float = 30) -> tuple[int, dict]:
     request = urllib.request.Request(
         url, json.dumps(body).encode(), {"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

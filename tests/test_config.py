@@ -9,6 +9,7 @@ import shutil
 import pytest
 import yaml
 
+from leadsift import preflight
 from leadsift.core import config
 from leadsift.core import tuning as study
 from leadsift.core.io import InputError
@@ -112,3 +113,59 @@ def test_the_allowed_names_match_what_the_library_implements():
     assert set(param_rules.FAMILIES) == set(models.FAMILIES)
     assert set(param_rules.TUNE_METRICS) == set(tuning.METRICS)
     assert set(param_rules.PRUNERS) == set(study.PRUNERS)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"tune__n_trails": 3},
+            "`tune.n_trails` is not a key leadsift reads; did you mean `tune.n_trials`?",
+        ),
+        ({"leads_register__min_roc": 0.8}, "did you mean `leads_register.min_roc_auc`?"),
+        ({"model_setup__lightgmb": {"n_jobs": 2}}, "did you mean `model_setup.lightgbm`?"),
+        (
+            {"tune_setp": {"step": 5}},
+            "`tune_setp` is not a section leadsift reads; did you mean `tune_setup`?",
+        ),
+    ],
+)
+def test_a_misspelled_key_is_named_with_the_closest_known_one(changes, message):
+    problems = problems_with(**changes)
+    assert problems == [problems[0]] and message in problems[0], problems
+
+
+def test_keys_the_user_names_and_other_pipelines_sections_are_not_unknown():
+    """Group, alias, family-setting and space names are the user's; `transactions` belongs to the
+    customers pipeline, whose stages check it."""
+    assert problems_with(leads__interaction_groups__mine={"x": 1}) != []  # a group must be a list
+    assert problems_with(leads__interaction_groups={"mine": ["a"]}) == []
+    assert problems_with(tune_setup__spaces__lightgbm__extra={"low": 1, "high": 2}) == []
+    assert problems_with(transactions__anything=1) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"leads__numeric": "t"}, "`leads.numeric` must be a list of non-empty strings, got 't'"),
+        ({"leads__interaction_groups": ["a"]}, "`leads.interaction_groups` must be a mapping"),
+        ({"leads__id": 5}, "`leads.id` must be null or a non-empty string, got 5"),
+    ],
+)
+def test_a_role_of_the_wrong_type_is_named_with_the_type_expected(changes, message):
+    problems = problems_with(**changes)
+    assert len(problems) == 1 and message in problems[0], problems
+
+
+def test_preflight_names_a_missing_input_by_its_key_and_leaves_outputs_alone(tmp_path):
+    """DVC alone stops with `[Errno 2]` after deleting the stage's outputs; `make repro` checks
+    first. Inputs a stage writes (the embedded data) need not exist yet."""
+    copy_params(tmp_path)
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    assert preflight.problems(tmp_path) == []
+    config.write_overrides(tmp_path, {"transactions.raw_path": "data/own/sales.csv"})
+    (found,) = preflight.problems(tmp_path)
+    assert found.startswith("`transactions.raw_path` names data/own/sales.csv, which does not")
+    (tmp_path / "data/own").mkdir(parents=True)
+    (tmp_path / "data/own/sales.csv").write_text("x\n")
+    assert preflight.problems(tmp_path) == []

@@ -13,9 +13,9 @@ from sklearn.metrics import adjusted_rand_score
 from leadsift.core.config import read_params
 from leadsift.core.gate import ChampionCannotScoreError
 from leadsift.core.model_store import load_model, save_model
-from leadsift.customers import segment_summary, synth
+from leadsift.customers import segment_summary, synth, synth_truth, synth_world
 from leadsift.customers.cleaning import clean_transactions
-from leadsift.customers.features import FEATURES, as_of_date, customer_features
+from leadsift.customers.features import FEATURES, customer_features
 from leadsift.customers.schema import TransactionRoles
 from leadsift.customers.segmentation import (
     TRUSTED_TYPES,
@@ -28,22 +28,6 @@ from tests.conftest import ROOT, shop
 
 PARAMS = read_params(ROOT)
 ROLES = TransactionRoles.from_params(PARAMS["transactions"])
-
-
-@pytest.fixture(scope="module")
-def small() -> synth.Transactions:
-    return shop()
-
-
-@pytest.fixture(scope="module")
-def cleaned(small):
-    raw = small.export.astype(str).replace({"": None})
-    return clean_transactions(raw, ROLES, source="shop")
-
-
-@pytest.fixture(scope="module")
-def customers(cleaned) -> pd.DataFrame:
-    return customer_features(cleaned.clean, as_of_date(cleaned.clean, None))
 
 
 def test_the_generator_is_seeded_and_keeps_its_truth_apart(small):
@@ -114,21 +98,23 @@ def test_the_truths_forecasts_use_only_what_the_history_shows():
     rate, product mix, end of activity) can change without changing it, as long as their orders
     stay the same; their orders cannot."""
     settings = PARAMS["generate_transactions_setup"]
-    segments = [synth.Segment.from_params(n, e) for n, e in settings["segments"].items()]
-    world = synth.build_world(settings["world_seed"], settings["start"], settings["months"], 2)
+    segments = [synth_world.Segment.from_params(n, e) for n, e in settings["segments"].items()]
+    world = synth_world.build_world(
+        settings["world_seed"], settings["start"], settings["months"], 2
+    )
     options = {"recent_months": settings["recent_months"], "mix_concentration": 4.0}
     population = synth.draw_population(500, segments, world=world, seed=5, **options)
 
-    def truth(drawn: synth.Population) -> pd.DataFrame:
-        return synth.expected_revenue(
+    def truth(drawn: synth_world.Population) -> pd.DataFrame:
+        return synth_truth.expected_revenue(
             drawn, segments, world, n_customers=500, guest_share=0.08, **options
         )
 
-    latent = ["segment", "rate", "death", *(f"mix_{c}" for c in synth.CATEGORIES)]
+    latent = ["segment", "rate", "death", *(f"mix_{c}" for c in synth_world.CATEGORIES)]
     rng = np.random.default_rng(0)
     customers = population.customers.copy()
     customers[latent] = customers[latent].to_numpy()[rng.permutation(len(customers))]
-    shuffled = synth.Population(customers, population.orders, population.lines)
+    shuffled = synth_world.Population(customers, population.orders, population.lines)
     expected = truth(population)
     pd.testing.assert_frame_equal(truth(shuffled), expected)
     orders = population.orders
@@ -137,7 +123,7 @@ def test_the_truths_forecasts_use_only_what_the_history_shows():
     renumber = np.cumsum(kept) - 1
     lines = population.lines[kept[population.lines["order"].to_numpy()]].copy()
     lines["order"] = renumber[lines["order"].to_numpy()]
-    fewer = synth.Population(customers, orders[kept].reset_index(drop=True), lines)
+    fewer = synth_world.Population(customers, orders[kept].reset_index(drop=True), lines)
     assert (truth(fewer)["expected_revenue"] < expected["expected_revenue"]).mean() > 0.9
 
 

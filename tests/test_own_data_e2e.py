@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from leadsift.core.io import read_yaml
-from leadsift.core.profile import ranking
+from leadsift.core.profile_findings import ranking
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import shop as customers_shop
 from tests.repo import Repo

@@ -11,16 +11,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from leadsift.core import profile_diff
-from leadsift.core.profile import (
-    ProfilePlan,
-    ProfileSettings,
-    profile_table,
-    ranking,
-    separation,
-    warning_lines,
-    wilson,
-)
+from leadsift.core.profile import ProfilePlan, ProfileSettings, profile_table, separation, wilson
 from leadsift.core.profile_diff import compare_profiles, render_diff
+from leadsift.core.profile_findings import ranking, warning_lines
 from leadsift.core.profile_report import profile_figures, render_profile, sparkline
 
 SETTINGS = ProfileSettings(top_levels=3, bins=4)

@@ -1,10 +1,15 @@
 """The scoring server, started the way `make serve` starts it, answering over loopback: the sales
-model's answer per lead, a 400 that names the column for a lead breaking the contract, and
-concurrent clients' requests shared by both workers."""
+model's answer per lead, a 400 that names the column for a lead breaking the contract, concurrent
+clients' requests shared by both workers, slow clients that hold no worker, bodies past the limits,
+the customers model's contract, and a working copy moved after it was built."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import socket
+import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -16,6 +21,7 @@ from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
+from tests.repo import Repo
 from tests.server import post, serving
 
 pytestmark = pytest.mark.e2e
@@ -68,24 +74,24 @@ def test_a_lead_breaking_the_contract_gets_a_400_naming_the_column(server, roles
         ({"dataframe_records": [{"city": "pune"}]}, "every row: missing column(s) ['platform'"),
         ({"records": []}, "exactly one of the input fields"),
         ({"dataframe_split": {"columns": ["x"]}}, "must have 'data' field"),
+        ({"instances": [[1, 2]]}, "a list of records"),
         ({"dataframe_records": []}, "no lead records to score"),
     ],
 )
 def test_malformed_payloads_get_a_400_that_says_what_is_wrong(server, payload, says):
     status, body = post(f"{server[0]}/invocations", payload)
     assert status == 400
-    assert says in body["message"]
+    assert says in body["message"] and set(body) == {"error_code", "message"}
 
 
 def test_concurrent_clients_are_shared_by_both_workers(server, roles, cleaning):
     """Four clients, each on its own keep-alive connection, as a CRM's threads would send: both
-    workers do a like share of the work (one that kept every connection it accepted would do
-    most or all of it), and their OpenMP threads wait passively."""
+    workers do a like share of the work (requests go to a free worker, whichever connection they
+    came on), and their OpenMP threads wait passively."""
     base, _ = server
-    host, port = base.removeprefix("http://").split(":")
-    bind = f"{host}:{port}"
-    master = next(p for p in psutil.process_iter(["cmdline"]) if bind in (p.info["cmdline"] or []))
-    workers = master.children()
+    port = base.rsplit(":", 1)[1]
+    front = next(p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or []))
+    workers = [w for w in front.children() if "spawn_main" in " ".join(w.cmdline())]
     assert len(workers) == 2
     assert [w.environ().get("OMP_WAIT_POLICY") for w in workers] == ["passive", "passive"]
     leads = clean_batch(roles, cleaning).to_dict("records")
@@ -97,4 +103,74 @@ def test_concurrent_clients_are_shared_by_both_workers(server, roles, cleaning):
     done = post_concurrently(int(port), [leads * 2] * 4)
     used = [after - start for after, start in zip(busy(), before, strict=True)]
     assert [(len(times), errors) for times, errors in done] == [(2 * len(leads), 0)] * 4
-    assert min(used) > 0.5 * max(used), used  # uvicorn's workers: 0 and 2.8 s, 0.14 and 2.6 s
+    assert min(used) > 0.5 * max(used), used
+
+
+def _stalled(port: int, declared: int) -> socket.socket:
+    """A client that sends headers declaring `declared` body bytes, then one byte, then nothing."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {declared}\r\n\r\n{{".encode()
+    )
+    return sock
+
+
+def _answer(sock: socket.socket) -> str:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(4096):
+        chunks.append(chunk)
+    sock.close()
+    return b"".join(chunks).decode()
+
+
+def test_slow_clients_hold_no_worker(server, roles, cleaning):
+    """Four clients stall mid-body (two such clients held both sync workers for 80 s before):
+    meanwhile every other request is answered, and the stalled ones get 408 in the end."""
+    base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    stalled = [_stalled(port, 1000) for _ in range(4)]
+    leads = clean_batch(roles, cleaning, n=4).to_dict("records")
+    for lead in leads * 2:
+        status, _ = post(f"{base}/invocations", {"dataframe_records": [lead]}, timeout=5)
+        assert status == 200
+    for sock in stalled:
+        sock.settimeout(30)
+        answer = _answer(sock)
+        assert answer.startswith("HTTP/1.1 408") and "serve.read_timeout_s" in answer
+
+
+def test_a_body_past_the_limit_is_refused_before_it_is_read(server):
+    """A body declared larger than serve.max_request_bytes gets 413 at once, unread."""
+    port = int(server[0].rsplit(":", 1)[1])
+    sock = _stalled(port, 10**9)
+    sock.settimeout(10)
+    answer = _answer(sock)
+    assert answer.startswith("HTTP/1.1 413") and "serve.max_request_bytes" in answer
+
+
+def test_the_customers_champion_checks_summaries_and_a_moved_copy_still_serves(baseline, tmp_path):
+    """A built repository, copied then moved (its MLflow store records absolute artifact
+    paths): `make serve PIPELINE=customers` serves the champion from the new place, answers a
+    summary with its segment and refuses an impossible one naming row and column."""
+    copy = Repo.copy_of(baseline.repo, tmp_path / "copy")
+    moved = tmp_path / "elsewhere" / "repo"
+    moved.parent.mkdir()
+    shutil.move(copy.path, moved)
+    customers = pd.read_parquet(moved / "data/customers/processed/customers.parquet").head(3)
+    env = {**copy.env, "PYTHONPATH": "src"}
+    with serving(moved, "--pipeline", "customers", env=env) as base:
+        records = json.loads(customers.to_json(orient="records"))
+        status, body = post(f"{base}/invocations", {"dataframe_records": records})
+        assert status == 200 and len(body["predictions"]) == 3
+        records[1]["cancellation_rate"] = 7.0
+        status, body = post(f"{base}/invocations", {"dataframe_records": records})
+        assert status == 400
+        assert "row 1: cancellation_rate above the units bought per order" in body["message"]
+    with sqlite3.connect(moved / "mlflow.db") as db:
+        locations = [row[0] for row in db.execute("select storage_location from model_versions")]
+    assert locations and all(loc.startswith((moved / "mlartifacts").as_uri()) for loc in locations)
+    with sqlite3.connect(baseline.repo.path / "mlflow.db") as db:
+        kept = [row[0] for row in db.execute("select storage_location from model_versions")]
+    assert all(str(baseline.repo.path) in loc for loc in kept)  # the original is untouched

@@ -106,11 +106,11 @@ def test_dvc_push_and_pull_through_a_gcs_remote(baseline, tmp_path, gcs_emulator
     repo.run("dvc", "remote", "add", "-d", "gcs", "gs://leadsift-test/cache")
     repo.run("dvc", "remote", "modify", "--local", "gcs", "endpointurl", gcs_emulator)
     repo.run("dvc", "remote", "modify", "--local", "gcs", "allow_anonymous_login", "true")
-    repo.run("dvc", "push", "--with-deps", "featurize")
+    repo.run("dvc", "push", "--with-deps", "leads_featurize")
 
     shutil.rmtree(repo.path / ".dvc" / "cache")
     for path in outputs:
         (repo.path / path).unlink()
-    repo.run("dvc", "pull", "--with-deps", "featurize")
+    repo.run("dvc", "pull", "--with-deps", "leads_featurize")
     assert digests(repo.path, outputs) == before
-    assert "up to date" in repo.run("dvc", "status", "featurize").stdout
+    assert "up to date" in repo.run("dvc", "status", "leads_featurize").stdout

@@ -1,9 +1,9 @@
-"""The two pipelines' registered models, and `make repro`'s last step for them.
+"""`make repro`'s last step: the pipelines' registered models, synced with the store.
 
-    python -m leadsift.registry_sync sync
+    python -m leadsift.registry_sync
 
 DVC skips a gate stage whose committed output is up to date, so in a fresh clone (or against a
-newly configured MLflow server) the store would never see the workspace's models. `sync` reruns
+newly configured MLflow server) the store would never see the workspace's models. This reruns
 the gate of each model the store holds no version of, where promotion is on (leadsift.core.registry
 says where).
 """
@@ -12,17 +12,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 from leadsift.core import registry, tracking
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
-
-# pipeline: (its saved model, the dvc.yaml stage whose gate registers it)
-MODELS = {
-    "leads": (Path("models/sales"), "leads_register"),
-    "customers": (Path("models/segments"), "customers_register"),
-}
+from leadsift.pipelines import PIPELINES
 
 
 def sync() -> None:
@@ -30,9 +24,9 @@ def sync() -> None:
     params = read_params()
     branch, names = params["promotion"]["main_branch"], params["mlflow"]["models"]
     stale = [
-        stage
-        for pipeline, (model_dir, stage) in MODELS.items()
-        if registry.needs_gate(model_dir, names[pipeline], branch)
+        pipeline.register_stage
+        for name, pipeline in PIPELINES.items()
+        if registry.needs_gate(pipeline.model_dir, names[name], branch)
     ]
     if not stale:
         return
@@ -44,6 +38,4 @@ def sync() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["sync"]:
-        sys.exit("usage: python -m leadsift.registry_sync sync")
     run_stage(sync)

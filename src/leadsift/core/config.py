@@ -12,6 +12,7 @@ which key to change, instead of failing minutes later deep inside a fit.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,42 @@ def _iso_date(value: Any) -> bool:
     return True
 
 
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(_text(v) for v in value)
+
+
+def mapping_of(rule: Rule) -> Rule:
+    """A mapping of names to values that each meet `rule` (its keys are the user's to choose)."""
+    ok, expected = rule
+    return (
+        lambda v: isinstance(v, dict) and all(_text(k) and ok(x) for k, x in v.items()),
+        f"a mapping of names to {expected}",
+    )
+
+
+class OptionalRule(tuple):
+    """A rule whose key may be left out."""
+
+
+def optional(rule: Rule) -> Rule:
+    return OptionalRule(rule)
+
+
 ISO_DATE: Rule = (_iso_date, "a date like 2025-01-01")
-TEXT: Rule = (lambda v: isinstance(v, str) and v.strip() != ""), "a non-empty string"
+TEXT: Rule = (_text, "a non-empty string")
+TEXTS: Rule = (_texts, "a list of non-empty strings")
+ANY_MAPPING: Rule = (lambda v: isinstance(v, dict), "a mapping")
+SCALAR: Rule = (lambda v: isinstance(v, str | int | float | bool), "one value (text or number)")
 SHARE: Rule = between(0, 1)
-# What every pipeline reads.
+# What every pipeline reads. A rule on a mapping (`mlflow.models`) judges all of it: its keys are
+# names the user (or each pipeline) chooses, not keys to check one by one.
 SHARED_RULES: dict[str, Rule] = {
     "mlflow.experiment": TEXT,
+    "mlflow.models": mapping_of(TEXT),
     "promotion.main_branch": TEXT,
 }
 
@@ -79,15 +110,6 @@ def _lookup(params: dict[str, Any], key: str) -> Any:
             return _MISSING
         node = node[part]
     return node
-
-
-def set_param(params: dict[str, Any], key: str, value: Any) -> None:
-    """Set a dotted key (`tune.n_trials`) in a params mapping, as `dvc exp run -S` does."""
-    *parents, leaf = key.split(".")
-    node = params
-    for part in parents:
-        node = node[part]
-    node[leaf] = value
 
 
 def _depth(data: dict[str, Any], key: str) -> int:
@@ -142,15 +164,48 @@ def merge_params(parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def params_problems(params: dict[str, Any], rules: Mapping[str, Rule]) -> list[str]:
-    """Every key whose value breaks its rule, as "`key` must be ..., got ..." (empty when fine)."""
+    """Every key whose value breaks its rule, as "`key` must be ..., got ...", and every key of
+    the rules' sections that no rule knows (empty when fine)."""
+    rules = {**SHARED_RULES, **rules}
     problems = []
-    for key, (ok, expected) in {**SHARED_RULES, **rules}.items():
+    for key, rule in rules.items():
+        ok, expected = rule
         value = _lookup(params, key)
         if value is _MISSING:
-            problems.append(f"`{key}` is missing (expected {expected})")
+            if not isinstance(rule, OptionalRule):
+                problems.append(f"`{key}` is missing (expected {expected})")
         elif not ok(value):
             problems.append(f"`{key}` must be {expected}, got {value!r}")
-    return problems
+    return problems + unknown_keys(params, set(rules))
+
+
+def unknown_keys(params: dict[str, Any], known: set[str]) -> list[str]:
+    """Keys of the params files that no rule in `known` reads, each with the closest known key: a
+    misspelled key beside the right one would otherwise be ignored. Only the sections `known`
+    covers are read (another pipeline's are its own business), and a section whose name is close
+    to one of them, which is a misspelling of it."""
+    sections = {key.split(".")[0] for key in known}
+    prefixes = {".".join(k.split(".")[:i]) for k in known for i in range(1, k.count(".") + 1)}
+    found = []
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for name, value in node.items():
+            key = f"{path}{name}"
+            if key in known:
+                continue
+            if key in prefixes and isinstance(value, dict):
+                walk(value, f"{key}.")
+            elif key not in prefixes:
+                close = difflib.get_close_matches(key, known | prefixes, n=1, cutoff=0.6)
+                hint = f"; did you mean `{close[0]}`?" if close else ""
+                found.append(f"`{key}` is not a key leadsift reads{hint}")
+
+    for section, value in params.items():
+        if section in sections:
+            walk({section: value}, "")
+        elif close := difflib.get_close_matches(section, sections, n=1, cutoff=0.8):
+            found.append(f"`{section}` is not a section leadsift reads; did you mean `{close[0]}`?")
+    return found
 
 
 def read_params(root: str | Path = ".") -> dict[str, Any]:

@@ -19,8 +19,6 @@ training code path, and its bytes change only when code the model runs changes.
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
 import json
 import os
@@ -30,9 +28,9 @@ import sys
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import packages_distributions, version
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +38,19 @@ import pandas as pd
 import yaml
 from sklearn.pipeline import Pipeline
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the leadsift package
+from leadsift.core.imports import (
+    PACKAGE_DIR,
+    distribution,
+    import_closure,
+    imported_names,
+    module_file,
+)
+from leadsift.core.io import InputError
+
+# A LightGBM model's types: its scikit-learn estimator and the booster it holds (rebuilt from its
+# model text by LightGBM's own parser, which a crafted file could abuse: trusted because a project
+# loads only models it saved itself or took from its own registry)
+LIGHTGBM_TYPES = ("lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier")
 # What reads the model directory and its skops archive; pandas runs string operations in pyarrow
 # when it is installed, as in training.
 RUNTIME = ("mlflow", "skops", "pyarrow")
@@ -51,66 +61,16 @@ def requirements(trusted: Sequence[str]) -> list[str]:
     third-party package its code copy (`model_code`) or its trusted types import."""
     found = set(RUNTIME) | {name.rpartition(".")[0] for name in trusted}
     for source in model_code(trusted):
-        found |= _imported_names(source)
+        found |= imported_names(source)
     own = {*sys.stdlib_module_names, PACKAGE_DIR.name, "__future__"}
-    names = {_distribution(module) for module in found if module.partition(".")[0] not in own}
+    names = {distribution(module) for module in found if module.partition(".")[0] not in own}
     return [f"{name}=={version(name)}" for name in sorted(names)]
-
-
-@functools.cache
-def _installed() -> Mapping[str, list[str]]:
-    """Top-level module -> the distributions that install it (reading them all takes ~0.3 s)."""
-    return packages_distributions()
-
-
-def _distribution(module: str) -> str:
-    """The distribution that installs a (dotted) module: of those that install its top-level
-    package, the one named like the module or one of its parents (mlflow's several, ruamel's
-    namespace), else the first."""
-    parts = module.split(".")
-    found = _installed().get(parts[0], [parts[0]])
-    prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
-    return next((d for d in found if d.lower().replace("_", "-") in prefixes), found[0])
-
-
-def _module_file(name: str) -> Path | None:
-    """The file of a `leadsift.*` module (or package), None for anything else."""
-    parts = name.split(".")
-    if parts[0] != PACKAGE_DIR.name:
-        return None
-    base = PACKAGE_DIR.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imported_names(source: Path) -> set[str]:
-    """The dotted names `source` imports (absolute imports, as the package writes them): each
-    module, and for `from m import x` also `m.x`, which may be a module itself."""
-    found = set()
-    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
-    return found
-
-
-def _imported_files(source: Path) -> set[Path]:
-    """The package files `source` imports."""
-    return {f for name in _imported_names(source) if (f := _module_file(name))}
 
 
 def model_code(trusted: Sequence[str]) -> list[Path]:
     """The package files a model needs: the modules of its trusted leadsift types, what they import
     (transitively), and the `__init__.py` of every package on the way."""
-    todo = [f for name in trusted if (f := _module_file(name.rpartition(".")[0]))]
-    seen = set(todo)
-    while todo:
-        for found in _imported_files(todo.pop()) - seen:
-            seen.add(found)
-            todo.append(found)
+    seen = import_closure(f for name in trusted if (f := module_file(name.rpartition(".")[0])))
     folders = {d for f in seen for d in f.parents if d.is_relative_to(PACKAGE_DIR)}
     return sorted(seen | {d / "__init__.py" for d in folders if (d / "__init__.py").is_file()})
 
@@ -170,7 +130,7 @@ def _flavor_arguments(
     signature: bool = True,
 ) -> dict[str, Any]:
     """What `save_model` and `log_model` both pass to mlflow.sklearn: one model format, two uses."""
-    from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow costs ~1.5 s to import
+    from mlflow.models import infer_signature  # noqa: PLC0415 - mlflow is slow to import
 
     # False is MLflow's word for no signature, not even one inferred from the example
     inferred = signature and infer_signature(example, getattr(pipeline, predict_fn)(example))
@@ -250,25 +210,91 @@ def model_uuid(path: str | Path) -> str:
     return meta["model_uuid"]
 
 
-def load_model(path: str | Path, trusted: Sequence[str]) -> Pipeline:
-    """Load a model directory `save_model` wrote, or a `models:/` URI from the registry.
+class UntrustedModelError(InputError):
+    """A model directory this project will not load: what it says about itself could run code."""
 
-    A directory is read straight from its skops archive, trusting only the `trusted` types the
-    caller's pipeline declares (not the list in the model's MLmodel file, which a crafted model
-    could widen),
-    and without importing MLflow, which saves a stage about 2 s. Only load models this pipeline or
-    its registry made.
+
+# What `save_model` writes in MLmodel, and so all a model this project made may say: scikit-learn's
+# flavor, read through MLflow's own loader module, from a skops archive next to MLmodel.
+FLAVORS = {"python_function", "sklearn"}
+LOADER_MODULE = "mlflow.sklearn"
+ARCHIVE = "model.skops"
+
+
+def local_model_dir(source: str | Path) -> Path:
+    """The model directory `source` names: itself, or the files of a `models:/` or `runs:/` URI
+    downloaded from the tracking store (downloading files runs nothing)."""
+    if Path(source).is_dir():
+        return Path(source)
+    if ":/" not in str(source):
+        raise InputError(f"{source}: no such model directory; pass one, or a models:/ URI")
+    from mlflow.artifacts import download_artifacts  # noqa: PLC0415 - see _flavor_arguments
+
+    return Path(download_artifacts(artifact_uri=str(source)))
+
+
+def vetted_archive(model_dir: Path, source: str | Path) -> Path:
+    """The skops archive of a model directory whose MLmodel says only what `save_model` writes;
+    anything else (another serialisation such as pickle, another loader module, other flavors, an
+    archive outside the directory) is refused with one line naming the model and the reason."""
+    meta_file = model_dir / "MLmodel"
+    if not meta_file.is_file():
+        raise UntrustedModelError(f"{source}: not a model directory (no MLmodel file)")
+    try:
+        flavors = (yaml.safe_load(meta_file.read_text()) or {})["flavors"]
+        sklearn, pyfunc = flavors["sklearn"], flavors["python_function"]
+    except (KeyError, TypeError, yaml.YAMLError) as error:
+        raise UntrustedModelError(
+            f"{source}: MLmodel lacks {error}; not a leadsift model"
+        ) from None
+    problems = []
+    if set(flavors) != FLAVORS:
+        problems.append(f"flavors {sorted(flavors)} (expected {sorted(FLAVORS)})")
+    if pyfunc.get("loader_module") != LOADER_MODULE:
+        problems.append(f"loader module {pyfunc.get('loader_module')!r}")
+    if sklearn.get("serialization_format") != "skops":
+        problems.append(f"serialisation {sklearn.get('serialization_format')!r}")
+    if sklearn.get("pickled_model") != ARCHIVE:
+        problems.append(f"archive {sklearn.get('pickled_model')!r} (expected {ARCHIVE!r})")
+    if problems:
+        raise UntrustedModelError(
+            f"{source}: refused, its MLmodel declares {'; '.join(problems)}: leadsift loads only "
+            f"skops models read by {LOADER_MODULE}, with the types its own code trusts"
+        )
+    return model_dir / ARCHIVE
+
+
+def load_model(source: str | Path, trusted: Sequence[str]) -> Any:
+    """The one way a model is loaded: a model directory `save_model` wrote, or a `models:/` URI of
+    the registry (its files downloaded first).
+
+    The estimator is read straight from its skops archive, trusting only the `trusted` types the
+    caller's pipeline declares; what the model's MLmodel says (a serialisation format, a loader
+    module, a list of trusted types, code to put on the path) is checked, never followed, so a
+    crafted model runs nothing. A directory loads without importing MLflow, which is slow to import.
     """
-    if not Path(path).is_dir():
-        import mlflow.sklearn  # noqa: PLC0415 - see _flavor_arguments
-
-        return mlflow.sklearn.load_model(str(path))
     import skops.io  # noqa: PLC0415 - only loading needs it
 
-    flavor = yaml.safe_load((Path(path) / "MLmodel").read_text())["flavors"]["sklearn"]
-    if flavor.get("serialization_format") != "skops":
-        raise ValueError(
-            f"{path}: the model is serialised as {flavor.get('serialization_format')!r}; "
-            "leadsift saves and loads skops models only"
-        )
-    return skops.io.load(Path(path) / flavor["pickled_model"], trusted=list(trusted))
+    archive = vetted_archive(local_model_dir(source), source)
+    try:
+        return skops.io.load(archive, trusted=list(trusted))
+    except skops.io.exceptions.UntrustedTypesFoundException as error:
+        raise UntrustedModelError(
+            f"{source}: refused, it holds types this pipeline does not trust: {error.args[0]}"
+        ) from None
+
+
+def code_differences(model_dir: Path) -> list[str]:
+    """The package modules a saved model carries (its `code/` copy) that differ from, or are
+    missing in, the installed package: the code the model was saved with is not the code that
+    would run it."""
+    copy = model_dir / "code" / PACKAGE_DIR.name
+    if not copy.is_dir():
+        return [f"{model_dir}: no code copy"]
+    differ = []
+    for saved in sorted(copy.rglob("*.py")):
+        name = saved.relative_to(copy).as_posix()
+        installed = PACKAGE_DIR / name
+        if not installed.is_file() or installed.read_bytes() != saved.read_bytes():
+            differ.append(f"{PACKAGE_DIR.name}/{name}")
+    return differ

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from leadsift.core.io import write_json, write_text
 from leadsift.core.plots import COLORS, STYLE, save_figure
-from leadsift.core.profile import ranking, top_pairs
+from leadsift.core.profile_findings import ranking, top_pairs
 from leadsift.core.report import table
 
 TARGET_COLUMNS = 8  # the strongest columns drawn against the target

@@ -6,7 +6,7 @@ A model the registry already holds (same bytes, hence same uuid) is not register
 champion itself is unchanged, and another version is judged again against the current champion and
 given the alias it earns (as when a team goes back to data the current champion cannot read). The
 decision and its reasons go to reports/promotion.json and to the model version's tags. `python -m
-leadsift.registry_sync sync` (run by `make repro`) reruns the gate when promotion is on and the
+leadsift.registry_sync` (run by `make repro`) reruns the gate when promotion is on and the
 store has never seen the workspace's model: a fresh clone, or a newly configured server.
 """
 

@@ -12,9 +12,10 @@ a model by the model's uuid, which `model_store` derives from the model's bytes.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,47 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or _local_uri()
 
 
+# Where a local store records absolute artifact locations (MLflow has no relative ones).
+LOCATION_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("model_versions", "source"),
+    ("model_versions", "storage_location"),
+    ("logged_models", "artifact_location"),
+)
+
+
+def relocate_local_store(root: Path) -> list[str]:
+    """Point a local store's artifact locations at `root`/mlartifacts when it was made at another
+    path (the working copy was moved or copied), so that it neither reads from nor writes into the
+    old place. Returns the old locations it replaced."""
+    database, here = root / "mlflow.db", (root / "mlartifacts").as_uri()
+    if not database.is_file():
+        return []
+    with closing(sqlite3.connect(database)) as db, db:
+        found = db.execute(
+            "select distinct artifact_location from experiments where artifact_location like ?",
+            ("%/mlartifacts",),
+        )
+        old = sorted({location for (location,) in found} - {here})
+        tables = {name for (name,) in db.execute("select name from sqlite_master")}
+        for location in old:
+            for table, column in LOCATION_COLUMNS:
+                if table in tables:
+                    db.execute(
+                        f"update {table} set {column} = ? || substr({column}, ?) "
+                        f"where substr({column}, 1, ?) = ?",
+                        (here, len(location) + 1, len(location), location),
+                    )
+    return old
+
+
 def point_at_store() -> str:
-    """Point MLflow at the project's store (which also exports it as MLFLOW_TRACKING_URI)."""
+    """Point MLflow at the project's store (which also exports it as MLFLOW_TRACKING_URI); a local
+    store made at another path is relocated here first."""
     uri = tracking_uri()
+    if uri == _local_uri():
+        relocate_local_store(project_root())
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -72,6 +111,17 @@ def alias_version(uri: str, setting: str) -> tuple[str, str]:
             "branch (it registers and promotes the first model), or use this workspace's model "
             "directory (models/sales for leads)"
         ) from err
+
+
+def source_commit(uri: str) -> str | None:
+    """The git commit of the run that logged the model version a `models:/` URI names, if the
+    store recorded one."""
+    from mlflow import MlflowClient  # noqa: PLC0415
+
+    name, version = alias_version(uri, "the model")
+    client = MlflowClient()
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id).data.tags.get("mlflow.source.git.commit") if run_id else None
 
 
 def experiment_id(name: str) -> str:

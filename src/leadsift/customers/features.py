@@ -8,9 +8,12 @@ millions of lines without Python objects per line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from leadsift.core.contract import Cells, Rule, contract_violations, rule
 from leadsift.core.io import InputError
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -28,6 +31,61 @@ FEATURES = (
     "repeat_share",  # 1 - distinct products / purchase lines: buying the same product again
     "orders_per_month",  # frequency / tenure in months (at least one month)
 )
+
+
+# What a customer summary must be to be segmented (the served model checks each one against it):
+# what `customer_features` can give. Counts, amounts, days and shares are finite and not
+# negative (net spend may round to a hair below zero); a customer has at least one order, a share
+# is at most 1, and each cancellation invoice cancels at least one unit the customer bought.
+AT_LEAST_ONE = ("frequency", "lines_per_order", "distinct_products")
+SHARES = ("repeat_share",)
+ROUNDING = 1e-9
+
+
+def _finite(cells: Cells) -> pd.DataFrame:
+    numbers = cells.numbers
+    finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+    return pd.DataFrame(finite, index=numbers.index, columns=numbers.columns)
+
+
+def _cancellations_possible(cells: Cells) -> pd.Series:
+    numbers = cells.numbers
+    units_per_order = numbers["lines_per_order"] * numbers["units_per_line"]
+    possible = numbers["cancellation_rate"] <= units_per_order + ROUNDING
+    return possible | units_per_order.isna() | numbers["cancellation_rate"].isna()
+
+
+def summary_contract(columns: Sequence[str], required: Sequence[str]) -> list[Rule]:
+    """The rules a customer summary with `columns` must meet, each naming the failing column; the
+    `required` ones (what the model reads) may not be missing either."""
+    cancellations = ("cancellation_rate", "lines_per_order", "units_per_line")
+    optional = [c for c in columns if c not in required]
+    return [
+        *rule("{column} is not a finite number", required, _finite, ignore_na=False),
+        *rule("{column} is not a finite number", optional, _finite),
+        *rule("negative {column}", columns, lambda c: c.numbers >= -ROUNDING),
+        *rule(
+            "{column} below 1", [f for f in AT_LEAST_ONE if f in columns], lambda c: c.numbers >= 1
+        ),
+        *rule("{column} above 1", [f for f in SHARES if f in columns], lambda c: c.numbers <= 1),
+        *rule(
+            "cancellation_rate above the units bought per order",
+            cancellations if set(cancellations) <= set(columns) else (),
+            _cancellations_possible,
+        ),
+    ]
+
+
+def summary_problems(summaries: pd.DataFrame, required: Sequence[str]) -> list[str]:
+    """`row N: <reasons>` for each customer summary that breaks `summary_contract` in any of the
+    FEATURES it gives, or that lacks one of `required`; none when every summary can be
+    segmented."""
+    if missing := [c for c in required if c not in summaries.columns]:
+        return [f"every row: missing column(s) {missing}"]
+    given = [c for c in FEATURES if c in summaries.columns]
+    contract = summary_contract(given, required)
+    found = contract_violations(contract, summaries.reset_index(drop=True))
+    return [f"row {i}: {reason}" for i, reason in found.dropna().items()]
 
 
 def as_of_date(lines: pd.DataFrame, as_of: str | None) -> pd.Timestamp:

@@ -8,7 +8,18 @@ generator's segment table by `customers_generate`.
 
 from __future__ import annotations
 
-from leadsift.core.config import ISO_DATE, SHARE, TEXT, Rule, between, integer, one_of, or_null
+from leadsift.core.config import (
+    ANY_MAPPING,
+    ISO_DATE,
+    SHARE,
+    TEXT,
+    Rule,
+    between,
+    integer,
+    mapping_of,
+    one_of,
+    or_null,
+)
 
 # The names of the segmentation families; `segmentation.FAMILIES` builds them (a test checks).
 FAMILIES = ("gaussian_mixture", "kmeans")
@@ -18,7 +29,7 @@ FEATURE_LIST = (
     "a list of at least two feature names",
 )
 
-# The forecast's candidate models; `forecast.CANDIDATES` implements them (a test checks).
+# The forecast's candidate models; `forecast.models.CANDIDATES` implements them (a test checks).
 FORECASTERS = (
     "naive",
     "seasonal_naive",
@@ -40,6 +51,22 @@ FORECAST_MODELS = (
 RULES: dict[str, Rule] = {
     "transactions.raw_path": TEXT,
     "transactions.incoming": TEXT,
+    **{f"transactions.{role}": TEXT for role in ("customer_id", "timestamp", "quantity")},
+    **{
+        f"transactions.{role}": or_null(TEXT)
+        for role in (
+            "timestamp_format",
+            "unit_price",
+            "amount",
+            "invoice",
+            "cancellation_prefix",
+            "product",
+            "description",
+            "country",
+        )
+    },
+    "generate_transactions_setup.segments": mapping_of(ANY_MAPPING),
+    "segment_setup.spaces": mapping_of(or_null(ANY_MAPPING)),
     "generate_transactions.n_customers": integer(50),
     "generate_transactions.sample_seed": integer(0),
     "generate_transactions_setup.world_seed": integer(0),

@@ -25,8 +25,11 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from leadsift.core.contract import ContractBreachError
 from leadsift.core.gate import Comparison, compare_paired, require_inputs
+from leadsift.core.io import first_few
 from leadsift.core.model_store import load_model
+from leadsift.customers.features import summary_problems
 
 FAMILIES = ("gaussian_mixture", "kmeans")
 # Types beyond scikit-learn's defaults a saved segmentation holds: skops refuses anything else.
@@ -105,7 +108,15 @@ class Segmenter(ClusterMixin, BaseEstimator):
         return self.scaler_.transform(self._values(X))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        """Segment numbers, 1 = the most valuable."""
+        """Segment numbers, 1 = the most valuable, for summaries that meet the contract; any that
+        do not are refused, naming the row, column and problem (over HTTP, a 400)."""
+        if not len(X):
+            raise ContractBreachError("no customer summaries to segment: send at least one")
+        if problems := summary_problems(X, self.features):
+            raise ContractBreachError(
+                f"{len(problems)} customer summar(ies) break the contract and were not "
+                f"segmented: {first_few(problems, 10, sep='; ')}"
+            )
         return self.segment_of_cluster_[self.model_.predict(self.transform(X))]
 
 

@@ -211,8 +211,8 @@ class LevelCodes(TransformerMixin, BaseEstimator):
 
     The codes scikit-learn's `OrdinalEncoder` gives (with unknown levels missing), each distinct
     level looked up once (`each_distinct`): `OrdinalEncoder` maps text levels one value at a time
-    in Python, which took three times as long on a batch of leads. The tree families split on the
-    codes natively.
+    in Python, several times slower on a batch of leads. The tree families split on the codes
+    natively.
     """
 
     def fit(self, X: pd.DataFrame, y: object = None) -> LevelCodes:  # noqa: N803
@@ -241,8 +241,8 @@ def column_major(X: pd.DataFrame | np.ndarray) -> np.ndarray:  # noqa: N803
     """`X` as a float matrix stored column by column, as a frame's columns already are.
 
     Every part of the encoded matrix is column-major so that joining them copies whole columns
-    (a row-major join of a 200,000-lead batch took 0.2 s, most of encoding it); LightGBM reads
-    either layout, and TreeSHAP reads the matrix feature by feature.
+    (a row-major join of a large batch costs most of encoding it); LightGBM reads either layout,
+    and TreeSHAP reads the matrix feature by feature.
     """
     return np.asarray(X, dtype=np.float64, order="F")
 
@@ -252,7 +252,7 @@ class DirectColumnTransformer(ColumnTransformer):
     directly and joins their matrices.
 
     The parent's `transform` checks the columns, routes metadata and dispatches each part through
-    joblib: about 1 ms a call, half of encoding one served lead. Fitting, the fitted parts and
+    joblib, which costs as much per call as encoding one served lead. Fitting, the fitted parts and
     their names (what the reasons and the training summary read) stay scikit-learn's; anything
     but parts named by lists of columns of a frame that give arrays takes the parent's path
     (sparse parts, `passthrough`, a frame output, ...).

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from leadsift.core.model_store import LIGHTGBM_TYPES
 from leadsift.leads.cleaning import LeadNormalizer, cleaning_options
 from leadsift.leads.features import (
     DirectColumnTransformer,
@@ -80,9 +81,9 @@ def _logistic_regression(
 
 # Types beyond scikit-learn's defaults that a saved pipeline holds: skops refuses to load anything
 # not listed. The tree arrays of HistGradientBoosting and of the forests are indexed without bounds
-# checks, and a LightGBM booster is rebuilt from its model text by LightGBM's own parser, which a
-# crafted file could abuse; they are trusted because this project only loads models it saved
-# itself or took from its own registry. A test saves and loads every family.
+# checks, and LightGBM's booster is rebuilt by its own parser (`LIGHTGBM_TYPES`); they are trusted
+# because this project only loads models it saved itself or took from its own registry. A test
+# saves and loads every family.
 TRUSTED_TYPES = [
     "collections.OrderedDict",
     "functools.partial",
@@ -94,8 +95,7 @@ TRUSTED_TYPES = [
     "leadsift.leads.features.column_major",
     "leadsift.leads.models.signed_log1p",
     "leadsift.leads.sales.SalesScorer",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
+    *LIGHTGBM_TYPES,
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",

@@ -1,9 +1,9 @@
 """The lead pipeline's parameters: the rule each key of params.yaml and config.yaml must meet.
 
-`core.config.load_params(RULES)` checks them all before a lead stage does any work. Two parts are
-checked where they are read, still before any work: the column roles under `leads:`
-(`ColumnRoles.from_params`) and the search spaces under `tune_setup.spaces`, which need the model's
-own parameter list.
+`core.config.load_params(RULES)` checks them all before a lead stage does any work, and names any
+key of these sections that no rule reads. Two parts are checked further where they are read, still
+before any work: the column roles under `leads:` hang together (`ColumnRoles.from_params`), and
+the search spaces under `tune_setup.spaces` name the model's own parameters.
 """
 
 from __future__ import annotations
@@ -11,13 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from leadsift.core.config import (
+    ANY_MAPPING,
     ISO_DATE,
+    SCALAR,
     SHARE,
     TEXT,
+    TEXTS,
     Rule,
     between,
     integer,
+    mapping_of,
     one_of,
+    optional,
     or_null,
 )
 
@@ -27,6 +32,7 @@ SPLIT_METHODS = ("time", "stratified")
 FAMILIES = ("hist_gradient_boosting", "lightgbm", "logistic_regression", "random_forest")
 TUNE_METRICS = ("roc_auc", "pr_auc")
 PRUNERS = ("median", "successive_halving", "none")
+SAMPLERS = ("tpe", "random")  # `core.tuning.SAMPLERS` builds them (a test checks they agree)
 
 
 def _fractions(value: Any) -> bool:
@@ -49,6 +55,18 @@ def _tier_names(value: Any) -> bool:
 
 RULES: dict[str, Rule] = {
     "leads.raw_path": TEXT,
+    "leads.id": or_null(TEXT),
+    "leads.timestamp": or_null(TEXT),
+    "leads.target": TEXT,
+    "leads.positive_label": SCALAR,
+    "leads.negative_label": or_null(SCALAR),
+    "leads.categorical": TEXTS,
+    "leads.numeric": TEXTS,
+    "leads.non_negative": optional(TEXTS),
+    "leads.flags": optional(TEXTS),
+    "leads.interaction_groups": optional(mapping_of(TEXTS)),
+    "leads_prepare.missing_values": TEXTS,
+    "leads_prepare.aliases": or_null(mapping_of(mapping_of(TEXT))),
     "generate_setup.world_seed": integer(0),
     "generate.sample_seed": integer(0),
     "generate.n_leads": integer(1),
@@ -74,12 +92,15 @@ RULES: dict[str, Rule] = {
     "train_setup.max_levels": integer(1),
     "model.family": one_of(FAMILIES),
     "model_setup.seed": integer(0),
+    **{f"model_setup.{family}": optional(or_null(ANY_MAPPING)) for family in FAMILIES},
+    "tune_setup.spaces": mapping_of(or_null(ANY_MAPPING)),
     "tune.n_trials": integer(1),
     "tune.metric": one_of(TUNE_METRICS),
     "tune.max_rows": or_null(integer(1)),
     "tune_setup.step": integer(1),
     "tune.pruner": one_of(PRUNERS),
     "tune_setup.timeout": or_null(between(0, float("inf"), closed="neither")),
+    "tune_setup.sampler": one_of(SAMPLERS),
     "tune.seed": integer(0),
     "leads_register.min_roc_auc": SHARE,
     "leads_register.min_improvement": between(-1, 1),
@@ -88,6 +109,7 @@ RULES: dict[str, Rule] = {
     "leads_register.seed": integer(0),
     "leads_score.input": TEXT,
     "leads_score.model": TEXT,
+    "leads_score.reasons": (lambda v: isinstance(v, bool), "true or false"),
     "business.min_genuine_recall": between(0, 1, closed="right"),
     "business.hot_genuine_rate": between(0, 1, closed="right"),
     "business_setup.tiers": (

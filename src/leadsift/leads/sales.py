@@ -28,7 +28,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from leadsift.core.contract import contract_violations, numbers_where_parsed
+from leadsift.core.contract import ContractBreachError, contract_violations, numbers_where_parsed
 from leadsift.core.io import first_few
 from leadsift.core.model_store import save_model
 from leadsift.leads import reasons
@@ -91,7 +91,7 @@ class SalesScorer(BaseEstimator):
         """The sales answer for lead records checked against the contract first; records that
         break it raise (over HTTP, a 400 naming the row, column and problem)."""
         if not len(X):
-            raise _invalid_input("no lead records to score: send at least one")
+            raise ContractBreachError("no lead records to score: send at least one")
         records, problems = checked_records(X, ColumnRoles(**self.roles))
         if problems:
             refuse(problems)
@@ -104,12 +104,11 @@ class SalesScorer(BaseEstimator):
 
         A large batch is answered `BLOCK_ROWS` leads at a time. Every step answers each lead on
         its own (one lead at a time gets the batch's answer, bit for bit), so the answer is the
-        same, and each block's matrices stay small: a million leads at once built matrices of
-        400 MB and took half as long again. `BLOCK_THREADS` blocks are answered at once: LightGBM
-        and numpy release Python's lock, so one block's pandas steps run while another's trees
-        predict (a million leads: 2.4-2.5 s against 2.8-2.9 s without reasons, 6.3-7.3 s against
-        8.2-8.8 s with). No step keeps state while it answers; the exact contributions predict on
-        a private copy of the booster (`treeshap.contributions`)."""
+        same, and each block's matrices stay small (a whole large batch at once builds matrices of
+        hundreds of megabytes, and is slower for it). `BLOCK_THREADS` blocks are answered at once:
+        LightGBM and numpy release Python's lock, so one block's pandas steps run while another's
+        trees predict. No step keeps state while it answers; the exact contributions predict on a
+        private copy of the booster (`treeshap.contributions`)."""
         if len(X) <= BLOCK_ROWS:
             return self._answer_block(X, with_reasons)
         blocks = [X.iloc[at : at + BLOCK_ROWS] for at in range(0, len(X), BLOCK_ROWS)]
@@ -147,7 +146,7 @@ def checked_records(records: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataF
     # JSON can nest a list or an object where a value belongs (a CSV cannot), and the contract's
     # rules assume single values, so these are refused first
     nested: dict[int, list[str]] = {}
-    dtypes = dict(zip(records.columns, records.dtypes, strict=True))  # looked up 45 times
+    dtypes = dict(zip(records.columns, records.dtypes, strict=True))  # looked up per column
     for column in roles.model_inputs:
         if pd.api.types.is_object_dtype(dtypes[column]):
             for row, value in enumerate(records[column].tolist()):
@@ -167,24 +166,17 @@ def checked_records(records: pd.DataFrame, roles: ColumnRoles) -> tuple[pd.DataF
 def save_sales_model(scorer: SalesScorer, path: str | Path, example: pd.DataFrame) -> None:
     """Save the sales model as an MLflow model whose pyfunc answers `predict`, without an MLflow
     signature: the lead contract checks the records, naming row and column, and a signature would
-    have MLflow's server cast and check each of the 45 columns twice before it (about 5 ms of a
-    served lead's 15). The input example still shows the columns."""
+    have every column cast and checked a second time before it, a large share of a served lead's
+    time. The input example still shows the columns."""
     save_model(scorer, path, example, TRUSTED_TYPES, predict_fn="predict", signature=False)
 
 
 def refuse(problems: list[str]) -> None:
-    """Raise for records that break the contract: MLflow's invalid-input error, which its scoring
-    server answers with 400 and this message, so the caller sees which column to fix."""
+    """Raise for records that break the contract, naming each row's problems, so the caller (over
+    HTTP, a 400 answer) sees which column to fix."""
     message = (
         f"{len(problems)} lead record(s) break the lead contract and were not scored: "
         f"{first_few(problems, 10, sep='; ')}. "
         "Fix those values (or leave them empty); batch scoring quarantines such rows"
     )
-    raise _invalid_input(message)
-
-
-def _invalid_input(message: str) -> Exception:
-    """MLflow's invalid-input error, which its scoring server answers with a 400 and `message`."""
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415 - only a refusal needs it
-
-    return MlflowException.invalid_parameter_value(message)
+    raise ContractBreachError(message)

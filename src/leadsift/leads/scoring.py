@@ -33,20 +33,18 @@ def load_scoring_model(source: str) -> tuple[SalesScorer, str]:
     URI such as `models:/leadsift-junk-lead@champion`; nothing else is loaded (a model is code).
     """
     if not source.startswith(REGISTRY_PREFIX):
-        model = model_store.load_model(source, TRUSTED_TYPES)
         label = f"{source}@{model_store.model_uuid(source)[:12]}"
     else:
-        import mlflow.sklearn  # noqa: PLC0415 - only registry scoring needs the tracking client
+        from leadsift.core.tracking import alias_version  # noqa: PLC0415 - registry scoring only
 
-        from leadsift.core.tracking import alias_version  # noqa: PLC0415
-
-        name, version = alias_version(source, "`score.model` in config.yaml")
-        model, label = mlflow.sklearn.load_model(source), f"{name} v{version}"
+        name, version = alias_version(source, "`leads_score.model` in config.yaml")
+        label = f"{name} v{version}"
+    model = model_store.load_model(source, TRUSTED_TYPES)
     if not isinstance(model, SalesScorer):
         raise InputError(
-            f"`score.model` in config.yaml: {source} is a bare {type(model).__name__}, not a sales "
-            "model with its tiers; point it at models/sales (written by the package stage) or at a "
-            "version registered from it"
+            f"`leads_score.model` in config.yaml: {source} is a bare {type(model).__name__}, not "
+            "a sales model with its tiers; point it at models/sales (written by leads_package) or "
+            "at a version registered from it"
         )
     return model, label
 
@@ -71,8 +69,7 @@ def clean_and_score(
     thread looks for duplicates and checks the contract: pandas work, which runs while the trees
     predict without Python's lock. The answers of the rows dropped are then dropped. Each lead is
     answered on its own (`SalesScorer.answer`), so a clean row's answer is the one it gets scored
-    alone. A million leads took 3.0-3.4 s against 3.4-3.9 s one after the other. A batch that
-    cannot be cleaned (every row quarantined) fails with cleaning's error.
+    alone. A batch that cannot be cleaned (every row quarantined) fails with cleaning's error.
     """
     raw = numbered(raw, roles)
     rows = normalized_rows(raw, roles, missing_values=missing_values, aliases=aliases)
