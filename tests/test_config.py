@@ -124,10 +124,6 @@ def test_the_allowed_names_match_what_the_library_implements():
         ),
         ({"leads_register__min_roc": 0.8}, "did you mean `leads_register.min_roc_auc`?"),
         ({"model_setup__lightgmb": {"n_jobs": 2}}, "did you mean `model_setup.lightgbm`?"),
-        (
-            {"tune_setp": {"step": 5}},
-            "`tune_setp` is not a section leadsift reads; did you mean `tune_setup`?",
-        ),
     ],
 )
 def test_a_misspelled_key_is_named_with_the_closest_known_one(changes, message):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
+from leadsift.core import curves
 from leadsift.leads import metrics
 
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -86,24 +87,24 @@ def test_prior_baseline_is_the_no_skill_model():
 def test_curve_tables_are_thinned_finite_and_keep_their_ends():
     rng = np.random.default_rng(1)
     y, score = rng.integers(0, 2, 5000), rng.random(5000)
-    roc = metrics.roc_table(y, score, 50)
+    roc = curves.roc_table(y, score, 50)
     assert (
         len(roc) <= 50
         and roc.iloc[0][["fpr", "tpr"]].tolist() == [0, 0]
         and roc.iloc[-1]["tpr"] == 1
     )
     assert np.isfinite(roc.to_numpy()).all()
-    pr = metrics.pr_table(y, score, 50)
+    pr = curves.pr_table(y, score, 50)
     assert pr["recall"].is_monotonic_increasing and np.isfinite(pr.to_numpy()).all()
-    gains = metrics.gains_table(y, score, 50)
+    gains = curves.gains_table(y, score, 50)
     assert gains.iloc[-1][["contacted", "captured"]].tolist() == [1, 1]
 
 
 def test_calibration_bins_hold_equal_counts():
     rng = np.random.default_rng(2)
     score = rng.random(1000)
-    table = metrics.calibration_table((rng.random(1000) < score).astype(int), score, 10)
-    assert table["leads"].tolist() == [100] * 10
+    table = curves.calibration_table((rng.random(1000) < score).astype(int), score, 10)
+    assert table["rows"].tolist() == [100] * 10
     assert np.abs(table["mean_predicted"] - table["observed_rate"]).max() < 0.15
 
 

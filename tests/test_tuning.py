@@ -149,13 +149,13 @@ ACCEPTED = {"learning_rate", "max_iter", "max_features", "max_depth"}
         ({"max_iter": {"low": 1, "high": 9, "steps": 2}}, r"unknown key\(s\) \['steps'\]"),
         (
             {"max_depth": {"low": 2, "high": 9}},
-            r"`tune_setup.spaces.f.max_depth` is also set under `model_setup:`",
+            r"`tune_setup.spaces.f.max_depth` is also set under `model_setup.f`",
         ),
     ],
 )
 def test_malformed_spaces_are_rejected_naming_the_key(spec, message):
     with pytest.raises(InputError, match=message):
-        tuning.parse_space(spec, "tune_setup.spaces.f", ACCEPTED, {"max_depth": 3})
+        tuning.parse_space(spec, "tune_setup.spaces.f", ACCEPTED, {"max_depth": 3}, "model_setup.f")
 
 
 def test_sample_rows_is_seeded_and_keeps_order(prepared):

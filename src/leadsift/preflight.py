@@ -2,9 +2,11 @@
 
     python -m leadsift.preflight
 
-Each pipeline's params are checked against its rules (a bad value, a misspelled key), and each
-input the config names must exist unless a dvc.yaml stage writes it: DVC alone would stop with
-`[Errno 2]` on a missing input, without the key, after deleting the stage's previous outputs.
+Each pipeline's params are checked against its rules (a bad value, a misspelled key), every section
+must be one some pipeline reads (a misspelled section beside the right one would otherwise be
+ignored), and each input the config names must exist unless a dvc.yaml stage writes it: DVC alone
+would stop with `[Errno 2]` on a missing input, without the key, after deleting the stage's previous
+outputs.
 """
 
 from __future__ import annotations
@@ -16,8 +18,16 @@ from typing import Any
 import yaml
 
 from leadsift.core.cli import run_stage
-from leadsift.core.config import PARAMS_FILES, params_problems, read_params
+from leadsift.core.config import (
+    PARAMS_FILES,
+    SHARED_RULES,
+    params_problems,
+    read_params,
+    unknown_sections,
+)
 from leadsift.core.io import InputError
+from leadsift.core.profile import PROFILE_RULES
+from leadsift.core.scoring_protocol import SERVE_RULES
 from leadsift.pipelines import PIPELINES
 
 
@@ -52,10 +62,12 @@ def _value(params: dict[str, Any], key: str) -> Any:
 def problems(root: Path = Path()) -> list[str]:
     """What would stop a pipeline: its params' problems, then its missing inputs."""
     params = read_params(root)
-    found = []
+    found, known = [], {*SHARED_RULES, *PROFILE_RULES, *SERVE_RULES}
     for pipeline in PIPELINES.values():
         rules = importlib.import_module(pipeline.param_rules).RULES
+        known |= set(rules)
         found += [f"{pipeline.name}: {p}" for p in params_problems(params, rules)]
+    found += unknown_sections(params, known)
     if found:
         return list(dict.fromkeys(found))
     written = stage_outputs(root / "dvc.yaml", params)

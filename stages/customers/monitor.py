@@ -11,6 +11,7 @@ import pandas as pd
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
+from leadsift.core.monitoring import drift_table, subject_alerts
 from leadsift.core.plots import drift_figure, save_figure
 from leadsift.customers import monitoring
 from leadsift.customers.param_rules import RULES
@@ -34,12 +35,12 @@ def main() -> None:
     months = {}
     for path in sorted(Path(args.assigned).glob("*.parquet")):
         table = monitoring.month_drift(reference, pd.read_parquet(path), features, settings["bins"])
-        alerts = monitoring.month_alerts(table, settings["psi_alert"], settings["p_value"])
+        alerts = subject_alerts(table, settings["psi_alert"], settings["p_value"])
         months[path.stem] = {"alerts": alerts, "subjects": table.to_dict(orient="index")}
         log.info("%s: %s", path.stem, "; ".join(alerts) or "no drift alert")
     report = monitoring.drift_report(months, settings)
     write_json(args.report, report)
-    table = monitoring.drift_table(report)
+    table = drift_table(report)
     write_csv(Path(args.out_dir) / "drift.csv", table, float_format="%.6g")
     figure = drift_figure(table, settings["psi_alert"], top=len(features), summary="segments")
     save_figure(figure, Path(args.out_dir) / "drift.png")

@@ -182,8 +182,8 @@ def params_problems(params: dict[str, Any], rules: Mapping[str, Rule]) -> list[s
 def unknown_keys(params: dict[str, Any], known: set[str]) -> list[str]:
     """Keys of the params files that no rule in `known` reads, each with the closest known key: a
     misspelled key beside the right one would otherwise be ignored. Only the sections `known`
-    covers are read (another pipeline's are its own business), and a section whose name is close
-    to one of them, which is a misspelling of it."""
+    covers are read (another pipeline's are its own business; a section no pipeline reads is
+    `unknown_sections`')."""
     sections = {key.split(".")[0] for key in known}
     prefixes = {".".join(k.split(".")[:i]) for k in known for i in range(1, k.count(".") + 1)}
     found = []
@@ -200,11 +200,19 @@ def unknown_keys(params: dict[str, Any], known: set[str]) -> list[str]:
                 hint = f"; did you mean `{close[0]}`?" if close else ""
                 found.append(f"`{key}` is not a key leadsift reads{hint}")
 
-    for section, value in params.items():
-        if section in sections:
-            walk({section: value}, "")
-        elif close := difflib.get_close_matches(section, sections, n=1, cutoff=0.8):
-            found.append(f"`{section}` is not a section leadsift reads; did you mean `{close[0]}`?")
+    walk({section: params[section] for section in params if section in sections}, "")
+    return found
+
+
+def unknown_sections(params: dict[str, Any], known: set[str]) -> list[str]:
+    """Sections of the params files that no rule in `known` (every pipeline's) reads, each with
+    the closest known section."""
+    sections = {key.split(".")[0] for key in known}
+    found = []
+    for section in sorted(set(params) - sections):
+        close = difflib.get_close_matches(section, sections, n=1, cutoff=0.6)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        found.append(f"`{section}` is not a section leadsift reads{hint}")
     return found
 
 

@@ -312,6 +312,14 @@ def finite(numbers: pd.DataFrame) -> pd.DataFrame:
     return ~np.isinf(select_columns(numbers, floats))
 
 
+def finite_number(cells: Cells) -> pd.DataFrame:
+    """Per cell, whether it is a finite number (text that parses as one counts; missing does not,
+    so a rule with `ignore_na` lets it pass)."""
+    numbers = cells.numbers
+    finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+    return pd.DataFrame(finite, index=numbers.index, columns=numbers.columns)
+
+
 def blank(values: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     """Missing, or text that is empty once trimmed."""
     if isinstance(values, pd.DataFrame):

@@ -116,6 +116,17 @@ class ChampionCannotScoreError(Exception):
     gate judges the candidate as the first model on these data (`decide`'s `unscorable`)."""
 
 
+def champion_scores(score: Callable[[], np.ndarray]) -> np.ndarray:
+    """The champion's answers, or `ChampionCannotScoreError` when it fails to give them: a
+    champion saved with other code (its class has changed since) cannot be compared."""
+    try:
+        return score()
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise ChampionCannotScoreError(
+            f"it fails with this checkout's code ({type(error).__name__}: {error})"
+        ) from error
+
+
 def require_inputs(columns: Sequence[str], rows: pd.DataFrame, *, complete: bool = False) -> None:
     """Raise `ChampionCannotScoreError` when `rows` lack one of the champion's input `columns`
     or, with `complete` (a model that takes no missing value), a value in one of them."""

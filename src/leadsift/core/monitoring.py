@@ -112,3 +112,27 @@ def score_drift(reference: np.ndarray, batch: np.ndarray, bins: int) -> dict[str
         "p_value": shift["p_value"],
         "mean_probability": float(np.mean(batch)) if len(batch) else None,
     }
+
+
+def subject_alerts(table: pd.DataFrame, psi_alert: float, p_value: float) -> list[str]:
+    """One line per subject (a row of `table`: a feature, the scores, the segments) whose PSI
+    reaches `psi_alert` and whose test rejects at `p_value`, Bonferroni-corrected over the
+    batch's subjects."""
+    corrected = p_value / max(len(table), 1)
+    return [
+        f"{name}: PSI {row['psi']:.2f} >= {psi_alert:g}"
+        for name, row in table.iterrows()
+        if row["psi"] >= psi_alert and row["p_value"] < corrected
+    ]
+
+
+def drift_table(report: dict[str, Any]) -> pd.DataFrame:
+    """One row per batch and subject of a report's `months` or `batches`, with PSI, p-value and
+    whether it alerted (the drift heatmap's table)."""
+    rows = []
+    batches = report.get("months") or report.get("batches") or {}
+    for month, entry in batches.items():
+        alerted = {alert.split(": ", 1)[0] for alert in entry["alerts"]}
+        for subject, drift in entry["subjects"].items():
+            rows.append({"batch": month, "feature": subject, **drift, "alert": subject in alerted})
+    return pd.DataFrame(rows)

@@ -3,6 +3,7 @@ run, and the charts both draw (importances, tuning history, drift heatmap)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -42,6 +43,24 @@ def figure(title: str, xlabel: str, ylabel: str) -> tuple[Figure, plt.Axes]:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return fig, ax
+
+
+def plot_curves(
+    ax: plt.Axes,
+    curves: Mapping[str, pd.DataFrame],
+    x: str,
+    y: str,
+    *,
+    summary: Mapping[str, float | None] | None = None,
+    metric: str = "",
+) -> None:
+    """Draw the model's curve solid and the Bayes-optimal one (`bayes`) dashed, each labelled
+    with its summary (e.g. its AUC)."""
+    for name, table in curves.items():
+        value = (summary or {}).get(name)
+        label = name if value is None else f"{name} ({metric} {value:.3f})"
+        linestyle = "--" if name == "bayes" else "-"
+        ax.plot(table[x], table[y], color=COLORS[name], label=label, linestyle=linestyle)
 
 
 def importance_figure(

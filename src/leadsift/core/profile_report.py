@@ -18,6 +18,7 @@ from leadsift.core.profile_findings import ranking, top_pairs
 from leadsift.core.report import table
 
 TARGET_COLUMNS = 8  # the strongest columns drawn against the target
+BAR_DAYS = {"week": 6, "day": 0.8, "hour": 0.8 / 24}  # a timeline's bar widths, in days
 
 
 def _grid(n: int, columns: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
@@ -31,13 +32,14 @@ def _grid(n: int, columns: int, size: tuple[float, float]) -> tuple[Figure, np.n
     return fig, axes.flat
 
 
-def timeline_figure(weeks: Mapping[str, int], column: str) -> Figure:
-    """Rows per week: gaps, launches and seasonality at a glance."""
+def timeline_figure(rows: Mapping[str, int], column: str, unit: str = "week") -> Figure:
+    """Rows per week (per day or hour for a short log): gaps, launches and seasonality at a
+    glance."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(9.0, 3.0))
-    starts = np.array(list(weeks), dtype="datetime64[D]")
-    ax.bar(starts, list(weeks.values()), width=6, color=COLORS["model"])
-    ax.set_title(f"Rows per week ({column})")
+    starts = np.array(list(rows), dtype="datetime64[h]" if unit == "hour" else "datetime64[D]")
+    ax.bar(starts, list(rows.values()), width=BAR_DAYS[unit], color=COLORS["model"])
+    ax.set_title(f"Rows per {unit} ({column})")
     ax.set_ylabel("rows")
     fig.autofmt_xdate()
     return fig
@@ -85,7 +87,7 @@ def target_figure(profile: Mapping[str, Any], names: list[str]) -> Figure:
         ax.set_yticks(y, [r["level"] for r in rates], fontsize=7)
         ax.set_title(f"{name} (ROC-AUC {stats[name]['auc']:.3f})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
-    fig.supxlabel("genuine rate (dashed: overall)", fontsize=9)
+    fig.supxlabel(f"{_positive(profile)} rate (dashed: overall)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -113,7 +115,9 @@ def profile_figures(profile: Mapping[str, Any], top: int) -> dict[str, Figure]:
     times = [(c, s) for c, s in columns.items() if s["kind"] == "time" and s.get("weeks")]
     figures = {}
     if times:
-        figures["timeline.png"] = timeline_figure(times[0][1]["weeks"], times[0][0])
+        column, s = times[0]
+        timeline = s.get("timeline", {"unit": "week", "rows": s["weeks"]})  # a short log's
+        figures["timeline.png"] = timeline_figure(timeline["rows"], column, timeline["unit"])
     if numbers:
         figures["numbers.png"] = numbers_figure(numbers)
     if categories:
@@ -191,6 +195,7 @@ def render_profile(profile: Mapping[str, Any], source: str, figures: list[str]) 
         f"`{source}` as read, before the contract: {t['rows']:,} rows x {t['columns']} columns, "
         f"{t['duplicate_rows']:,} exact duplicate rows, {t['memory_mb']:,.1f} MB in memory.",
         "",
+        *(line for note in profile.get("notes", []) for line in (note, "")),
         "## Warnings",
         "",
         *([f"- {w}" for w in profile["warnings"]] or ["None."]),
@@ -242,25 +247,30 @@ def render_profile(profile: Mapping[str, Any], source: str, figures: list[str]) 
     return "\n".join(lines)
 
 
+def _positive(profile: Mapping[str, Any]) -> str:
+    """What the target's positive class is called (the leads': genuine)."""
+    return profile["target"].get("positive", "genuine")
+
+
 def _target_lines(profile: Mapping[str, Any], folder: str, figure: bool) -> list[str]:
-    target = profile["target"]
+    target, positive = profile["target"], _positive(profile)
     rate = "n/a" if target["rate"] is None else f"{target['rate']:.1%}"
     rows = [
-        [str(i), f"`{name}`", f"{auc:.3f}", "higher → genuine" if sign > 0 else "lower → genuine"]
+        [str(i), f"`{name}`", f"{auc:.3f}", f"{'higher' if sign > 0 else 'lower'} → {positive}"]
         for i, (name, auc, sign) in enumerate(ranking(profile), start=1)
     ]
     lines = [
         "## Against the target",
         "",
-        f"`{target['column']}`: {target['labelled']:,} labelled rows, genuine rate {rate}. "
-        "Each column alone, ranked by ROC-AUC (a category scores by its level's genuine rate, "
-        "in-sample, so many rare levels flatter it):",
+        f"`{target['column']}`: {target['labelled']:,} labelled rows, {positive} rate {rate}. "
+        f"Each column alone, ranked by ROC-AUC (a category scores by its level's {positive} "
+        "rate, in-sample, so many rare levels flatter it):",
         "",
         table(["rank", "column", "ROC-AUC", "direction"], rows),
         "",
     ]
     if figure:
-        lines += [f"![genuine rate per level]({folder}target.png)", ""]
+        lines += [f"![{positive} rate per level]({folder}target.png)", ""]
     return lines
 
 

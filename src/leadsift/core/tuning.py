@@ -54,13 +54,17 @@ class Dimension:
 
 
 def parse_space(
-    spec: Mapping[str, Any], key: str, accepted: set[str], fixed: Mapping[str, Any]
+    spec: Mapping[str, Any],
+    key: str,
+    accepted: set[str],
+    fixed: Mapping[str, Any],
+    fixed_at: str = "",
 ) -> list[Dimension]:
     """Check a search space from config.yaml; every problem names its key, before any trial runs.
 
     `key` is where the space lives (e.g. `tune_setup.spaces.random_forest`), `accepted` the
-    classifier's parameter names and `fixed` the family's settings under `model:`, which must not
-    overlap.
+    classifier's parameter names and `fixed` the settings the space may not tune, found at
+    config.yaml key `fixed_at`.
     """
     if not isinstance(spec, Mapping) or not spec:
         raise InputError(f"config.yaml: `{key}` must map hyperparameter names to ranges or choices")
@@ -70,7 +74,7 @@ def parse_space(
         if name not in accepted:
             raise InputError(f"{where} is not a parameter of this model family")
         if name in fixed:
-            raise InputError(f"{where} is also set under `model_setup:`; keep it in one place")
+            raise InputError(f"{where} is also set under `{fixed_at}`; keep it in one place")
         if not isinstance(entry, Mapping):
             raise InputError(f"{where} must be {{low, high[, log, step]}} or {{choices: [...]}}")
         if unknown := set(entry) - {"low", "high", "log", "step", "choices"}:

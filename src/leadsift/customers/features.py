@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from leadsift.core.contract import Cells, Rule, contract_violations, rule
+from leadsift.core.contract import Cells, Rule, contract_violations, finite_number, rule
 from leadsift.core.io import InputError
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -42,12 +42,6 @@ SHARES = ("repeat_share",)
 ROUNDING = 1e-9
 
 
-def _finite(cells: Cells) -> pd.DataFrame:
-    numbers = cells.numbers
-    finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
-    return pd.DataFrame(finite, index=numbers.index, columns=numbers.columns)
-
-
 def _cancellations_possible(cells: Cells) -> pd.Series:
     numbers = cells.numbers
     units_per_order = numbers["lines_per_order"] * numbers["units_per_line"]
@@ -61,8 +55,8 @@ def summary_contract(columns: Sequence[str], required: Sequence[str]) -> list[Ru
     cancellations = ("cancellation_rate", "lines_per_order", "units_per_line")
     optional = [c for c in columns if c not in required]
     return [
-        *rule("{column} is not a finite number", required, _finite, ignore_na=False),
-        *rule("{column} is not a finite number", optional, _finite),
+        *rule("{column} is not a finite number", required, finite_number, ignore_na=False),
+        *rule("{column} is not a finite number", optional, finite_number),
         *rule("negative {column}", columns, lambda c: c.numbers >= -ROUNDING),
         *rule(
             "{column} below 1", [f for f in AT_LEAST_ONE if f in columns], lambda c: c.numbers >= 1

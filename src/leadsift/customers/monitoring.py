@@ -29,16 +29,6 @@ def month_drift(
     return pd.concat([table, pd.DataFrame({SEGMENTS: shares}).T.rename_axis("feature")])
 
 
-def month_alerts(table: pd.DataFrame, psi_alert: float, p_value: float) -> list[str]:
-    """Why this month calls for a new segmentation, one line per subject that alerts."""
-    corrected = p_value / max(len(table), 1)
-    return [
-        f"{name}: PSI {row['psi']:.2f} >= {psi_alert:g}"
-        for name, row in table.iterrows()
-        if row["psi"] >= psi_alert and row["p_value"] < corrected
-    ]
-
-
 def drift_report(months: dict[str, dict[str, Any]], thresholds: dict[str, Any]) -> dict[str, Any]:
     """reports/customers/drift.json: every month's figures and whether (and why) to re-segment."""
     reasons = [f"{name}: {alert}" for name, month in months.items() for alert in month["alerts"]]
@@ -48,13 +38,3 @@ def drift_report(months: dict[str, dict[str, Any]], thresholds: dict[str, Any]) 
         "thresholds": dict(thresholds),
         "months": months,
     }
-
-
-def drift_table(report: dict[str, Any]) -> pd.DataFrame:
-    """One row per month and subject, with PSI, p-value and whether it alerted."""
-    rows = []
-    for month, entry in report["months"].items():
-        alerted = {alert.split(": ", 1)[0] for alert in entry["alerts"]}
-        for subject, drift in entry["subjects"].items():
-            rows.append({"batch": month, "feature": subject, **drift, "alert": subject in alerted})
-    return pd.DataFrame(rows)

@@ -26,7 +26,7 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from leadsift.core.contract import ContractBreachError
-from leadsift.core.gate import Comparison, compare_paired, require_inputs
+from leadsift.core.gate import Comparison, champion_scores, compare_paired, require_inputs
 from leadsift.core.io import first_few
 from leadsift.core.model_store import load_model
 from leadsift.customers.features import summary_problems
@@ -148,7 +148,7 @@ def champion_comparison(
         return compare_paired(
             lambda values, rows: float(np.nanmean(values[rows])),
             silhouettes(space, model.predict(customers)),
-            silhouettes(space, champion.predict(customers)),
+            silhouettes(space, champion_scores(lambda: champion.predict(customers))),
             n_bootstrap=gate["n_bootstrap"],
             confidence=gate["confidence"],
             seed=gate["seed"],

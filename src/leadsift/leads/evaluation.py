@@ -14,7 +14,8 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from leadsift.core.gate import Comparison, compare_paired, require_inputs
+from leadsift.core import curves
+from leadsift.core.gate import Comparison, champion_scores, compare_paired, require_inputs
 from leadsift.core.model_store import load_model
 from leadsift.leads import metrics, reasons
 from leadsift.leads.cleaning import LeadNormalizer
@@ -88,7 +89,7 @@ def evaluate_scores(
         summary[name] = entry
 
     tables = {}
-    curve_tables = {"roc": metrics.roc_table, "pr": metrics.pr_table, "gains": metrics.gains_table}
+    curve_tables = {"roc": curves.roc_table, "pr": curves.pr_table, "gains": curves.gains_table}
     for kind, table in curve_tables.items():
         tables[f"{kind}_model"] = table(test.y, test.model, curve_points)
         # Header-only when the true probabilities are unknown (a team's own data).
@@ -96,7 +97,9 @@ def evaluate_scores(
         tables[f"{kind}_bayes"] = table(test.y, test.bayes if bayes else test.model, curve_points)[
             : None if bayes else 0
         ]
-    tables["calibration"] = metrics.calibration_table(test.y, test.model, calibration_bins)
+    tables["calibration"] = curves.calibration_table(
+        test.y, test.model, calibration_bins, counted="leads"
+    )
     tables["confusion"] = metrics.confusion_rows(test.y, test.model, threshold)
     return Evaluation(summary=summary, tables=tables)
 
@@ -254,7 +257,7 @@ def champion_comparison(
         return compare_paired(
             roc_auc_of(y),
             model.predict_proba(records)[:, 1],
-            champion.predict_proba(records)[:, 1],
+            champion_scores(lambda: champion.predict_proba(records)[:, 1]),
             n_bootstrap=gate["n_bootstrap"],
             confidence=gate["confidence"],
             seed=gate["seed"],

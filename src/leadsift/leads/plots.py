@@ -9,24 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from leadsift.core.plots import COLORS, STYLE, figure, importance_figure, plt
-
-
-def _plot_curves(
-    ax: plt.Axes,
-    curves: Mapping[str, pd.DataFrame],
-    x: str,
-    y: str,
-    *,
-    summary: Mapping[str, float | None] | None = None,
-    metric: str = "",
-) -> None:
-    """Draw the model's curve solid and the Bayes-optimal one dashed, labelled with a summary."""
-    for name, table in curves.items():
-        value = (summary or {}).get(name)
-        label = name if value is None else f"{name} ({metric} {value:.3f})"
-        linestyle = "--" if name == "bayes" else "-"
-        ax.plot(table[x], table[y], color=COLORS[name], label=label, linestyle=linestyle)
+from leadsift.core.plots import COLORS, STYLE, figure, importance_figure, plot_curves, plt
 
 
 def roc_figure(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float]) -> Figure:
@@ -36,7 +19,7 @@ def roc_figure(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float]) ->
         "false positive rate (junk kept)",
         "true positive rate (genuine kept)",
     )
-    _plot_curves(ax, curves, "fpr", "tpr", summary=aucs, metric="AUC")
+    plot_curves(ax, curves, "fpr", "tpr", summary=aucs, metric="AUC")
     ax.plot([0, 1], [0, 1], color=COLORS["reference"], linestyle=":", label="random")
     ax.legend(loc="lower right")
     return fig
@@ -46,7 +29,7 @@ def pr_figure(
     curves: Mapping[str, pd.DataFrame], aps: Mapping[str, float], genuine_rate: float
 ) -> Figure:
     fig, ax = figure("Precision-recall curve, test split", "recall (genuine kept)", "precision")
-    _plot_curves(ax, curves, "recall", "precision", summary=aps, metric="AP")
+    plot_curves(ax, curves, "recall", "precision", summary=aps, metric="AP")
     ax.axhline(genuine_rate, color=COLORS["reference"], linestyle=":", label="no skill")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left")
@@ -102,7 +85,7 @@ def gains_figure(
         "share of leads called (highest score first)",
         "share of genuine leads reached",
     )
-    _plot_curves(ax, curves, "contacted", "captured")
+    plot_curves(ax, curves, "contacted", "captured")
     ax.plot([0, 1], [0, 1], color=COLORS["reference"], linestyle=":", label="random")
     called, recall = operating_point
     ax.scatter(

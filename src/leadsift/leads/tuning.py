@@ -128,6 +128,7 @@ def objective_from_params(
         f"tune_setup.spaces.{family}",
         set(classifier.get_params()),
         fixed,
+        f"model_setup.{family}",
     )
     data = preprocess_once(
         pipeline[:-1],
