@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 # Stage commands call `python` and `dvc queue` workers call `dvc`: both must be the venv's.
 export PATH := $(BIN):$(PATH)
-# Which pipeline `make compare` and `make serve` are about: leads | customers.
+# Which pipeline `make compare` and `make serve` are about: leads | customers | clicks.
 PIPELINE ?= leads
 
 .PHONY: install repro test test-identity lint format dag metrics compare serve bench pr-report clean-venv lock help
@@ -67,7 +67,7 @@ BASE ?= main
 pr-report: export LEADSIFT_PROMOTION = off
 pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_report.md, diffs vs $(BASE)
 	dvc repro
-	dvc repro --force --single-item leads_register customers_register
+	dvc repro --force --single-item leads_register customers_register clicks_register
 	dvc repro
 	cp reports/report.md reports/pr_report.md
 	{ printf '\n## Metrics compared with %s\n\n' '$(BASE)'; \
@@ -78,7 +78,7 @@ pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_
 	    || out=""; echo "$${out:-No parameter changed.}"; \
 	  printf '\n## Data compared with %s\n\n' '$(BASE)'; \
 	  base=$$(mktemp); \
-	  for input in leads transactions; do \
+	  for input in leads transactions clicks; do \
 	    git show '$(BASE)':reports/profile/$$input.json > $$base 2>/dev/null || : > $$base; \
 	    python -m leadsift.core.profile_diff $$base reports/profile/$$input.json; \
 	  done; rm -f $$base; \
@@ -86,7 +86,7 @@ pr-report: $(VENV)/.runtime  ## what a pull request's comment shows: reports/pr_
 	@echo "wrote reports/pr_report.md"
 
 PORT ?= 5001
-serve: $(VENV)/.runtime  ## serve a champion on http://127.0.0.1:$(PORT): PIPELINE=leads|customers
+serve: $(VENV)/.runtime  ## serve a champion on http://127.0.0.1:$(PORT): PIPELINE=leads|customers|clicks
 	python -m leadsift.serve --pipeline $(PIPELINE) --port $(PORT)
 
 BENCH_ARGS ?=

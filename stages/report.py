@@ -1,11 +1,13 @@
 """Stage report: reports/report.md, the Markdown report a reviewer reads (and a pull request shows)
-with a part per pipeline, and reports/metrics.json, the headline numbers of both pipelines that
+with a part per pipeline, and reports/metrics.json, the headline numbers of every pipeline that
 `dvc exp show` and `dvc metrics diff` compare."""
 
 import argparse
 import json
 from pathlib import Path
 
+from leadsift.clicks import report as clicks
+from leadsift.clicks.param_rules import RULES as CLICKS
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_json, write_text
@@ -24,7 +26,7 @@ def main() -> None:
     def read(name: str) -> dict:
         return json.loads((reports / name).read_text())
 
-    params = load_params({**LEADS, **CUSTOMERS})
+    params = load_params({**LEADS, **CUSTOMERS, **CLICKS})
     evaluation, drift = read("evaluation.json"), read("drift.json")
     segments, tuning = read("customers/segments.json"), read("customers/tuning.json")
     forecast = read("customers/forecast.json")
@@ -52,10 +54,22 @@ def main() -> None:
             forecast=forecast,
             profile=transactions_profile,
         )
+        + "\n"
+        + clicks.render_section(
+            read("clicks/evaluation.json"),
+            data=read("clicks/data.json"),
+            tuning=read("clicks/tuning.json"),
+            train=read("clicks/train.json"),
+            leak=read("clicks/leak.json"),
+            promotion=read("clicks/promotion.json"),
+            drift=read("clicks/drift.json"),
+            profile=read("profile/clicks.json"),
+        )
     )
     write_text(reports / "report.md", text)
     headline = leads.headline_metrics(evaluation, drift, leads_profile)
     headline |= customers.headline_metrics(segments, tuning, forecast, transactions_profile)
+    headline |= clicks.headline_metrics(read("clicks/evaluation.json"), read("profile/clicks.json"))
     write_json(reports / "metrics.json", headline, sort_keys=False)
 
 

@@ -35,6 +35,11 @@ SMALL = {
     "customers_register.n_bootstrap": 50,
     "segment.n_trials": 8,
     "forecast_setup.origins": 2,
+    "generate_clicks.n_clicks": 240_000,
+    "clicks_tune.n_trials": 3,
+    "clicks_tune_setup.space.n_estimators": {"low": 50, "high": 150, "step": 50},
+    "clicks_engine.memory_limit": "1GB",
+    "clicks_engine.threads": 1,
 }
 
 

@@ -44,6 +44,7 @@ def experiments(repo: Repo) -> dict[str, dict]:
 
 
 CHAMPIONS_OF_MAIN = [
+    ("leadsift-click-attribution", 1, "champion"),
     ("leadsift-customer-segments", 1, "champion"),
     ("leadsift-junk-lead", 1, "champion"),
 ]

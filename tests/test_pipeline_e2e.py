@@ -39,6 +39,18 @@ STAGES = [
     "customers_assign",
     "customers_monitor",
     "customers_forecast",
+    "clicks_generate",
+    "clicks_data_profile",
+    "clicks_prepare",
+    "clicks_features",
+    "clicks_tune",
+    "clicks_train",
+    "clicks_evaluate",
+    "clicks_leak",
+    "clicks_package",
+    "clicks_register",
+    "clicks_score",
+    "clicks_monitor",
 ]
 
 
@@ -141,7 +153,8 @@ def test_noop_repro_reruns_nothing_and_logs_no_run(built):
 
 def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
     repo, _, _ = built
-    # No stage logs the sales model before the gate registers it: a register run logs it then.
+    # No stage logs the sales or served click model before the gate registers it: a register run
+    # logs it then.
     stages = (
         "leads_tune",
         "leads_train",
@@ -149,6 +162,9 @@ def test_runs_are_tracked_and_the_first_model_becomes_champion(built):
         "customers_tune",
         "customers_train",
         "customers_forecast",
+        "clicks_tune",
+        "clicks_train",
+        "register",
     )
     assert mlflow_runs(repo) == [(stage, "FINISHED") for stage in stages]
     promotion = json.loads((repo.path / "reports/promotion.json").read_text())
@@ -199,6 +215,8 @@ def test_only_headline_numbers_are_dvc_metrics(built):
         "segments", "silhouette", "ari_share", "top20_share",
         "forecast_model", "forecast_mase", "forecast_next", "forecast_low", "forecast_high",
         "transactions_warnings",
+        "clicks_roc_auc", "clicks_ceiling_share", "clicks_log_loss_ratio", "clicks_installs_ratio",
+        "clicks_flagged", "clicks_warnings",
     ]  # fmt: skip
 
 
@@ -213,7 +231,11 @@ def test_only_headline_numbers_are_dvc_metrics(built):
         ({"leads_evaluate.importance_repeats": 3}, ["leads_evaluate"]),  # config.yaml: figures only
         ({"customers_monitor.psi_alert": 0.05}, ["customers_monitor", "report"]),
         ({"forecast.horizon": 2}, ["customers_forecast", "report"]),  # params.yaml
-        ({"profile.max_missing": 0.01}, ["customers_data_profile", "leads_data_profile", "report"]),
+        ({"clicks_monitor.psi_alert": 0.05}, ["clicks_monitor", "report"]),
+        (
+            {"profile.max_missing": 0.01},
+            ["clicks_data_profile", "customers_data_profile", "leads_data_profile", "report"],
+        ),
     ],
 )
 def test_a_param_change_reruns_only_its_stage_and_what_follows(built, tmp_path, change, reruns):

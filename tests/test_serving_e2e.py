@@ -1,7 +1,8 @@
 """The scoring server, started the way `make serve` starts it, answering over loopback: the sales
 model's answer per lead, a 400 that names the column for a lead breaking the contract, concurrent
 clients' requests shared by both workers, slow clients that hold no worker, bodies past the limits,
-the customers model's contract, and a working copy moved after it was built."""
+the customers model's contract, a working copy moved after it was built, and the click model's
+answer and contract."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import psutil
 import pytest
 
 from leadsift.bench import post_concurrently
+from leadsift.clicks.model import TRUSTED_TYPES as CLICK_TYPES
+from leadsift.core.model_store import load_model
 from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.synth import Dirt, generate_leads
@@ -174,3 +177,24 @@ def test_the_customers_champion_checks_summaries_and_a_moved_copy_still_serves(b
     with sqlite3.connect(baseline.repo.path / "mlflow.db") as db:
         kept = [row[0] for row in db.execute("select storage_location from model_versions")]
     assert all(str(baseline.repo.path) in loc for loc in kept)  # the original is untouched
+
+
+def test_the_clicks_champion_answers_probability_and_flag_for_feature_rows(baseline):
+    """`make serve PIPELINE=clicks` on a built repository: the example of models/clicks answers
+    each click's probability and flag as the served model does in process; a rate above 1 and a
+    missing count are refused naming row and column."""
+    repo = baseline.repo
+    example = json.loads((repo.path / "models/clicks/serving_input_example.json").read_text())
+    served = load_model(repo.path / "models/clicks", CLICK_TYPES)
+    split = example["dataframe_split"]
+    expected = served.predict(pd.DataFrame(split["data"], columns=split["columns"]))
+    with serving(repo.path, "--pipeline", "clicks", env={**repo.env, "PYTHONPATH": "src"}) as base:
+        status, body = post(f"{base}/invocations", example)
+        assert status == 200
+        assert [r["probability"] for r in body["predictions"]] == expected["probability"].tolist()
+        assert [r["flagged"] for r in body["predictions"]] == expected["flagged"].tolist()
+        rows = [dict(zip(split["columns"], row, strict=True)) for row in split["data"]]
+        rows[2]["rate_app"], rows[4]["n_ip_1h"] = 1.5, None
+        status, body = post(f"{base}/invocations", {"dataframe_records": rows})
+        assert status == 400
+        assert "row 2: rate_app above 1; row 4: n_ip_1h is not a finite number" in body["message"]

@@ -50,7 +50,11 @@ def test_make_pr_report_builds_what_a_pull_request_gets(baseline, tmp_path):
     with sqlite3.connect(repo.path / "mlflow.db") as db:
         versions = db.execute("select name, version from model_versions order by name").fetchall()
         champion = db.execute("select name, version from registered_model_aliases").fetchall()
-    assert versions == [("leadsift-customer-segments", 1), ("leadsift-junk-lead", 1)]
+    assert versions == [
+        ("leadsift-click-attribution", 1),
+        ("leadsift-customer-segments", 1),
+        ("leadsift-junk-lead", 1),
+    ]
     assert sorted(champion) == versions
 
 

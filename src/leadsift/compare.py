@@ -3,7 +3,7 @@
 It prints what decides between variants of one pipeline (the family and budget, the headline
 metrics) sorted by one of them, which `dvc exp show` does not do by default.
 
-    python -m leadsift.compare [--pipeline leads|customers] [--sort-by KEY] [--all-commits]
+    python -m leadsift.compare [--pipeline leads|customers|clicks] [--sort-by KEY] [--all-commits]
 """
 
 from __future__ import annotations
@@ -52,6 +52,21 @@ VIEWS = {
         },
         params={"family": "segment.family", "trials": "segment.n_trials"},
         sort_by=("ari_share", "silhouette"),
+    ),
+    "clicks": View(
+        metrics={
+            "test roc_auc": ("clicks_roc_auc", ".4f"),
+            "of ceiling": ("clicks_ceiling_share", ".1%"),
+            "log loss x": ("clicks_log_loss_ratio", ".3f"),
+            "installs x": ("clicks_installs_ratio", ".3f"),
+            "flagged": ("clicks_flagged", ".1%"),
+        },
+        params={
+            "negatives": "clicks_sampling.negative_rate",
+            "bags": "clicks_sampling.n_bags",
+            "trials": "clicks_tune.n_trials",
+        },
+        sort_by=("clicks_roc_auc",),
     ),
 }
 
@@ -142,7 +157,7 @@ def main() -> None:
     parser.add_argument(
         "--sort-by",
         help="key of reports/metrics.json (default: roc_auc for leads; for customers ari_share, "
-        "or silhouette where there is no known truth)",
+        "or silhouette where there is no known truth; clicks_roc_auc for clicks)",
     )
     parser.add_argument("--all-commits", action="store_true", help="experiments of every commit")
     args = parser.parse_args()

@@ -49,5 +49,11 @@ PIPELINES = {
             "leadsift.customers.segmentation:TRUSTED_TYPES",
             ("transactions.raw_path", "transactions.incoming"),
         ),
+        Pipeline(
+            "clicks",
+            Path("models/clicks"),
+            "leadsift.clicks.model:TRUSTED_TYPES",
+            ("clicks.raw_path", "clicks.incoming"),
+        ),
     )
 }

@@ -1,13 +1,15 @@
 """`make serve`: a pipeline's champion over HTTP, with MLflow's scoring protocol, on 127.0.0.1.
 
-    python -m leadsift.serve [--pipeline leads|customers] [--model URI_OR_DIR] [--port 5001]
-                             [--workers N]
+    python -m leadsift.serve [--pipeline leads|customers|clicks] [--model URI_OR_DIR]
+                             [--port 5001] [--workers N]
 
 The lead model (the sales model, leadsift.leads.sales) takes raw lead records, the columns of the
 incoming CSV, and answers per lead its probability of genuine, 0-100 score, tier, junk flag and
 the inputs that raised and lowered its score. The segmentation takes customer summaries, the
 columns of data/customers/processed/customers.parquet, and returns each customer's segment number;
-reports/customers/segments.json names the segments. A record that breaks the model's contract
+reports/customers/segments.json names the segments. The click model takes a click's features, the
+columns of data/clicks/features.parquet it reads, and answers each click's probability of
+attribution and whether it is flagged as worth least. A record that breaks the model's contract
 gets a 400 naming the row, column and problem.
 
 Before it serves, the model is loaded once through the project's trusted loader (a model whose

@@ -1,4 +1,4 @@
-"""The few lines `make repro` ends with: each pipeline's headline numbers against their ceilings,
+"""The lines `make repro` ends with: each pipeline's headline numbers against their ceilings,
 the promotion and drift verdicts, and where the full report is.
 
     python -m leadsift.summary
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from leadsift.clicks.report import summary_lines as clicks_lines
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
 from leadsift.core.io import InputError
@@ -45,7 +46,15 @@ def main() -> None:
             _read("customers/forecast.json"),
         )
         lines[-2:-2] = customers  # before the report's and next steps' lines
-    profiles = [(name, _read(f"profile/{name}.json")) for name in ("leads", "transactions")]
+    evaluation = _read("clicks/evaluation.json")
+    if evaluation:
+        lines[-2:-2] = clicks_lines(
+            evaluation,
+            _read("clicks/leak.json"),
+            _read("clicks/promotion.json"),
+            _read("clicks/drift.json"),
+        )
+    profiles = [(n, _read(f"profile/{n}.json")) for n in ("leads", "transactions", "clicks")]
     if found := [f"{name} {len(p['warnings'])}" for name, p in profiles if p]:
         lines[-2:-2] = [f"Data profiles: warnings in {', '.join(found)} (reports/profile/*.md)"]
     print("\n".join(lines))

@@ -1,0 +1,86 @@
+"""The engine the clicks pipeline runs its SQL on: DuckDB, embedded and out of core.
+
+A stage never holds the click log in pandas: it hands SQL to the engine, which reads Parquet,
+sorts and windows in bounded memory (`memory_limit`), spilling to `temp_directory` past it, and
+writes Parquet back, or hands over record batches a block at a time. The SQL is plain window SQL
+(`leadsift.clicks.features`), so another engine can run the same definitions.
+
+Outputs are written to a temporary file beside the target and moved into place, as every stage's
+are (`core.io.atomic_path`), and in a stated row order, so two builds write the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from leadsift.core.io import atomic_path
+
+BATCH_ROWS = 1_000_000  # rows a block of a streamed query holds
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """config.yaml `clicks_engine`: how much of the machine the engine may take."""
+
+    memory_limit: str  # e.g. "4GB": past it, sorts and windows spill to temp_directory
+    temp_directory: str
+    threads: int
+
+    @classmethod
+    def from_params(cls, engine: Mapping[str, Any]) -> EngineSettings:
+        return cls(engine["memory_limit"], engine["temp_directory"], engine["threads"])
+
+
+def connect(settings: EngineSettings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection within the settings' memory, threads and spill folder."""
+    Path(settings.temp_directory).mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(
+        config={
+            "memory_limit": settings.memory_limit,
+            "threads": settings.threads,
+            "temp_directory": str(Path(settings.temp_directory).resolve()),
+            "preserve_insertion_order": True,
+        }
+    )
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def quoted(path: str | Path) -> str:
+    """A path as an SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def parquet_source(paths: list[Path]) -> str:
+    """`read_parquet` of these files, as a table expression."""
+    if not paths:
+        raise ValueError("no Parquet files to read")
+    listed = ", ".join(quoted(p) for p in sorted(paths))
+    return f"read_parquet([{listed}])"
+
+
+def write_parquet(connection: duckdb.DuckDBPyConnection, query: str, path: str | Path) -> None:
+    """The rows of `query` (which states their order) written to `path` atomically."""
+    with atomic_path(path) as tmp:
+        connection.execute(
+            f"COPY ({query}) TO {quoted(tmp)} (FORMAT parquet, COMPRESSION zstd, "
+            "ROW_GROUP_SIZE 1000000)"
+        )
+
+
+def batches(
+    connection: duckdb.DuckDBPyConnection, query: str, rows: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """The rows of `query` as Arrow record batches of up to `rows` rows, one at a time."""
+    yield from connection.sql(query).to_arrow_reader(rows)
+
+
+def scalar(connection: duckdb.DuckDBPyConnection, query: str) -> Any:
+    """The one value `query` answers."""
+    return connection.execute(query).fetchone()[0]
