@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from leadsift.bench import (
+    clicks,
+    clicks_scale,
     pipeline,
     profile,
     quality,
@@ -36,6 +38,8 @@ SECTIONS: dict[str, Callable[[Bench], list[Result]]] = {
     "segmentation": segmentation.run,
     "segmentation_scale": segmentation_scale.run,
     "profile": profile.run,
+    "clicks": clicks.run,
+    "clicks_scale": clicks_scale.run,
 }
 
 __all__ = ["SECTIONS", "copy_project", "post_concurrently"]

@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
         help="shop sizes (customers) for `segmentation_scale` (14400,145000: about 500,000 and "
         "5,000,000 lines)",
     )
+    cli.add_argument("--clicks", help="log sizes (clicks) for `clicks_scale` (20000000,185000000)")
     cli.add_argument("--tuning-trials", type=int, default=60, help="trials per study in `tuning`")
     cli.add_argument(
         "--shop-customers",
@@ -97,6 +98,8 @@ def bench_of(args: argparse.Namespace, workdir: Path) -> Bench:
         scale=sizes(args.scale, n, "1000000,3000000"),
         customers=sizes(args.customers, n and n // 20, "14400,145000"),
         shop_customers=args.shop_customers or (max(500, n // 20) if n else None),
+        clicks_default=n * 20 if n else None,
+        clicks_sizes=sizes(args.clicks, n and n * 20, "20000000,185000000"),
     )
 
 

@@ -286,6 +286,8 @@ class Bench:
     scale: tuple[int, ...] = (1_000_000, 3_000_000)
     customers: tuple[int, ...] = (14_400, 145_000)
     shop_customers: int | None = None
+    clicks_default: int | None = None  # the `clicks` section's log (None: params.yaml's)
+    clicks_sizes: tuple[int, ...] = (20_000_000, 185_000_000)
     built: Path | None = None  # set by the `pipeline` section when it runs
 
     @property
@@ -426,6 +428,8 @@ def met_text(result: Result) -> str:
         return "yes" if result.met else "NO"
     if result.measured is None:
         return "n/a (not measurable at this size)"
+    if "reported" in result.details:
+        return "n/a (reported, not a target)"
     return f"n/a (stated at {result.details.get('stated_at', 'another size')})"
 
 

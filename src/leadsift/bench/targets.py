@@ -130,6 +130,36 @@ TARGETS = (
     Target("leads_data_profile stage, an 85-column table", "profile", "<=", 30,
            "the same stage on the leads widened to 85 columns, declared in config.yaml",
            unit="s", stated_at=(6_000,), counted="rows"),
+    Target("clicks test ROC-AUC / the ceiling's", "clicks", ">=", 0.98,
+           "the click model's ROC-AUC on the whole test day over p_true's (what can be known "
+           "at each click: the best any online model can do)"),
+    Target("clicks test log loss / the ceiling's", "clicks", "<=", 1.05,
+           "the same day's log loss over p_true's: the probabilities, not only their order"),
+    Target("clicks installs predicted / observed, test day, off by", "clicks", "<=", 0.05,
+           "how far predicted installs over observed are from 1, on the whole test day"),
+    Target("clicks pipeline from scratch", "clicks", "<=", 180,
+           "`dvc repro` of every clicks stage in a clean copy at the default size",
+           unit="s", stated_at=(4_000_000,), counted="clicks"),
+    Target("clicks stages a no-op repro reruns", "clicks", "=", 0,
+           "a second `dvc repro` of the clicks stages"),
+    Target("clicks dvc.lock outputs differing between two clean builds", "clicks", "=", 0,
+           "output hashes of two builds from scratch (the trials' wall times left out)"),
+    Target("clicks_features stage / its bare window queries", "clicks_scale", "<=", 1.3,
+           "the stage process (start-up subtracted) over the same SQL run alone by the engine "
+           "into a table (the engine's own floor)", unit="x", stated_at=(20_000_000,),
+           counted="clicks"),
+    Target("peak RSS, clicks pipeline", "clicks_scale", "<=", 6144,
+           "the largest process of `dvc repro clicks_score clicks_evaluate` from scratch "
+           "(generate, prepare, features, tune, train, evaluate, score)", unit="MB",
+           stated_at=(185_000_000,), counted="clicks"),
+    Target("peak RSS, clicks pipeline, smaller log", "clicks_scale", "<=", 6144,
+           "the same at the smaller log", unit="MB", stated_at=(20_000_000,), counted="clicks"),
+    Target("time per click, clicks pipeline, larger / smaller", "clicks_scale", "<=", 1.2,
+           "wall time per click of that build at the larger log over the smaller",
+           stated_at=(185_000_000, 20_000_000), counted="clicks"),
+    Target("clicks pipeline end to end", "clicks_scale", "<=", 5400,
+           "that build's wall time at TalkingData's size", unit="s",
+           stated_at=(185_000_000,), counted="clicks"),
 )  # fmt: skip
 BY_NAME = {target.name: target for target in TARGETS}
 
