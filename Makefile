@@ -58,7 +58,7 @@ dag: $(VENV)/.runtime  ## print the pipeline graph
 metrics: $(VENV)/.runtime  ## show current metrics
 	dvc metrics show
 
-compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best first (PIPELINE=customers for segments)
+compare: $(VENV)/.runtime  ## experiments of this commit, one line each, best first (PIPELINE=customers or clicks)
 	python -m leadsift.compare --pipeline $(PIPELINE)
 
 BASE ?= main
