@@ -1,11 +1,12 @@
-"""`dvc exp run` variants and a queued grid: readable in `dvc exp show`, compared by compare, and
-never moving the champion."""
+"""`dvc exp run` variants of each pipeline and a queued grid: readable in `dvc exp show`, compared
+by compare, and never moving the champion."""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
+import sys
 import time
 
 import pytest
@@ -181,3 +182,29 @@ def test_a_segmentation_variant_reruns_only_customers_and_moves_no_champion(repo
     )
     assert not promotion["applied"] and promotion["promotion"]["why"] == "DVC experiment kmeans"
     assert champion_versions(repo) == CHAMPIONS_OF_MAIN
+
+
+def test_a_click_variant_reruns_only_clicks_after_its_features_and_compares_in_its_view(repo):
+    repo.run("git", "checkout", "--", ".")
+    repo.run("dvc", "checkout", "--force")
+    ran = repo.run("dvc", "exp", "run", "-n", "one_bag", "-S", "clicks_sampling.n_bags=1").stdout
+    stages = re.findall(r"Running stage '([^']+)'", ran)
+    assert "clicks_train" in stages and "clicks_features" not in stages, stages
+    assert all(s.startswith("clicks_") or s == "report" for s in stages), stages
+    shown = json.loads(repo.run("dvc", "exp", "show", "--json").stdout)
+    rows = {r["name"]: r for r in experiment_rows(shown, VIEWS["clicks"])}
+    one_bag, baseline = rows["one_bag"], next(r for r in rows.values() if r["kind"] == "baseline")
+    assert (one_bag["bags"], baseline["bags"]) == (1, 3)
+    assert 0.5 < one_bag["of ceiling"] <= 1.01
+    assert one_bag["test roc_auc"] != baseline["test roc_auc"]
+    rev = experiments(repo)["one_bag"]["rev"]
+    promotion = json.loads(repo.run("git", "show", f"{rev}:reports/clicks/promotion.json").stdout)
+    assert not promotion["applied"] and promotion["promotion"]["why"] == "DVC experiment one_bag"
+    assert champion_versions(repo) == CHAMPIONS_OF_MAIN
+    table = repo.run(
+        sys.executable, "-m", "leadsift.compare", "--pipeline", "clicks", env={"PYTHONPATH": "src"}
+    ).stdout
+    header, *lines = table.splitlines()
+    assert header.split()[:5] == ["name", "kind", "negatives", "bags", "trials"]
+    assert "of ceiling" in header
+    assert any(line.startswith("one_bag") for line in lines), table
