@@ -54,10 +54,11 @@ def feature_floor(repo: Path, watched: Watched) -> Result:
     )  # fmt: skip
     floor_s = float(done.stdout.strip().splitlines()[-1])
     one = repo / "one_click.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM '{clicks}' LIMIT 1) TO '{one}' (FORMAT parquet)")
+    with duckdb.connect() as connection:
+        n = connection.execute(f"SELECT COUNT(*) FROM '{clicks}'").fetchone()[0]
+        connection.execute(f"COPY (SELECT * FROM '{clicks}' LIMIT 1) TO '{one}' (FORMAT parquet)")
     shutil.copy(one, clicks)  # the stage's command reads this path: one click now
     startup_s = run_stage(repo, "clicks_features").wall_s
-    n = duckdb.sql(f"SELECT COUNT(*) FROM '{repo / 'data/clicks/features.parquet'}'").fetchone()[0]
     stage_s = watched.stages["clicks_features"]["wall_s"]
     work = startup_subtracted(1, stage_s, startup_s)
     ratio = (stage_s - startup_s) / floor_s if work else None
