@@ -13,12 +13,22 @@ PIPELINE ?= leads
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# A venv works only where it was made (its scripts name their interpreter, and the editable
+# install names src/, by absolute path), so the stamp holds that path: in a moved or copied
+# working copy the venv is made again.
+ifneq ($(wildcard $(VENV)/.runtime),)
+ifneq ($(shell cat $(VENV)/.runtime),$(BIN))
+$(info $(VENV) was made for $(or $(shell cat $(VENV)/.runtime),another folder or an older Makefile): making it again here)
+$(shell rm -rf $(VENV))
+endif
+endif
+
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	@touch $@
+	@echo $(BIN) > $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
