@@ -371,3 +371,19 @@ def test_features_do_not_depend_on_the_rows_storage_order(log, tmp_path):
     assert shuffled["click_id"].to_pylist() != sorted(shuffled["click_id"].to_pylist())
     pd.testing.assert_frame_equal(again, full)
     pd.testing.assert_frame_equal(leaky_again, leaky)
+
+
+def test_a_day_streams_in_the_files_click_order_in_batches_of_fixed_size(connection, tmp_path):
+    path = tmp_path / "features.parquet"
+    pq.write_table(
+        pa.table({"click_id": np.arange(1_000), "day": np.repeat([1, 2], 500)}),
+        path,
+        row_group_size=170,  # the engine's chunks follow the file's row groups, not the batches
+    )
+    query = f"SELECT click_id FROM {engine.quoted(path)} WHERE day = 2"
+    streamed = list(engine.in_file_order(connection, query, rows=200))
+    assert [b.num_rows for b in streamed] == [200, 200, 100]
+    ids = np.concatenate([b.column("click_id").to_numpy() for b in streamed])
+    assert np.array_equal(ids, np.arange(500, 1_000))
+    with pytest.raises(ValueError, match=r"out of click_id order.*dvc repro clicks_features"):
+        list(engine.in_file_order(connection, f"{query} ORDER BY click_id DESC", rows=200))

@@ -37,9 +37,7 @@ def main() -> None:
     params = load_params(RULES)
     model = load_model(args.model_dir, TRUSTED_TYPES)
     truth_dir = Path(args.truth_dir)
-    truth = None
-    if truth_applies(params["clicks"]["raw_path"], truth_dir):
-        truth = engine.parquet_source(sorted(truth_dir.glob("*.parquet")))
+    truth = truth_dir if truth_applies(params["clicks"]["raw_path"], truth_dir) else None
     with engine.connect(engine.EngineSettings.from_params(params["clicks_engine"])) as connection:
         features = engine.parquet_source([Path(args.features)])
         split = split_days(labelled_days(connection, features), params["clicks_split"])

@@ -81,6 +81,33 @@ def batches(
     yield from connection.sql(query).to_arrow_reader(rows)
 
 
+def in_file_order(
+    connection: duckdb.DuckDBPyConnection, query: str, rows: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """Batches of `rows` rows (the last may be shorter) of a query that filters a file written in
+    click_id order (the feature stage's), with no ORDER BY: the engine keeps the file's order, so
+    a day streams in click_id order in constant memory, where sorting it would hold the whole
+    day. The batches' bounds do not depend on the engine's chunks, so neither do the row groups
+    of a file written batch by batch. Raises if the rows are out of click_id order."""
+    held: list[pa.RecordBatch] = []
+    last = -1
+    for batch in batches(connection, query, rows):
+        ids = batch.column("click_id").to_numpy()
+        if len(ids) and (ids[0] <= last or (ids[1:] <= ids[:-1]).any()):
+            raise ValueError(
+                f"`{query}` reads rows out of click_id order; the feature stage writes them in it: "
+                "rebuild with `dvc repro clicks_features`"
+            )
+        last = ids[-1] if len(ids) else last
+        held.append(batch)
+        if sum(b.num_rows for b in held) >= rows:
+            table = pa.Table.from_batches(held).combine_chunks()
+            yield table.slice(0, rows).to_batches()[0]
+            held = [b for b in table.slice(rows).to_batches() if b.num_rows]
+    if held:
+        yield from pa.Table.from_batches(held).combine_chunks().to_batches()
+
+
 def scalar(connection: duckdb.DuckDBPyConnection, query: str) -> Any:
     """The one value `query` answers."""
     return connection.execute(query).fetchone()[0]

@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from leadsift.clicks import engine
+from leadsift.clicks.features import day_name
 from leadsift.clicks.model import TRUSTED_TYPES, ClickModel, ClickScorer
 from leadsift.core import curves
 from leadsift.core.gate import Comparison, champion_scores, compare_paired, require_inputs
@@ -57,30 +58,47 @@ def scored_days(
     model: ClickModel,
     features: str,
     days: Sequence[int],
-    truth: str | None = None,
+    truth_dir: Path | None = None,
 ) -> Scored:
-    """The clicks of `days`, scored block by block in click_id order (with `truth`, a table of
-    click_id and p_true, joined)."""
-    columns = ", ".join(f"f.{c}" for c in model.features)
+    """The clicks of `days`, scored block by block in click_id order (with `truth_dir`, the
+    generator's `p_true` of the same clicks beside them)."""
+    columns = ", ".join(dict.fromkeys(["click_id", *model.features, *SOURCES]))
     listed = ", ".join(str(d) for d in days)
-    joined = f" JOIN {truth} p ON p.click_id = f.click_id" if truth else ""
-    query = (
-        f"SELECT {columns}, f.is_attributed, {'p.p_true' if truth else 'NULL AS p_true'} "
-        f"FROM {features} f{joined} WHERE f.day IN ({listed}) ORDER BY f.click_id"
-    )
-    y, score, p_true, sources = [], [], [], []
-    for batch in engine.batches(connection, query):
+    query = f"SELECT {columns}, is_attributed FROM {features} WHERE day IN ({listed})"
+    ids, y, score, sources = [], [], [], []
+    for batch in engine.in_file_order(connection, query):
         frame = batch.to_pandas()
+        ids.append(frame["click_id"].to_numpy())
         y.append(frame["is_attributed"].to_numpy(dtype=np.int8))
         score.append(model.predict_proba(frame)[:, 1])
-        p_true.append(frame["p_true"].to_numpy(dtype=float))
         sources.append(frame[list(SOURCES)])
+    click_ids = np.concatenate(ids)
     return Scored(
         np.concatenate(y),
         np.concatenate(score),
-        np.concatenate(p_true) if truth else None,
+        truth_of(connection, truth_dir, days, click_ids) if truth_dir else None,
         pd.concat(sources, ignore_index=True),
     )
+
+
+def truth_of(
+    connection: duckdb.DuckDBPyConnection,
+    truth_dir: Path,
+    days: Sequence[int],
+    click_ids: np.ndarray,
+) -> np.ndarray:
+    """`p_true` of `click_ids` (the days' clicks in click_id order), read from the generator's
+    files of those days in their own click_id order: a join would hold the whole day."""
+    paths = [Path(truth_dir) / f"{day_name(day)}.parquet" for day in days]
+    found = connection.execute(
+        f"SELECT click_id, p_true FROM {engine.parquet_source(paths)}"
+    ).fetchnumpy()
+    if not np.array_equal(found["click_id"], click_ids):
+        raise ValueError(
+            f"{truth_dir}: the truth of {', '.join(map(day_name, days))} holds other clicks than "
+            "the features of those days; rebuild both with `dvc repro clicks_features`"
+        )
+    return np.asarray(found["p_true"], dtype=float)
 
 
 def quality(y: np.ndarray, score: np.ndarray) -> dict[str, float]:

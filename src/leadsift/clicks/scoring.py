@@ -62,11 +62,11 @@ def score_day(
 ) -> dict[str, Any]:
     """Score one day's clicks block by block into `out` (Parquet, click_id order); its counts."""
     columns = ", ".join(dict.fromkeys(["click_id", *model.features, "channel", "app"]))
-    query = f"SELECT {columns} FROM {features} WHERE day = {day} ORDER BY click_id"
+    query = f"SELECT {columns} FROM {features} WHERE day = {day}"
     clicks = flagged = 0
     predicted = 0.0
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-        for batch in engine.batches(connection, query):
+        for batch in engine.in_file_order(connection, query):
             frame = batch.to_pandas()
             answer = model.answer(frame)
             probability, low = answer["probability"].to_numpy(), answer["flagged"].to_numpy()
