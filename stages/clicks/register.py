@@ -9,7 +9,6 @@ what the gate would do (docs/promotion.md).
 
 import argparse
 import json
-import logging
 from pathlib import Path
 
 from leadsift.clicks import engine
@@ -21,12 +20,8 @@ from leadsift.clicks.training import labelled_days, load_sample, split_days
 from leadsift.core import registry
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
-from leadsift.core.gate import Candidate, promotion_mode
-from leadsift.core.io import write_json
+from leadsift.core.gate import Candidate
 from leadsift.core.model_store import load_model
-from leadsift.core.report import decision_line
-
-log = logging.getLogger("leadsift.clicks.register")
 
 
 def main() -> None:
@@ -51,17 +46,13 @@ def main() -> None:
         value=json.loads(Path(args.evaluation).read_text())["model"]["roc_auc"],
         floor=gate["min_roc_auc"],
     )
-    report = registry.gate_and_register(
+    registry.register_by_params(
         candidate,
-        compare=champion_comparison(load_model(model_dir, TRUSTED_TYPES), sample, gate),
-        min_improvement=gate["min_improvement"],
-        gate=gate,
-        experiment=params["mlflow"]["experiment"],
-        model_name=params["mlflow"]["models"]["clicks"],
-        mode=promotion_mode(params["promotion"]["main_branch"]),
+        champion_comparison(load_model(model_dir, TRUSTED_TYPES), sample, gate),
+        params,
+        "clicks",
+        args.report,
     )
-    write_json(args.report, report)
-    log.info(decision_line(report))
 
 
 if __name__ == "__main__":

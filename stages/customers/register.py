@@ -7,7 +7,6 @@ customers. The decision goes to reports/customers/promotion.json.
 """
 
 import argparse
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,8 @@ import pandas as pd
 from leadsift.core import registry
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
-from leadsift.core.gate import Candidate, promotion_mode
-from leadsift.core.io import write_json
+from leadsift.core.gate import Candidate
 from leadsift.core.model_store import load_model
-from leadsift.core.report import decision_line
 from leadsift.customers.param_rules import RULES
 from leadsift.customers.segmentation import (
     TRUSTED_TYPES,
@@ -27,8 +24,6 @@ from leadsift.customers.segmentation import (
     neutral_space,
     silhouettes,
 )
-
-log = logging.getLogger("leadsift.customers.register")
 
 
 def main() -> None:
@@ -51,17 +46,9 @@ def main() -> None:
         value=float(np.nanmean(silhouettes(space, model.predict(sample)))),
         floor=gate["min_silhouette"],
     )
-    report = registry.gate_and_register(
-        candidate,
-        compare=champion_comparison(model, sample, space, gate),
-        min_improvement=gate["min_improvement"],
-        gate=gate,
-        experiment=params["mlflow"]["experiment"],
-        model_name=params["mlflow"]["models"]["customers"],
-        mode=promotion_mode(params["promotion"]["main_branch"]),
+    registry.register_by_params(
+        candidate, champion_comparison(model, sample, space, gate), params, "customers", args.report
     )
-    write_json(args.report, report)
-    log.info(decision_line(report))
 
 
 if __name__ == "__main__":

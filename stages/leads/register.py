@@ -9,7 +9,6 @@ decision and its reasons go to reports/promotion.json (and, when registered, the
 
 import argparse
 import json
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -17,16 +16,12 @@ import pandas as pd
 from leadsift.core import registry
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
-from leadsift.core.gate import Candidate, promotion_mode
-from leadsift.core.io import write_json
+from leadsift.core.gate import Candidate
 from leadsift.core.model_store import load_model
-from leadsift.core.report import decision_line
 from leadsift.leads.evaluation import champion_comparison
 from leadsift.leads.models import TRUSTED_TYPES
 from leadsift.leads.param_rules import RULES
 from leadsift.leads.schema import ColumnRoles, raw_records
-
-log = logging.getLogger("leadsift.leads.register")
 
 
 def main() -> None:
@@ -54,17 +49,7 @@ def main() -> None:
         test[roles.target].to_numpy(),
         gate,
     )
-    report = registry.gate_and_register(
-        candidate,
-        compare=compare,
-        min_improvement=gate["min_improvement"],
-        gate=gate,
-        experiment=params["mlflow"]["experiment"],
-        model_name=params["mlflow"]["models"]["leads"],
-        mode=promotion_mode(params["promotion"]["main_branch"]),
-    )
-    write_json(args.report, report)
-    log.info(decision_line(report))
+    registry.register_by_params(candidate, compare, params, "leads", args.report)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ store has never seen the workspace's model: a fresh clone, or a newly configured
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +34,10 @@ from leadsift.core.gate import (
     decide,
     promotion_mode,
 )
+from leadsift.core.io import write_json
+from leadsift.core.report import decision_line
+
+log = logging.getLogger("leadsift.registry")
 
 
 def current_champion(model_name: str) -> ModelVersion | None:
@@ -137,6 +142,31 @@ def gate_and_register(
         "comparison": comparison.__dict__ if comparison else None,
         "gate": dict(gate),
     }
+
+
+def register_by_params(
+    candidate: Candidate,
+    compare: Callable[[str], Comparison],
+    params: Mapping[str, Any],
+    pipeline: str,
+    report_path: str | Path,
+) -> dict[str, Any]:
+    """A pipeline's register stage: `gate_and_register` with its `<pipeline>_register` settings,
+    its model name in `mlflow.models`, promotion on the main branch only; the report written to
+    `report_path` and its decision logged."""
+    gate = params[f"{pipeline}_register"]
+    report = gate_and_register(
+        candidate,
+        compare=compare,
+        min_improvement=gate["min_improvement"],
+        gate=gate,
+        experiment=params["mlflow"]["experiment"],
+        model_name=params["mlflow"]["models"][pipeline],
+        mode=promotion_mode(params["promotion"]["main_branch"]),
+    )
+    write_json(report_path, report)
+    log.info(decision_line(report))
+    return report
 
 
 def needs_gate(model_dir: Path, model_name: str, main_branch: str) -> bool:
