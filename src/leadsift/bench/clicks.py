@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from leadsift.bench.harness import Bench, Result, check, log, project_copy, quiet, run_watched
-from leadsift.bench.segmentation import WALL_TIME_OUTPUT, locked_outs
+from leadsift.bench.segmentation import WALL_TIME_OUTPUT, differing_outs
 
 
 def clicks_stages(repo: Path) -> list[str]:
@@ -33,11 +33,7 @@ def run(bench: Bench) -> list[Result]:
     evaluation = json.loads((repo / "reports/clicks/evaluation.json").read_text())
     leak = json.loads((repo / "reports/clicks/leak.json").read_text())
     clicks = json.loads((repo / "reports/clicks/data.json").read_text())["log"]["rows_in"]
-    different = sorted(
-        out
-        for out, md5 in locked_outs(repo, stages).items()
-        if locked_outs(second, stages).get(out) != md5 and not out.endswith(WALL_TIME_OUTPUT)
-    )
+    different = differing_outs(repo, second, stages)
     model, ceiling, ratios = evaluation["model"], evaluation["ceiling"], evaluation["ratios"]
     return [
         check("clicks test ROC-AUC / the ceiling's", ratios["roc_auc"],

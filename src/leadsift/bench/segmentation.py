@@ -44,6 +44,16 @@ def locked_outs(repo: Path, stages: Sequence[str]) -> dict[str, str]:
     return {f"{stage}:{out['path']}": out["md5"] for stage in stages for out in lock[stage]["outs"]}
 
 
+def differing_outs(first: Path, second: Path, stages: Sequence[str]) -> list[str]:
+    """The stages' outputs whose dvc.lock hashes differ between two builds, wall times left out."""
+    theirs = locked_outs(second, stages)
+    return sorted(
+        out
+        for out, md5 in locked_outs(first, stages).items()
+        if theirs.get(out) != md5 and not out.endswith(WALL_TIME_OUTPUT)
+    )
+
+
 def run(bench: Bench) -> list[Result]:
     """The customers pipeline from scratch at the run's shop size in two clean copies: its wall
     time, agreement with the generator's truth, a no-op repro, identical dvc.lock hashes, and the
@@ -65,11 +75,7 @@ def run(bench: Bench) -> list[Result]:
     segments = json.loads((repo / "reports/customers/segments.json").read_text())
     lines = json.loads((repo / "reports/customers/data.json").read_text())["rows_in"]
     truth, k = segments["truth"], len(segments["segments"])
-    different = sorted(
-        out
-        for out, md5 in locked_outs(repo, stages).items()
-        if locked_outs(second, stages).get(out) != md5 and not out.endswith(WALL_TIME_OUTPUT)
-    )
+    different = differing_outs(repo, second, stages)
     return [
         check(
             "segments ARI / Bayes ARI",

@@ -106,8 +106,3 @@ def in_file_order(
             held = [b for b in table.slice(rows).to_batches() if b.num_rows]
     if held:
         yield from pa.Table.from_batches(held).combine_chunks().to_batches()
-
-
-def scalar(connection: duckdb.DuckDBPyConnection, query: str) -> Any:
-    """The one value `query` answers."""
-    return connection.execute(query).fetchone()[0]

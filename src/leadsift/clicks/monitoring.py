@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -53,14 +54,17 @@ def sample(
 
 
 def day_drift(
-    reference: pd.DataFrame, batch: pd.DataFrame, model: ClickScorer, bins: int
+    reference: pd.DataFrame,
+    reference_scores: np.ndarray,
+    batch: pd.DataFrame,
+    model: ClickScorer,
+    bins: int,
 ) -> pd.DataFrame:
-    """One row per feature the model reads and one for its scores: PSI, test and p-value."""
+    """One row per feature the model reads and one for its scores (the reference's scored once,
+    for every day): PSI, test and p-value."""
     table = feature_drift(reference, batch, categorical=[], numeric=list(model.features), bins=bins)
     scores = numeric_drift(
-        pd.Series(model.predict_proba(reference)[:, 1]),
-        pd.Series(model.predict_proba(batch)[:, 1]),
-        bins,
+        pd.Series(reference_scores), pd.Series(model.predict_proba(batch)[:, 1]), bins
     )
     return pd.concat([table, pd.DataFrame({SCORES: scores}).T.rename_axis("feature")])
 
@@ -78,7 +82,7 @@ def label_outcome(
         return None
     drawn = connection.execute(
         f"SELECT l.is_attributed, s.probability FROM {joined} WHERE l.is_attributed = 1 "
-        f"OR {unit_sql(seed).replace('click_id', 's.click_id')} < {rate} ORDER BY s.click_id"
+        f"OR {unit_sql(seed, 's.click_id')} < {rate} ORDER BY s.click_id"
     ).df()
     y = drawn["is_attributed"].to_numpy()
     auc = float(roc_auc_score(y, drawn["probability"])) if 0 < y.sum() < len(y) else None
@@ -105,10 +109,11 @@ def drift_report(
     columns = list(dict.fromkeys(["click_id", *model.features]))
     rows, bins = settings["sample_rows"], settings["bins"]
     reference = sample(connection, features, columns, reference_days, rows=rows, seed=1)
+    reference_scores = model.predict_proba(reference)[:, 1]
     batches = {}
     for day in later_days:
         batch = sample(connection, features, columns, [day], rows=rows, seed=2)
-        table = day_drift(reference, batch, model, bins)
+        table = day_drift(reference, reference_scores, batch, model, bins)
         batches[day_name(day)] = {
             "clicks_sampled": len(batch),
             "alerts": subject_alerts(

@@ -64,9 +64,10 @@ def split_days(days: Sequence[int], settings: Mapping[str, int]) -> Split:
     )
 
 
-def unit_sql(seed: int) -> str:
-    """A number in [0, 1) per click id, uniform over ids, fixed by `seed`."""
-    return f"(((click_id + {seed}) * {MULTIPLIER}) % {SCALE}) / {float(SCALE)}"
+def unit_sql(seed: int, click_id: str = "click_id") -> str:
+    """A number in [0, 1) per click id (the column `click_id`), uniform over ids, fixed by
+    `seed`."""
+    return f"((({click_id} + {seed}) * {MULTIPLIER}) % {SCALE}) / {float(SCALE)}"
 
 
 def sample_sql(
