@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from leadsift.core.io import atomic_path
 
-BATCH_ROWS = 1_000_000  # rows a block of a streamed query holds
+BATCH_ROWS = 250_000  # rows a block of a streamed query holds: ~0.2 GB of features in flight
 
 
 @dataclass(frozen=True)
