@@ -213,6 +213,18 @@ def test_the_table_shows_each_rows_run_and_whether_its_code_is_todays():
     )
 
 
+def test_a_run_whose_code_was_edited_while_it_ran_claims_no_fingerprint():
+    started = harness.code_state()
+    assert harness.this_run(["quality"], 1, 0.1, started)["code"] == started["code"]
+    edited = {**started, "code": "another"}
+    run = harness.this_run(["quality"], 1, 0.1, edited)
+    assert run["code"] is None and run["code_edited_during_run"]
+    assert run["commit"] == started["commit"]
+    row = {**asdict(check("no-op dvc repro / dvc status", 1.0)), "run": run["id"]}
+    report = {"runs": [run], "results": [row]}
+    assert "unknown (code edited during the run)" in harness.markdown_table(report, code="now")
+
+
 def test_a_run_records_its_cpu_and_speed_so_runs_on_other_machines_compare():
     reference = harness.reference_seconds(repeats=1)
     assert 0 < reference < 60

@@ -36,6 +36,7 @@ from leadsift.bench.harness import (
     Bench,
     Result,
     code_fingerprint,
+    code_state,
     cpu_model,
     log,
     markdown_table,
@@ -130,11 +131,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         cli.error(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
     reference_s = reference_seconds()
     log(f"this machine: {cpu_model()}, the reference workload in {reference_s:.3f} s")
-    started = time.perf_counter()
+    started, code = time.perf_counter(), code_state()
     bench = bench_of(args, Path(tempfile.mkdtemp(prefix="leadsift-bench-")))
     results = measure(bench, sections)
     out = Path(args.out)
-    run = this_run(sections, round(time.perf_counter() - started), reference_s)
+    run = this_run(sections, round(time.perf_counter() - started), reference_s, code)
     previous = json.loads(out.read_text()) if out.is_file() else None
     report = merged_report(previous, results, run, sections, list(SECTIONS))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,10 +356,9 @@ def reference_seconds(repeats: int = 3) -> float:
     return round(best, 3)
 
 
-def this_run(sections: Sequence[str], duration_s: int, reference_s: float) -> dict[str, Any]:
-    """Where and on what a run measured: commit (and whether the tree had changes), the code's
-    fingerprint, the time, the machine (with its CPU's model and speed on a fixed workload,
-    `reference_s`) and the sections run."""
+def code_state() -> dict[str, Any]:
+    """The commit, whether the code has uncommitted changes, and its fingerprint, now: taken when
+    a run starts, since its sections copy the project as they go."""
     git = ["git", "-C", str(ROOT)]
     head = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -367,12 +366,30 @@ def this_run(sections: Sequence[str], duration_s: int, reference_s: float) -> di
     status = subprocess.run(
         [*git, "status", "--porcelain", "--", *CODE], capture_output=True, check=False
     )
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return {
-        "id": f"{stamp} {head.stdout.strip()}",
         "commit": head.stdout.strip() or None,
         "uncommitted_changes": bool(status.stdout.strip()),
         "code": code_fingerprint(),
+    }
+
+
+def this_run(
+    sections: Sequence[str],
+    duration_s: int,
+    reference_s: float,
+    started: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Where and on what a run measured: commit (and whether the tree had changes), the code's
+    fingerprint, the time, the machine (with its CPU's model and speed on a fixed workload,
+    `reference_s`) and the sections run. With `started` (`code_state` at the start), code edited
+    while the run went on is recorded as such, with no fingerprint: its copies may hold either."""
+    state = code_state()
+    if started is not None and started != state:
+        state = {**started, "code": None, "code_edited_during_run": True}
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "id": f"{stamp} {state['commit']}",
+        **state,
         "date": stamp,
         "machine": {
             "cpus": os.cpu_count(),
@@ -440,7 +457,9 @@ def markdown_table(report: dict[str, Any], code: str) -> str:
     lines = ["| measure | measured | target | met | run | code |", "|---|---|---|---|---|---|"]
     for row in report["results"]:
         run = runs.get(row.get("run"), {})
-        if run.get("code") is None:
+        if run.get("code_edited_during_run"):
+            state = "unknown (code edited during the run)"
+        elif run.get("code") is None:
             state = "unknown (stamped afterwards)"
         else:
             state = "today's" if run["code"] == code else "stale"
