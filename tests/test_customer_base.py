@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from leadsift.customers.forecast import customer_base as cb
-from leadsift.customers.forecast.backtest import backtest
+from leadsift.customers.forecast.backtest import backtest, ranking
 from leadsift.customers.forecast.models import CANDIDATES, History, Settings
 from leadsift.customers.forecast.series import Views, customer_orders
 
@@ -158,6 +158,7 @@ def test_the_backtest_scores_the_customer_model_without_seeing_past_its_origins(
         horizon=3,
         origins=3,
         level=0.8,
+        min_interval_errors=6,
         metric="mase",
         mean_window=3,
         ridge_alpha=1.0,
@@ -181,3 +182,43 @@ def test_the_backtest_scores_the_customer_model_without_seeing_past_its_origins(
     # a series of no customers (the guests') has no orders: skipped, saying why
     skipped = backtest(series, settings, Views())
     assert "customers' orders" in skipped.scores["customer_base"]["why"]
+
+
+def test_on_a_short_history_the_customer_model_competes_from_the_origins_it_can_fit_at():
+    """A closed cohort, all acquired in its first month, 15 months long: the customer model needs
+    12 months before an origin, so it is backtested from the latest of 4 only, and every model is
+    ranked at the origins they share; shorter still, it runs nowhere and says what would help."""
+    orders = simulate(2500, 15, seed=6, birth_months=1)
+    series = orders.groupby(orders["timestamp"].dt.to_period("M"))["amount"].sum()
+    settings = Settings(
+        horizon=3, origins=4, level=0.8, min_interval_errors=2, metric="mase", mean_window=3,
+        ridge_alpha=1.0, models=("naive", "mean", "customer_base"), fit_window=None,
+        value_bands=2, band_customers=500, newcomer_window=3, n_jobs=1,
+    )  # fmt: skip
+    result = backtest(series, settings, Views(orders=orders))
+    windows = range(len(series) - 6, len(series) - 2)  # months before each of the 4 origins
+    fit = [str(series.index[w - 1]) for w in windows if w >= 12]
+    assert 0 < len(fit) < 4
+    origins = result.rows.groupby("model")["origin"].unique()
+    assert list(origins["customer_base"]) == fit
+    assert len(origins["naive"]) == len(origins["mean"]) == 4
+    for name in settings.models:
+        rows = result.rows[(result.rows["model"] == name) & result.rows["origin"].isin(fit)]
+        assert result.scores[name]["shared"]["origins"] == len(fit)
+        assert result.scores[name]["shared"]["mase"] == pytest.approx(
+            np.mean(np.abs(rows["actual"] - rows["forecast"]) / rows["scale"])
+        )
+    assert ranking(result.scores, "mase")[0] == min(
+        settings.models, key=lambda m: result.scores[m]["shared"]["mase"]
+    )
+    assert any(
+        f"customer_base backtested from the latest {len(fit)} of 4 origins" in note
+        for note in result.notes
+    )
+    assert any(f"ranked on their errors at the {len(fit)} latest" in n for n in result.notes)
+
+    shorter = series.iloc[:14]  # the latest origin has 11 months before it
+    skipped = backtest(shorter, settings, Views(orders=orders)).scores["customer_base"]
+    assert skipped["status"] == "skipped"
+    assert "needs 12 months to fit on, has 11 at the latest origin" in skipped["why"]
+    assert "forecast.horizon" in skipped["why"]

@@ -12,10 +12,12 @@ from sklearn.metrics import adjusted_rand_score
 
 from leadsift.core.config import read_params
 from leadsift.core.gate import ChampionCannotScoreError
+from leadsift.core.io import InputError
 from leadsift.core.model_store import load_model, save_model
-from leadsift.customers import segment_summary, synth, synth_truth, synth_world
+from leadsift.customers import monitoring, segment_summary, synth, synth_truth, synth_world
 from leadsift.customers.cleaning import clean_transactions
 from leadsift.customers.features import FEATURES, customer_features
+from leadsift.customers.report import stability_line
 from leadsift.customers.schema import TransactionRoles
 from leadsift.customers.segmentation import (
     TRUSTED_TYPES,
@@ -171,6 +173,45 @@ def test_dates_as_integers_and_line_amounts_need_only_params():
     assert features.loc["b", "monetary"] == 0.0 and features.loc["b", "cancellation_rate"] == 1.0
 
 
+@pytest.mark.parametrize(
+    ("invoice", "rule", "kept"),
+    [
+        (False, "auto", 3),  # no invoice: two single items bought at one price on one day
+        (True, "auto", 2),  # one invoice cannot hold the same line twice: the export repeated it
+        (False, "drop", 2),
+        (True, "keep", 3),
+    ],
+)
+def test_identical_lines_are_purchases_without_an_invoice_and_repeats_with_one(invoice, rule, kept):
+    raw = pd.DataFrame(
+        {
+            "cust": ["a", "a", "a"],
+            "day": ["20250105", "20250105", "20250106"],
+            "qty": ["1", "1", "1"],
+            "value": ["9.5", "9.5", "9.5"],
+            "order": ["7", "7", "8"],
+        }
+    )
+    roles = TransactionRoles.from_params(
+        {"customer_id": "cust", "timestamp": "day", "timestamp_format": "%Y%m%d",
+         "quantity": "qty", "amount": "value", "identical_lines": rule}
+        | ({"invoice": "order"} if invoice else {})
+    )  # fmt: skip
+    result = clean_transactions(raw, roles, source="shop.csv")
+    assert (result.counts["rows_clean"], result.counts["rows_duplicate"]) == (kept, 3 - kept)
+    assert result.clean["amount"].sum() == 9.5 * kept
+    assert ("kept as separate purchases" in roles.identical_lines_rule) == (kept == 3)
+    assert rule in roles.identical_lines_rule
+
+
+def test_an_unknown_identical_lines_rule_names_the_key_and_the_choices():
+    with pytest.raises(InputError, match=r"transactions.identical_lines.*auto, keep, drop"):
+        TransactionRoles.from_params(
+            {"customer_id": "c", "timestamp": "t", "quantity": "q", "amount": "a",
+             "identical_lines": "merge"}
+        )  # fmt: skip
+
+
 def test_features_of_a_handmade_history():
     lines = pd.DataFrame(
         {
@@ -241,8 +282,24 @@ def test_stability_is_high_for_well_separated_segments(customers):
     model = Segmenter(features=PARAMS["segment_setup"]["features"], n_segments=3, seed=0).fit(
         customers
     )
-    result = stability(model, customers, refits=2, seed=0)
+    result = stability(model, customers, refits=2, seed=0, floor=0.8)
     assert result["refits"] == 2 and 0.8 < result["min_ari"] <= result["mean_ari"] <= 1
+    assert result["stable"] and stability_line(result).startswith("Refitted on 2 bootstrap")
+
+
+def test_segments_of_customers_without_groups_are_called_unstable_plainly(customers):
+    """Customers whose features are shuffled each on its own: no groups, so any split of them
+    moves from refit to refit."""
+    rng = np.random.default_rng(0)
+    features = PARAMS["segment_setup"]["features"]
+    blob = customers.assign(cancellation_rate=0.0)  # each column below shuffled on its own
+    for feature in features:
+        blob[feature] = rng.permutation(blob[feature].to_numpy())
+    model = Segmenter(features=features, n_segments=6, seed=0)
+    result = stability(model.fit(blob), blob, refits=5, seed=0, floor=0.8)
+    assert not result["stable"] and result["mean_ari"] < 0.7
+    assert stability_line(result).startswith("**These segments are not stable**")
+    assert "segment_setup.min_stability" in stability_line(result)
 
 
 def test_every_rfm_score_pair_has_a_name():
@@ -279,3 +336,44 @@ def test_agreement_needs_a_truth_for_every_customer(customers, small):
     segments = pd.Series(1, index=customers.index)
     assert segment_summary.agreement(segments, small.truth)["ari"] == pytest.approx(0)
     assert segment_summary.agreement(segments.rename(lambda i: f"own-{i}"), small.truth) is None
+
+
+def test_a_closed_cohort_that_only_ages_alerts_on_nothing_but_the_calendar_features():
+    """500 customers who all first bought in one month, seen at its end and again three months
+    later with no purchase in between: recency, tenure and orders per month move by construction;
+    how they buy does not, and the monitor says no drift, naming what it left out."""
+    rng = np.random.default_rng(4)
+    n_orders = rng.integers(1, 6, 500)
+    owner = np.repeat(np.arange(500), n_orders)
+    lines = pd.DataFrame(
+        {
+            "customer_id": np.char.add("c", owner.astype(str)),
+            "invoice": np.arange(len(owner)).astype(str),
+            "timestamp": pd.Timestamp("2025-01-01")
+            + pd.to_timedelta(rng.uniform(0, 30, len(owner)), unit="D"),
+            "product": rng.choice(["P", "Q", "R"], len(owner)),
+            "quantity": rng.integers(1, 4, len(owner)).astype(float),
+            "amount": rng.lognormal(3, 0.5, len(owner)),
+            "cancellation": False,
+        }
+    )
+    features = ["recency_days", "orders_per_month", "tenure_days", "avg_order_value"]
+    then, later = (
+        customer_features(lines, pd.Timestamp(day)).reset_index().assign(segment=1)
+        for day in ("2025-02-01", "2025-05-01")
+    )
+    table = monitoring.month_drift(then, later, features, bins=10)
+    settings = {"psi_alert": 0.1, "p_value": 0.01, "calendar_features": []}
+    ageing = monitoring.month_alerts(table, settings)
+    assert {alert.split(":")[0] for alert in ageing} == {
+        "recency_days",
+        "tenure_days",
+        "orders_per_month",
+    }
+    settings["calendar_features"] = ["recency_days", "tenure_days", "orders_per_month"]
+    assert monitoring.month_alerts(table, settings) == []
+    report = monitoring.drift_report({"2025-05": {"alerts": [], "subjects": {}}}, settings)
+    assert report["not_in_verdict"]["features"] == settings["calendar_features"]
+    assert "thresholds" in report and "calendar_features" not in report["thresholds"]
+    with pytest.raises(InputError, match=r"calendar_features` names recency, which are not"):
+        monitoring.month_alerts(table, {**settings, "calendar_features": ["recency"]})

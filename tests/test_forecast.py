@@ -15,7 +15,7 @@ import pytest
 
 from leadsift.core.config import PARAMS_FILES, read_params
 from leadsift.core.io import InputError
-from leadsift.customers.forecast.backtest import backtest, forecast_all, ranking
+from leadsift.customers.forecast.backtest import backtest, describe, forecast_all, ranking
 from leadsift.customers.forecast.models import CANDIDATES, History, Settings
 from leadsift.customers.forecast.series import (
     TOTAL,
@@ -193,6 +193,29 @@ def test_intervals_from_backtest_errors_widen_with_the_step():
     _, ahead, _ = forecast_one(actual, settings)
     width = (ahead["upper"] - ahead["lower"]).to_numpy()
     assert (np.diff(width) > 0).all()
+
+
+@pytest.mark.parametrize("model", ["mean", "lag_regression", "ets"])
+def test_an_interval_holds_its_forecast_even_when_every_backtest_error_points_one_way(model):
+    actual = monthly(100_000 * np.exp(0.08 * np.arange(15)))  # growth: every mean falls short
+    settings = dataclasses.replace(SETTINGS, models=(model,), origins=1, min_interval_errors=2)
+    rows, ahead, summary = forecast_one(actual, settings)
+    assert (rows["actual"] > rows["forecast"]).all() or model != "mean"
+    assert ((ahead["lower"] <= ahead["forecast"]) & (ahead["forecast"] <= ahead["upper"])).all()
+    assert summary["next"]["lower"] <= summary["next"]["total"] <= summary["next"]["upper"]
+
+
+def test_too_few_backtest_errors_give_no_interval_and_say_which_key_gives_more():
+    actual, _ = seasonal_growth(15, noise=0.05)
+    settings = dataclasses.replace(SETTINGS, models=("mean",), origins=2)  # 6 errors, 9 needed
+    _, ahead, summary = forecast_one(actual, settings)
+    assert ahead[["lower", "upper"]].isna().all().all() and np.isfinite(ahead["forecast"]).all()
+    assert summary["next"]["lower"] is None and summary["next"]["upper"] is None
+    assert summary["models"]["mean"]["coverage"] is None  # each origin's from the other's 3
+    note = next(n for n in summary["notes"] if n.startswith("no interval"))
+    assert "6 backtest errors" in note and "min_interval_errors = 9" in note
+    assert "forecast_setup.origins" in note
+    assert "no interval: too few backtest errors" in describe(summary)[0]
 
 
 def test_forecasting_twice_gives_the_same_numbers_in_one_process_or_several():

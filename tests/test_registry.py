@@ -14,6 +14,7 @@ from leadsift.core.gate import (
     ChampionCannotScoreError,
     Comparison,
     Decision,
+    Floor,
     Mode,
     compare_paired,
     decide,
@@ -70,6 +71,27 @@ def test_decision_rules(auc, comparison, outcome, alias):
     )
     assert (decision.outcome, decision.alias) == (outcome, alias)
     assert decision.reasons and decision.reasons[0].startswith(f"test ROC-AUC {auc:.4f}")
+
+
+def test_a_further_floor_rejects_whatever_the_metric_and_the_comparison_say():
+    stable = Floor("segment stability", 0.95, 0.8)
+    unstable = Floor("segment stability", 0.70, 0.8)
+    better = Comparison(0.02, 0.01, 0.03, 0.95)
+    rejected = decide(
+        dataclasses.replace(candidate(0.9), also=(unstable,)),
+        min_improvement=0.0, comparison=better, champion_version="1",
+    )  # fmt: skip
+    assert (rejected.outcome, rejected.alias) == ("rejected", None)
+    assert rejected.reasons == ["segment stability 0.7000 is below the floor 0.8"]
+    promoted = decide(
+        dataclasses.replace(candidate(0.9), also=(stable,)),
+        min_improvement=0.0, comparison=better, champion_version="1",
+    )  # fmt: skip
+    assert promoted.outcome == "promoted"
+    assert promoted.reasons[:2] == [
+        "test ROC-AUC 0.9000 clears the floor 0.7",
+        "segment stability 0.9500 clears the floor 0.8",
+    ]
 
 
 def test_a_required_improvement_raises_the_bar():

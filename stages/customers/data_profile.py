@@ -2,7 +2,8 @@
 
 The file is read as it is, not through the contract, so an export that customers_prepare rejects
 is still profiled (`dvc repro customers_data_profile`). Writes reports/profile/transactions.md
-with figures in reports/profile/transactions/, and transactions.json for machines.
+with figures in reports/profile/transactions/, and transactions.json for machines; it says
+what preparing does with identical lines (`transactions.identical_lines`).
 """
 
 import argparse
@@ -31,6 +32,7 @@ def main() -> None:
     log.info("profiling %s lines x %s columns of %s", f"{len(raw):,}", raw.shape[1], args.raw)
     settings = ProfileSettings(**params["profile"])
     profile = profile_table(raw, profile_plan(roles), settings)
+    profile["notes"] = [f"When prepared, {roles.identical_lines_rule}."]
     write_profile(args.out_dir, profile, args.raw, settings.top_levels)
     log.info("%d warnings: %s/transactions.md", len(profile["warnings"]), args.out_dir)
 

@@ -1,6 +1,7 @@
 """Stage customers_monitor: drift of each later month's customers against the training customers,
-and whether to segment anew (leadsift.customers.monitoring). Writes reports/customers/drift.json,
-reports/customers/monitor/drift.csv and drift.png."""
+and whether to segment anew (leadsift.customers.monitoring); the features that move with the
+calendar (`customers_monitor.calendar_features`) are shown but do not alert. Writes
+reports/customers/drift.json, reports/customers/monitor/drift.csv and drift.png."""
 
 import argparse
 import logging
@@ -11,7 +12,7 @@ import pandas as pd
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
-from leadsift.core.monitoring import drift_table, subject_alerts
+from leadsift.core.monitoring import drift_table
 from leadsift.core.plots import drift_figure, save_figure
 from leadsift.customers import monitoring
 from leadsift.customers.param_rules import RULES
@@ -35,7 +36,7 @@ def main() -> None:
     months = {}
     for path in sorted(Path(args.assigned).glob("*.parquet")):
         table = monitoring.month_drift(reference, pd.read_parquet(path), features, settings["bins"])
-        alerts = subject_alerts(table, settings["psi_alert"], settings["p_value"])
+        alerts = monitoring.month_alerts(table, settings)
         months[path.stem] = {"alerts": alerts, "subjects": table.to_dict(orient="index")}
         log.info("%s: %s", path.stem, "; ".join(alerts) or "no drift alert")
     report = monitoring.drift_report(months, settings)

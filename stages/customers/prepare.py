@@ -1,8 +1,9 @@
 """Stage customers_prepare: the transaction export's clean lines, quarantine and row accounting.
 
-Exact duplicate lines are dropped, lines that break the contract are quarantined with the reason,
-and every cancellation is matched to the purchase it cancels (or quarantined). Guest lines (no
-customer id) stay: they are revenue, though not segmented.
+Exact duplicate lines are dropped (or kept as purchases: `transactions.identical_lines`), lines
+that break the contract are quarantined with the reason, and every cancellation is matched to the
+purchase it cancels (or quarantined). Guest lines (no customer id) stay: they are revenue, though
+not segmented.
 """
 
 import argparse
@@ -36,6 +37,7 @@ def main() -> None:
         args.report,
         {
             **result.counts,
+            "identical_lines": roles.identical_lines_rule,
             "encoding": raw.attrs.get("encoding"),
             "first": str(result.clean["timestamp"].min()),
             "last": str(result.clean["timestamp"].max()),

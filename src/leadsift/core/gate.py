@@ -3,7 +3,8 @@ with the champion, and what the gate decides. `core.registry` applies the decisi
 
 The rule, for either pipeline's model and its own quality metric:
 
-- below the metric's absolute floor: rejected, no alias;
+- below the metric's absolute floor, or a further floor of the pipeline's (the segments'
+  stability): rejected, no alias;
 - no champion yet: the first model above the floor is promoted;
 - a champion that cannot read the current data (it reads columns they do not have, as after a
   switch to a team's own data): there is nothing to compare, so the first model above the floor on
@@ -144,14 +145,42 @@ def _columns(names: Sequence[str], shown: int = 6) -> str:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """A value a model must reach to be promoted at all."""
+
+    label: str
+    value: float
+    floor: float
+
+    @property
+    def cleared(self) -> bool:
+        return self.value >= self.floor
+
+    @property
+    def reason(self) -> str:
+        side = "clears" if self.cleared else "is below"
+        return f"{self.label} {self.value:.4f} {side} the floor {self.floor}"
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """The model the gate decides on, and its value of the gate's metric."""
+    """The model the gate decides on, its value of the gate's metric, and any further floors it
+    must clear (the segments' stability, say), which no comparison with the champion outweighs."""
 
     model_dir: Path
     metric: str  # a short key, e.g. test_roc_auc: the version's tag
     label: str  # how reasons name it, e.g. "test ROC-AUC"
     value: float
     floor: float
+    also: tuple[Floor, ...] = ()
+
+    @property
+    def floors(self) -> list[Floor]:
+        return [Floor(self.label, self.value, self.floor), *self.also]
+
+    @property
+    def clears_floors(self) -> bool:
+        return all(f.cleared for f in self.floors)
 
 
 @dataclass(frozen=True)
@@ -171,15 +200,15 @@ def decide(
 ) -> Decision:
     """Apply the gate to a model that is not the champion (see the module docstring).
     `unscorable` says why the champion could not answer the current data, if it could not."""
-    value, label, floor = candidate.value, candidate.label, candidate.floor
-    if value < floor:
-        return Decision("rejected", None, [f"{label} {value:.4f} is below the floor {floor}"])
-    above = f"{label} {value:.4f} clears the floor {floor}"
+    label = candidate.label
+    if not candidate.clears_floors:
+        return Decision("rejected", None, [f.reason for f in candidate.floors if not f.cleared])
+    above = [f.reason for f in candidate.floors]
     if unscorable:
         why = f"champion version {champion_version} cannot score the current data: {unscorable}"
-        return Decision("promoted", CHAMPION, [above, why])
+        return Decision("promoted", CHAMPION, [*above, why])
     if comparison is None:
-        return Decision("promoted", CHAMPION, [above, "there is no champion yet"])
+        return Decision("promoted", CHAMPION, [*above, "there is no champion yet"])
     interval = (
         f"{label} difference to champion version {champion_version}: "
         f"{comparison.difference:+.4f}, {comparison.confidence:.0%} interval "
@@ -187,7 +216,7 @@ def decide(
     )
     if comparison.low > min_improvement:
         return Decision(
-            "promoted", CHAMPION, [above, interval, f"lower end above {min_improvement}"]
+            "promoted", CHAMPION, [*above, interval, f"lower end above {min_improvement}"]
         )
     verdict = f"not clearly better: the lower end is not above {min_improvement}"
-    return Decision("challenger", CHALLENGER, [above, interval, verdict])
+    return Decision("challenger", CHALLENGER, [*above, interval, verdict])

@@ -103,7 +103,7 @@ def gate_and_register(
     if known is not None and champion is not None and known.version == champion.version:
         decision = Decision("unchanged", None, [f"identical to champion version {known.version}"])
     else:
-        if champion is not None and candidate.value >= candidate.floor:
+        if champion is not None and candidate.clears_floors:
             try:
                 comparison = compare(f"models:/{model_name}@{CHAMPION}")
             except ChampionCannotScoreError as why:

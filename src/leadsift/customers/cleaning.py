@@ -1,5 +1,6 @@
-"""Preparing transaction lines: canonical columns, exact duplicates dropped, lines that break the
-contract quarantined with a reason, and every cancellation matched to the purchase it cancels.
+"""Preparing transaction lines: canonical columns, exact duplicates dropped (or kept as purchases:
+`TransactionRoles.drops_identical_lines`), lines that break the contract quarantined with a
+reason, and every cancellation matched to the purchase it cancels.
 
 Every input line is accounted for: `rows_in = rows_clean + rows_duplicate + rows_quarantined`.
 Guest lines (no customer id) are clean, count toward revenue, and are left out of segmentation.
@@ -140,7 +141,10 @@ def clean_transactions(
     With `history` (clean lines of earlier exports), a cancellation may match a purchase there.
     """
     lines = canonical(raw, roles)
-    duplicate = duplicate_rows(lines.drop(columns="cancels_invoice"))
+    if roles.drops_identical_lines:
+        duplicate = duplicate_rows(lines.drop(columns="cancels_invoice"))
+    else:
+        duplicate = np.zeros(len(lines), dtype=bool)
     # The contract checks the raw columns in place (no copy of the kept lines: at millions of
     # lines that copy was the stage's peak memory); duplicates' reasons are dropped after.
     reasons = contract_violations(

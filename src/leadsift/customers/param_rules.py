@@ -23,10 +23,15 @@ from leadsift.core.config import (
 
 # The names of the segmentation families; `segmentation.FAMILIES` builds them (a test checks).
 FAMILIES = ("gaussian_mixture", "kmeans")
+IDENTICAL_LINES = ("auto", "keep", "drop")  # what lines equal in every column are
 SCALINGS = ("log", "quantile")
 FEATURE_LIST = (
     lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(f, str) for f in v),
     "a list of at least two feature names",
+)
+NAME_LIST = (
+    lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
+    "a list of feature names (may be empty)",
 )
 
 # The forecast's candidate models; `forecast.models.CANDIDATES` implements them (a test checks).
@@ -51,6 +56,7 @@ FORECAST_MODELS = (
 RULES: dict[str, Rule] = {
     "transactions.raw_path": TEXT,
     "transactions.incoming": TEXT,
+    "transactions.identical_lines": one_of(IDENTICAL_LINES),
     **{f"transactions.{role}": TEXT for role in ("customer_id", "timestamp", "quantity")},
     **{
         f"transactions.{role}": or_null(TEXT)
@@ -90,6 +96,7 @@ RULES: dict[str, Rule] = {
     "segment_setup.sample_rows": integer(100),
     "segment_setup.n_init": integer(1),
     "segment_setup.stability_refits": integer(0),
+    "segment_setup.min_stability": SHARE,
     "segment_setup.seed": integer(0),
     "customers_register.min_silhouette": between(-1, 1),
     "customers_register.min_improvement": between(-1, 1),
@@ -100,6 +107,7 @@ RULES: dict[str, Rule] = {
     "forecast.metric": one_of(("mase", "mae", "smape")),
     "forecast_setup.min_periods": integer(3),
     "forecast_setup.origins": integer(1),
+    "forecast_setup.min_interval_errors": integer(2),
     "forecast_setup.level": between(0, 1, closed="neither"),
     "forecast_setup.fit_window": or_null(integer(6)),
     "forecast_setup.mean_window": integer(1),
@@ -112,4 +120,5 @@ RULES: dict[str, Rule] = {
     "customers_monitor.bins": integer(2),
     "customers_monitor.psi_alert": between(0, float("inf"), closed="neither"),
     "customers_monitor.p_value": between(0, 1, closed="neither"),
+    "customers_monitor.calendar_features": NAME_LIST,
 }

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadsift.core.report import data_profile_lines, promotion_lines, table, verdict
-from leadsift.customers.forecast.backtest import describe
+from leadsift.customers.forecast.backtest import describe, interval_text
 from leadsift.customers.forecast.series import TOTAL
 from leadsift.customers.forecast.truth import truth_variants
 
@@ -41,8 +41,8 @@ def headline_metrics(
         "forecast_model": total["model"],
         "forecast_mase": total["models"][total["model"]]["mase"],
         "forecast_next": round(total["next"]["total"]),
-        "forecast_low": round(total["next"]["lower"]),
-        "forecast_high": round(total["next"]["upper"]),
+        "forecast_low": _rounded(total["next"]["lower"]),
+        "forecast_high": _rounded(total["next"]["upper"]),
     }
     if profile is not None:
         headline["transactions_warnings"] = len(profile["warnings"])
@@ -111,14 +111,8 @@ def render_section(
         f"{shares['gini']:.2f}).",
         "",
     ]
-    stable = train.get("stability")
-    if stable:
-        parts += [
-            f"Refitted on {stable['refits']} bootstrap samples, the segments agree with the "
-            f"model's at an adjusted Rand index of {stable['mean_ari']:.3f} on average "
-            f"(lowest {stable['min_ari']:.3f}).",
-            "",
-        ]
+    if line := stability_line(train.get("stability")):
+        parts += [line, ""]
     if promotion:
         parts += promotion_lines(promotion, f"Promotion of `{promotion['model_name']}`")
     if drift:
@@ -128,10 +122,16 @@ def render_section(
             parts += [f"- {reason}" for reason in drift["reasons"]] + [""]
         else:
             parts += [f"No segment drift in months {months}.", ""]
+        if calendar := drift["not_in_verdict"]["features"]:
+            parts += [
+                f"Measured but not in the verdict: {', '.join(calendar)} "
+                f"({drift['not_in_verdict']['why']}; `customers_monitor.calendar_features`).",
+                "",
+            ]
     parts += [
         f"Data: {data['rows_in']:,} lines in: {data['rows_clean']:,} clean (of which "
         f"{data['rows_guest']:,} guest purchases, not segmented), {data['rows_duplicate']:,} exact "
-        f"duplicates, {data['rows_quarantined']:,} quarantined.",
+        f"duplicates, {data['rows_quarantined']:,} quarantined; {data['identical_lines']}.",
         "",
     ]
     if profile:
@@ -140,6 +140,28 @@ def render_section(
         parts += forecast_section(forecast)
     parts += [f"![{title}]({path})" for title, path in FIGURES]
     return "\n".join(parts) + "\n"
+
+
+def stability_line(stability: Mapping[str, Any] | None) -> str | None:
+    """Whether the segments hold, in a sentence: the bootstrap refits' agreement with them."""
+    if not stability:
+        return None
+    agreement = (
+        f"refitted on {stability['refits']} bootstrap samples, the segments agree with the "
+        f"model's at an adjusted Rand index of {stability['mean_ari']:.3f} on average (lowest "
+        f"{stability['min_ari']:.3f})"
+    )
+    if stability["stable"]:
+        return f"{agreement[0].upper()}{agreement[1:]}, above the floor {stability['floor']}."
+    return (
+        f"**These segments are not stable**: {agreement}, below the floor "
+        f"{stability['floor']} (`segment_setup.min_stability`). Read them as a rough split, not as "
+        "groups that hold; the gate does not promote them."
+    )
+
+
+def _rounded(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
 def _number(value: float | None, form: str) -> str:
@@ -197,7 +219,7 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
             name,
             entry["model"],
             f"{entry['next']['total']:,.0f}",
-            f"{entry['next']['lower']:,.0f} to {entry['next']['upper']:,.0f}",
+            interval_text(entry["next"]),
             f"{entry['models'][entry['model']]['mase']:.3f}",
         ]
         for name, entry in forecast["series"].items()
@@ -215,6 +237,8 @@ def summary_lines(
     drift: Mapping[str, Any] | None,
     promotion: Mapping[str, Any] | None,
     forecast: Mapping[str, Any] | None = None,
+    *,
+    stability: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The customers' lines of the `make repro` summary."""
     truth, shares = segments["truth"], segments["concentration"]
@@ -228,6 +252,12 @@ def summary_lines(
         lines.append(
             f"  adjusted Rand index {truth['ari']:.3f} = {truth['ari_share_of_ceiling']:.0%} of "
             f"the best possible {truth['ari_ceiling']:.3f}"
+        )
+    if stability and not stability["stable"]:
+        lines.append(
+            f"  NOT STABLE: bootstrap refits agree at an adjusted Rand index of "
+            f"{stability['mean_ari']:.2f} (lowest {stability['min_ari']:.2f}), below the floor "
+            f"{stability['floor']}: a rough split, not groups that hold"
         )
     lines.append(f"  the top 20% of customers bring {shares['top_20pct']:.0%} of revenue")
     if promotion:

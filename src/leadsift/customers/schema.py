@@ -5,6 +5,7 @@ own export works by editing config.yaml. A line needs a customer (blank: a guest
 but not segmented), a time, a quantity, and either a unit price or a line amount; the invoice,
 product, description and country are optional. A cancellation is an invoice starting with
 `cancellation_prefix` (UCI Online Retail's `C`), or, without invoices, a negative quantity.
+Lines equal in every column are an export's repeats or several purchases (`identical_lines`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from leadsift.core.contract import COLUMN, Rule, each_column, finite, parse_numbers, rule
 from leadsift.core.io import InputError, read_table
+from leadsift.customers.param_rules import IDENTICAL_LINES
 
 ROLE_KEYS = (
     "customer_id",
@@ -44,6 +46,7 @@ class TransactionRoles:
     country: str | None = None
     timestamp_format: str | None = None  # e.g. "%Y%m%d"; null: ISO-like text, parsed
     cancellation_prefix: str | None = None  # invoices starting with it cancel; null: negative lines
+    identical_lines: str = "auto"  # keep | drop | auto (see `drops_identical_lines`)
 
     @classmethod
     def from_params(cls, data: dict[str, Any]) -> TransactionRoles:
@@ -61,7 +64,14 @@ class TransactionRoles:
                 "config.yaml: `transactions.cancellation_prefix` needs `transactions.invoice`; "
                 "set it to null to treat negative quantities as cancellations"
             )
-        roles = cls(**{f.name: data.get(f.name) or None for f in fields(cls)})
+        identical = data.get("identical_lines") or "auto"
+        if identical not in IDENTICAL_LINES:
+            raise InputError(
+                f"config.yaml: `transactions.identical_lines` is {identical!r}; use one of "
+                f"{', '.join(IDENTICAL_LINES)}"
+            )
+        columns = (f.name for f in fields(cls) if f.name != "identical_lines")
+        roles = cls(**{k: data.get(k) or None for k in columns}, identical_lines=identical)
         declared = roles.columns
         if len(set(declared)) != len(declared):
             raise InputError("config.yaml: a column is declared twice in `transactions:`")
@@ -71,6 +81,27 @@ class TransactionRoles:
     def columns(self) -> list[str]:
         """The export's declared columns, in role order."""
         return [getattr(self, key) for key in ROLE_KEYS if getattr(self, key)]
+
+    @property
+    def drops_identical_lines(self) -> bool:
+        """Whether lines equal in every column are one line an export repeated (dropped) or
+        several purchases (kept). `auto` drops them only where an invoice column tells orders
+        apart: without one, a customer buying two single items at one price on one day writes
+        the same line twice, and dropping it loses a real sale."""
+        if self.identical_lines == "auto":
+            return self.invoice is not None
+        return self.identical_lines == "drop"
+
+    @property
+    def identical_lines_rule(self) -> str:
+        """The rule in words, with the key that sets it."""
+        if self.drops_identical_lines:
+            done, reason = "dropped as an export's repeated rows", "with an invoice column"
+        else:
+            done, reason = "kept as separate purchases", "without an invoice column"
+        why = f", {reason}" if self.identical_lines == "auto" else ""
+        key = f"`transactions.identical_lines: {self.identical_lines}`"
+        return f"identical lines are {done} ({key}{why})"
 
     def key_of(self, column: str) -> str:
         return next(f"transactions.{k}" for k in ROLE_KEYS if getattr(self, k) == column)

@@ -55,10 +55,11 @@ def objective(
 
 
 def stability(
-    model: Segmenter, customers: pd.DataFrame, *, refits: int, seed: int
-) -> dict[str, float] | None:
+    model: Segmenter, customers: pd.DataFrame, *, refits: int, seed: int, floor: float
+) -> dict[str, Any] | None:
     """How much the segments move if the customers had been a little different: the adjusted
-    Rand index between the model's segments and those of refits on bootstrap samples."""
+    Rand index between the model's segments and those of refits on bootstrap samples, and whether
+    its mean reaches `floor` (segments below it do not hold: read them as a rough split)."""
     if refits == 0:
         return None
     rng = np.random.default_rng(seed)
@@ -68,7 +69,14 @@ def stability(
         rows = rng.integers(0, len(customers), len(customers))
         refit = Segmenter(**model.get_params()).fit(customers.iloc[rows])
         scores.append(adjusted_rand_score(reference, refit.predict(customers)))
-    return {"mean_ari": float(np.mean(scores)), "min_ari": float(np.min(scores)), "refits": refits}
+    mean = float(np.mean(scores))
+    return {
+        "mean_ari": mean,
+        "min_ari": float(np.min(scores)),
+        "refits": refits,
+        "floor": floor,
+        "stable": mean >= floor,
+    }
 
 
 def exhaustive_sampler(seed: int) -> optuna.samplers.BaseSampler:

@@ -6,8 +6,17 @@ from backtest errors: quantiles of log(actual / forecast), pooled over horizon s
 sqrt(step), from the other origins (in the backtest) or all of them (for the forecast). A model's
 own intervals are rescaled the same way (`interval_scale` in its scores): widened or narrowed on
 the log scale until `level` of the other origins' actual values fall inside, since they assume
-the model is right about its own errors. Seasonal models need two full seasons in every backtest
-window; otherwise they are skipped with a note, as is a model that fails (its row says why).
+the model is right about its own errors. An interval always holds its forecast (even when every
+backtest error pointed one way), and a model with fewer than `min_interval_errors` backtest errors
+gets none: its forecast says so rather than print one. Seasonal models need two full seasons in
+every backtest window; otherwise they are skipped with a note, as is a model that fails (its row
+says why).
+
+A model that needs more months than the earlier origins have (the customer model, the seasonal
+ones) is backtested from the later origins it can fit at, and competes: the models are then ranked
+on their errors at the origins they all share (`shared` in their scores), so the comparison is
+fair, and a note says so. A model that cannot fit even at the latest origin is skipped, its note
+naming what would let it run.
 """
 
 from __future__ import annotations
@@ -32,12 +41,14 @@ def _errors_of(rows: pd.DataFrame) -> dict[str, float]:
     return errors(rows["actual"].to_numpy(), rows["forecast"].to_numpy(), rows["scale"].to_numpy())
 
 
-def _pooled_quantiles(ratios: pd.DataFrame, level: float) -> tuple[float, float]:
-    """Quantiles of log(actual / forecast) / sqrt(step) (NaN without enough errors)."""
+def _pooled_quantiles(ratios: pd.DataFrame, level: float, minimum: int) -> tuple[float, float]:
+    """Quantiles of log(actual / forecast) / sqrt(step), the lower one at most 0 and the upper
+    at least 0 so that the interval holds the forecast (NaN with fewer than `minimum` errors)."""
     scaled = (ratios["log_ratio"] / np.sqrt(ratios["step"])).dropna()
-    if len(scaled) < 2:
+    if len(scaled) < minimum:
         return math.nan, math.nan
-    return tuple(np.quantile(scaled, [(1 - level) / 2, (1 + level) / 2]))
+    low, high = np.quantile(scaled, [(1 - level) / 2, (1 + level) / 2])
+    return min(float(low), 0.0), max(float(high), 0.0)
 
 
 def _with_log_ratios(rows: pd.DataFrame) -> pd.DataFrame:
@@ -47,22 +58,28 @@ def _with_log_ratios(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(log_ratio=ratio.where(np.isfinite(ratio)))
 
 
-def _error_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
+def error_count(rows: pd.DataFrame) -> int:
+    """The backtest errors an interval of these rows is built from: months where the actual
+    value and the forecast are both positive."""
+    return int(_with_log_ratios(rows)["log_ratio"].notna().sum())
+
+
+def _error_intervals(rows: pd.DataFrame, level: float, minimum: int) -> pd.DataFrame:
     """Fill the intervals of a model without its own, origin by origin, from the other origins."""
     rows = _with_log_ratios(rows)
     for origin in rows["origin"].unique():
         here = rows["origin"] == origin
-        low, high = _pooled_quantiles(rows[~here], level)
+        low, high = _pooled_quantiles(rows[~here], level, minimum)
         spread = np.sqrt(rows.loc[here, "step"])
         rows.loc[here, "lower"] = rows.loc[here, "forecast"] * np.exp(low * spread)
         rows.loc[here, "upper"] = rows.loc[here, "forecast"] * np.exp(high * spread)
     return rows.drop(columns="log_ratio")
 
 
-def _interval_scale(rows: pd.DataFrame, level: float) -> float:
+def _interval_scale(rows: pd.DataFrame, level: float, minimum: int) -> float:
     """How much a model's own intervals must be widened (> 1) or narrowed (< 1) for `level` of
     the backtest's actual values to fall inside: the `level` quantile of each error over the
-    interval's half-width on its side, on the log scale (NaN without enough errors)."""
+    interval's half-width on its side, on the log scale (NaN with fewer than `minimum`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         error = np.log(rows["actual"] / rows["forecast"])
         half = np.where(
@@ -72,7 +89,7 @@ def _interval_scale(rows: pd.DataFrame, level: float) -> float:
         )
         ratio = (np.abs(error) / half).to_numpy()
     ratio = ratio[np.isfinite(ratio)]
-    return float(np.quantile(ratio, level)) if len(ratio) >= 2 else math.nan
+    return float(np.quantile(ratio, level)) if len(ratio) >= minimum else math.nan
 
 
 def _rescaled_bound(forecast: Any, bound: Any, scale: float) -> Any:
@@ -87,7 +104,7 @@ def _rescaled(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
     )
 
 
-def _calibrated_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
+def _calibrated_intervals(rows: pd.DataFrame, level: float, minimum: int) -> pd.DataFrame:
     """A model's own intervals, origin by origin, rescaled so that `level` of the other origins'
     actual values would have fallen inside: a model's intervals assume its own fit is right,
     the backtest shows how wrong it is (ETS fitted through a launch ramp, for one, claims
@@ -95,7 +112,7 @@ def _calibrated_intervals(rows: pd.DataFrame, level: float) -> pd.DataFrame:
     out = rows.copy()
     for origin in rows["origin"].unique():
         here = rows["origin"] == origin
-        out.loc[here] = _rescaled(rows[here], _interval_scale(rows[~here], level))
+        out.loc[here] = _rescaled(rows[here], _interval_scale(rows[~here], level, minimum))
     return out
 
 
@@ -111,64 +128,114 @@ def backtest(series: pd.Series, settings: Settings, views: Views) -> Backtest:
     """Each model forecasts `horizon` months from each of the last `origins` origins (training on
     the months before it only, and a weekly model on the weeks that end by then) and is scored
     against what happened."""
-    y, months = series.to_numpy(dtype=float), series.index
-    n, h = len(y), settings.horizon
+    n, h = len(series), settings.horizon
     windows = [n - h - i for i in reversed(range(settings.origins))]
     windows = [w for w in windows if w >= 2]
     if not windows:
         raise InputError(
-            f"{len(y)} months leave no backtest origin for a {h}-month horizon; "
-            "lower forecast.horizon or forecast.origins"
+            f"{n} months leave no backtest origin for a {h}-month horizon; "
+            "lower forecast.horizon or forecast_setup.origins"
         )
     rows, scores, notes, scales = [], {}, [], {}
-    shortest = min(windows[0], settings.fit_window or windows[0])  # months the first fit sees
+    fitted_on = {w: min(w, settings.fit_window or w) for w in windows}  # months a fit sees
     for name in settings.models:
         model = CANDIDATES[name]
-        if why := model.unfit(shortest, views):
+        usable = [w for w in windows if not model.unfit(fitted_on[w], views)]
+        if not usable:
+            why = _skipped_why(model.unfit(fitted_on[windows[-1]], views), h)
             scores[name] = {"status": "skipped", "why": why}
             notes.append(f"{name} skipped: {why}")
             continue
+        if len(usable) < len(windows):
+            notes.append(
+                f"{name} backtested from the latest {len(usable)} of {len(windows)} origins: it "
+                f"needs {model.months_needed} months to fit on, the earlier ones have fewer"
+            )
         try:
-            found = []
-            for w in windows:
-                forecast = model(History.fit_on(y[:w], months[:w], settings, views))
-                scale = np.mean(np.abs(np.diff(y[:w]))) or 1.0
-                for step in range(1, h + 1):
-                    found.append(
-                        {
-                            "model": name,
-                            "origin": str(months[w - 1]),
-                            "step": step,
-                            "month": str(months[w + step - 1]),
-                            "actual": y[w + step - 1],
-                            "forecast": forecast.mean[step - 1],
-                            "lower": np.nan if forecast.lower is None else forecast.lower[step - 1],
-                            "upper": np.nan if forecast.upper is None else forecast.upper[step - 1],
-                            "scale": scale,
-                            "own_interval": forecast.lower is not None,
-                        }
-                    )
+            frame = _model_rows(name, series, usable, settings, views)
         except ModelFitError as err:
             scores[name] = {"status": "failed", "why": str(err)}
             notes.append(f"{name} failed: {err}")
             continue
-        frame = pd.DataFrame(found)
         if frame["own_interval"].all():
-            scales[name] = _interval_scale(frame, settings.level)
-            frame = _calibrated_intervals(frame, settings.level)
+            scales[name] = _interval_scale(frame, settings.level, settings.min_interval_errors)
+            frame = _calibrated_intervals(frame, settings.level, settings.min_interval_errors)
         else:
-            frame = _error_intervals(frame, settings.level)
+            frame = _error_intervals(frame, settings.level, settings.min_interval_errors)
         rows.append(frame.drop(columns="own_interval"))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     for name, frame in table.groupby("model", sort=False) if len(table) else []:
         scores[name] = _score(frame) | {"status": "ok"}
         if name in scales:
             scores[name]["interval_scale"] = scales[name]
-    naive_mase = (scores.get("naive") or {}).get("mase")
+    notes += _compare_on_shared_origins(table, scores)
+    naive_mase = _compared(scores.get("naive") or {}).get("mase")
     for name, entry in scores.items():
         if entry["status"] == "ok" and naive_mase is not None and name != "naive":
-            entry["beats_naive"] = entry["mase"] < naive_mase
+            entry["beats_naive"] = _compared(entry)["mase"] < naive_mase
     return Backtest(table, {name: scores[name] for name in settings.models}, notes)
+
+
+def _model_rows(
+    name: str, series: pd.Series, windows: list[int], settings: Settings, views: Views
+) -> pd.DataFrame:
+    """A model's forecasts from the origins after each of `windows` months, against what
+    happened (raises `ModelFitError` if it cannot fit at one of them)."""
+    y, months = series.to_numpy(dtype=float), series.index
+    found = []
+    for w in windows:
+        forecast = CANDIDATES[name](History.fit_on(y[:w], months[:w], settings, views))
+        scale = np.mean(np.abs(np.diff(y[:w]))) or 1.0
+        for step in range(1, settings.horizon + 1):
+            found.append(
+                {
+                    "model": name,
+                    "origin": str(months[w - 1]),
+                    "step": step,
+                    "month": str(months[w + step - 1]),
+                    "actual": y[w + step - 1],
+                    "forecast": forecast.mean[step - 1],
+                    "lower": np.nan if forecast.lower is None else forecast.lower[step - 1],
+                    "upper": np.nan if forecast.upper is None else forecast.upper[step - 1],
+                    "scale": scale,
+                    "own_interval": forecast.lower is not None,
+                }
+            )
+    return pd.DataFrame(found)
+
+
+def _skipped_why(why: str, horizon: int) -> str:
+    """Why a model runs at no origin, with what would let it run where months are short: the
+    latest origin is `forecast.horizon` months before the history's end."""
+    if "months to fit on" in why:
+        return (
+            f"{why} at the latest origin (a longer history, or a shorter forecast.horizon than "
+            f"{horizon}, moves it later)"
+        )
+    return why
+
+
+def _compare_on_shared_origins(table: pd.DataFrame, scores: dict[str, dict[str, Any]]) -> list[str]:
+    """Where the models that ran were backtested from different origins, each one's errors at the
+    origins they all share (`shared`), which rank them; a note if so."""
+    ran = [name for name, entry in scores.items() if entry["status"] == "ok"]
+    origins = {name: set(table.loc[table["model"] == name, "origin"]) for name in ran}
+    if not ran or len({len(o) for o in origins.values()}) == 1:
+        return []
+    shared = set.intersection(*origins.values())
+    for name in ran:
+        rows = table[(table["model"] == name) & table["origin"].isin(shared)]
+        scores[name]["shared"] = _errors_of(rows) | {"origins": len(shared)}
+    return [
+        f"the models are ranked on their errors at the {len(shared)} latest origin(s) they all "
+        "were backtested from (`shared` in forecast.json); forecast_setup.origins = "
+        f"{len(shared)} would backtest each at those only"
+    ]
+
+
+def _compared(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The errors a model is ranked by: at the shared origins, where the models' origins differ."""
+    return entry.get("shared", entry)
 
 
 def _score(frame: pd.DataFrame) -> dict[str, Any]:
@@ -185,9 +252,9 @@ def _score(frame: pd.DataFrame) -> dict[str, Any]:
 def ranking(scores: Mapping[str, Mapping[str, Any]], metric: str) -> list[str]:
     """The models that ran, best `metric` first."""
     ranked = sorted(
-        (entry[metric], name)
+        (_compared(entry)[metric], name)
         for name, entry in scores.items()
-        if entry["status"] == "ok" and entry.get(metric) is not None
+        if entry["status"] == "ok" and _compared(entry).get(metric) is not None
     )
     if not ranked:
         raise InputError("no forecasting model could be fitted; see the notes in forecast.json")
@@ -201,7 +268,7 @@ def forecast_ahead(
     (month, forecast, lower, upper, model); and a note for each better one that cannot fit the
     whole history (a negative week in the last months, say) and gives way to the next best."""
     history = History.fit_on(series.to_numpy(dtype=float), series.index, settings, views)
-    notes = []
+    notes, minimum = [], settings.min_interval_errors
     for name in ranking(result.scores, settings.metric):
         try:
             forecast = CANDIDATES[name](history)
@@ -214,15 +281,21 @@ def forecast_ahead(
     else:
         raise InputError(f"no model fits the whole history of {series.name}: {notes[-1]}")
     lower, upper = forecast.lower, forecast.upper
+    rows = result.rows[result.rows["model"] == name]
     if lower is None:
-        rows = result.rows[result.rows["model"] == name]
-        low, high = _pooled_quantiles(_with_log_ratios(rows), settings.level)
+        low, high = _pooled_quantiles(_with_log_ratios(rows), settings.level, minimum)
         spread = np.sqrt(np.arange(1, settings.horizon + 1))
         lower, upper = forecast.mean * np.exp(low * spread), forecast.mean * np.exp(high * spread)
     else:
         scale = result.scores[name]["interval_scale"]
         lower = _rescaled_bound(forecast.mean, lower, scale)
         upper = _rescaled_bound(forecast.mean, upper, scale)
+    if (found := error_count(rows)) < minimum:
+        notes.append(
+            f"no interval: {name} has {found} backtest errors, fewer than the "
+            f"forecast_setup.min_interval_errors = {minimum} an interval needs; more "
+            "forecast_setup.origins give more"
+        )
     ahead = pd.DataFrame(
         {
             "month": history.ahead.astype(str),
@@ -238,13 +311,22 @@ def forecast_ahead(
 def total_interval(ahead: pd.DataFrame) -> dict[str, Any]:
     """The next months' total, with the sums of the monthly bounds as its interval: errors of
     neighbouring months move together (a level error shifts them all), so the sum is the honest
-    width, not the narrower one independent months would give."""
+    width, not the narrower one independent months would give. Without an interval (too few
+    backtest errors), the bounds are None."""
+    lower, upper = ahead["lower"].sum(skipna=False), ahead["upper"].sum(skipna=False)
     return {
         "months": list(ahead["month"]),
         "total": float(ahead["forecast"].sum()),
-        "lower": float(ahead["lower"].sum()),
-        "upper": float(ahead["upper"].sum()),
+        "lower": None if np.isnan(lower) else float(lower),
+        "upper": None if np.isnan(upper) else float(upper),
     }
+
+
+def interval_text(ahead: Mapping[str, Any]) -> str:
+    """A total's interval in words (`total_interval`)."""
+    if ahead["lower"] is None:
+        return "no interval: too few backtest errors"
+    return f"{ahead['lower']:,.0f} to {ahead['upper']:,.0f}"
 
 
 def forecast_all(
@@ -310,11 +392,14 @@ def describe(summary: Mapping[str, Any]) -> tuple[str, str]:
     scores, ahead = summary["models"], summary["next"]
     forecast = (
         f"{ahead['months'][0]} to {ahead['months'][-1]}: {ahead['total']:,.0f} "
-        f"({ahead['lower']:,.0f} to {ahead['upper']:,.0f}) by {summary['model']}"
+        f"({interval_text(ahead)}) by {summary['model']}"
     )
-    measured = f"backtest MASE {scores[summary['model']]['mase']:.3f}"
-    if "mase" in scores.get("naive", {}):
-        measured += f", naive {scores['naive']['mase']:.3f}"
+    chosen, naive = _compared(scores[summary["model"]]), _compared(scores.get("naive", {}))
+    measured = f"backtest MASE {chosen['mase']:.3f}"
+    if "mase" in naive:
+        measured += f", naive {naive['mase']:.3f}"
+    if "origins" in chosen:
+        measured += f" (at the {chosen['origins']} origin(s) every model has)"
     if truth := summary["truth"]:
         measured += f", the expected revenue (truth) {truth['mase']:.3f}"
         measured += "".join(

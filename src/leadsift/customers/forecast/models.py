@@ -42,6 +42,7 @@ class Settings:
     horizon: int
     origins: int
     level: float
+    min_interval_errors: int  # fewer backtest errors: no interval
     metric: str  # mase | mae | smape
     mean_window: int
     ridge_alpha: float
@@ -60,6 +61,7 @@ class Settings:
             horizon=knobs["horizon"],
             origins=setup["origins"],
             level=setup["level"],
+            min_interval_errors=setup["min_interval_errors"],
             metric=knobs["metric"],
             mean_window=setup["mean_window"],
             ridge_alpha=setup["ridge_alpha"],
@@ -126,7 +128,7 @@ class Model(ABC):
     after it."""
 
     seasonal: bool = False  # reads last year's months: needs two full seasons
-    min_history: ClassVar[int] = 3  # months to fit on at the first origin
+    min_history: ClassVar[int] = 3  # months to fit on at an origin
     weekly: ClassVar[bool] = False  # reads the weekly series
     per_customer: ClassVar[bool] = False  # reads the customers' orders
 
@@ -134,12 +136,16 @@ class Model(ABC):
     def __call__(self, history: History) -> Forecast:
         """The forecast of the `history.horizon` months after the last of `history.months`."""
 
-    def unfit(self, shortest: int, views: Views) -> str | None:
-        """Why it cannot run on a series whose first origin has `shortest` months and these
-        `views`, if it cannot."""
-        needed = max(self.min_history, 2 * SEASON if self.seasonal else 0)
-        if shortest < needed:
-            return f"needs {needed} months to fit on at the first origin, has {shortest}"
+    @property
+    def months_needed(self) -> int:
+        """Months it needs to fit on at an origin."""
+        return max(self.min_history, 2 * SEASON if self.seasonal else 0)
+
+    def unfit(self, months: int, views: Views) -> str | None:
+        """Why it cannot run at an origin with `months` months to fit on and these `views`, if
+        it cannot."""
+        if months < self.months_needed:
+            return f"needs {self.months_needed} months to fit on, has {months}"
         return views.missing(weekly=self.weekly, per_customer=self.per_customer)
 
 
