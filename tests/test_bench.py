@@ -15,6 +15,7 @@ import yaml
 from leadsift import bench
 from leadsift.bench import __main__ as cli
 from leadsift.bench import harness, targets
+from leadsift.bench.cohort import closed_cohort
 from leadsift.bench.harness import Watched, check
 from leadsift.bench.profile import widened
 from leadsift.bench.scale import size_targets
@@ -306,3 +307,22 @@ def test_the_forecast_rows_judge_the_chosen_model_and_say_what_the_history_allow
     assert coverage.measured == pytest.approx(5.0) and coverage.met
     assert (stage.measured, stage.met) == (12.0, True)
     assert coverage.details["backtest_months"] == 12
+
+
+def test_the_closed_cohort_is_the_first_months_customers_in_a_retailers_shape():
+    raw = pd.DataFrame(
+        {
+            "InvoiceNo": ["1", "1", "2", "C3", "4", "5"],
+            "Quantity": [2, 1, 1, -1, 3, 1],
+            "InvoiceDate": ["2023-07-03 10:00:00", "2023-07-03 10:00:00", "2023-08-01 09:00:00",
+                            "2023-09-02 08:00:00", "2023-07-20 12:00:00", "2023-07-21 12:00:00"],
+            "UnitPrice": [5.0, 2.5, 4.0, 4.0, 1.0, 9.0],
+            "CustomerID": [10.0, 10.0, 11.0, 10.0, None, 12.0],
+        }
+    )  # fmt: skip
+    cohort = closed_cohort(raw)
+    assert list(cohort.columns) == ["customer", "date", "units", "amount", "month"]
+    assert cohort["customer"].tolist() == ["10", "10", "10", "12"]  # 11 began in August; a guest
+    assert cohort["date"].tolist() == ["20230703", "20230703", "20230902", "20230721"]
+    assert cohort["amount"].tolist() == [10.0, 2.5, -4.0, 9.0]
+    assert cohort["month"].tolist() == ["2023-07", "2023-07", "2023-09", "2023-07"]

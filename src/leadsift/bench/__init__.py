@@ -13,6 +13,7 @@ from collections.abc import Callable
 from leadsift.bench import (
     clicks,
     clicks_scale,
+    cohort,
     pipeline,
     profile,
     quality,
@@ -36,6 +37,7 @@ SECTIONS: dict[str, Callable[[Bench], list[Result]]] = {
     "serving": serving.run,
     "scale": scale.run,
     "segmentation": segmentation.run,
+    "cohort": cohort.run,
     "segmentation_scale": segmentation_scale.run,
     "profile": profile.run,
     "clicks": clicks.run,

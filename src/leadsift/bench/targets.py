@@ -118,6 +118,10 @@ TARGETS = (
            "how far the chosen model's backtest interval coverage is from its level, in points"),
     Target("customers_forecast stage", "segmentation", "<=", 30,
            "the stage's wall time within the build from scratch", unit="s"),
+    Target("closed cohort: forecast total / what followed, off by", "cohort", "<=", 0.1,
+           "the customers pipeline set up by config alone on 15 months of the shop's "
+           "first-month customers (customer, YYYYMMDD date, units, amount): its next three "
+           "months' total against what they spent"),
     Target("peak RSS, customers pipeline", "segmentation_scale", "<=", 4096,
            "the largest process of `dvc repro` of the customers stages from scratch",
            unit="MB", stated_at=(5_000_000,), counted="lines"),
