@@ -3,12 +3,14 @@ forecast of a simulated shop."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from leadsift.customers.forecast import customer_base as cb
-from leadsift.customers.forecast.backtest import backtest, ranking
+from leadsift.customers.forecast.backtest import backtest, forecast_ahead, ranking
 from leadsift.customers.forecast.models import CANDIDATES, History, Settings
 from leadsift.customers.forecast.series import Views, customer_orders
 
@@ -216,6 +218,12 @@ def test_on_a_short_history_the_customer_model_competes_from_the_origins_it_can_
         for note in result.notes
     )
     assert any(f"ranked on their errors at the {len(fit)} latest" in n for n in result.notes)
+    alone = dataclasses.replace(settings, models=("customer_base",), min_interval_errors=99)
+    ahead, notes = forecast_ahead(
+        series, backtest(series, alone, Views(orders=orders)), alone, Views(orders=orders)
+    )
+    assert ahead[["lower", "upper"]].isna().all().all()
+    assert f"it fits at {len(fit)} of the 4 origins: a longer history does" in notes[-1]
 
     shorter = series.iloc[:14]  # the latest origin has 11 months before it
     skipped = backtest(shorter, settings, Views(orders=orders)).scores["customer_base"]

@@ -291,10 +291,15 @@ def forecast_ahead(
         lower = _rescaled_bound(forecast.mean, lower, scale)
         upper = _rescaled_bound(forecast.mean, upper, scale)
     if (found := error_count(rows)) < minimum:
+        origins = rows["origin"].nunique()
+        more = (
+            "more forecast_setup.origins give more"
+            if origins == settings.origins
+            else f"it fits at {origins} of the {settings.origins} origins: a longer history does"
+        )
         notes.append(
             f"no interval: {name} has {found} backtest errors, fewer than the "
-            f"forecast_setup.min_interval_errors = {minimum} an interval needs; more "
-            "forecast_setup.origins give more"
+            f"forecast_setup.min_interval_errors = {minimum} an interval needs; {more}"
         )
     ahead = pd.DataFrame(
         {
