@@ -229,7 +229,7 @@ def test_a_run_whose_code_was_edited_while_it_ran_claims_no_fingerprint():
 def test_a_run_records_its_cpu_and_speed_so_runs_on_other_machines_compare():
     reference = harness.reference_seconds(repeats=1)
     assert 0 < reference < 60
-    machine = harness.this_run(["quality"], 1, reference)["machine"]
+    machine = harness.this_run(["quality"], 1, reference, harness.code_state())["machine"]
     assert machine["reference_s"] == reference and machine["cpu"]
 
 

@@ -40,13 +40,14 @@ def closed_cohort(raw: pd.DataFrame) -> pd.DataFrame:
     """The lines of the customers who first bought in the export's first month, in the retailer's
     shape, with each line's `month` (not part of the export)."""
     lines = raw[raw["CustomerID"].notna()]
-    month = pd.to_datetime(lines["InvoiceDate"]).dt.to_period("M")
+    time = pd.to_datetime(lines["InvoiceDate"])
+    month = time.dt.to_period("M")
     first = month.groupby(lines["CustomerID"]).transform("min")
     cohort = lines[first == month.min()]
     return pd.DataFrame(
         {
             "customer": cohort["CustomerID"].astype("int64").astype(str),
-            "date": pd.to_datetime(cohort["InvoiceDate"]).dt.strftime("%Y%m%d"),
+            "date": time[cohort.index].dt.strftime("%Y%m%d"),
             "units": cohort["Quantity"],
             "amount": (cohort["Quantity"] * cohort["UnitPrice"]).round(2),
             "month": month[cohort.index].astype(str),

@@ -377,14 +377,14 @@ def this_run(
     sections: Sequence[str],
     duration_s: int,
     reference_s: float,
-    started: Mapping[str, Any] | None = None,
+    started: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Where and on what a run measured: commit (and whether the tree had changes), the code's
     fingerprint, the time, the machine (with its CPU's model and speed on a fixed workload,
-    `reference_s`) and the sections run. With `started` (`code_state` at the start), code edited
-    while the run went on is recorded as such, with no fingerprint: its copies may hold either."""
+    `reference_s`) and the sections run: `started` is `code_state` at its start, and code edited
+    while the run went on is recorded as such, with no fingerprint (its copies may hold either)."""
     state = code_state()
-    if started is not None and started != state:
+    if started != state:
         state = {**started, "code": None, "code_edited_during_run": True}
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return {

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from leadsift.core.report import data_profile_lines, promotion_lines, table, verdict
-from leadsift.customers.forecast.backtest import describe, interval_text
+from leadsift.customers.forecast.backtest import compared_errors, describe, interval_text
 from leadsift.customers.forecast.series import TOTAL
 from leadsift.customers.forecast.truth import truth_variants
 
@@ -39,7 +39,7 @@ def headline_metrics(
         "ari_share": truth.get("ari_share_of_ceiling"),
         "top20_share": segments["concentration"]["top_20pct"],
         "forecast_model": total["model"],
-        "forecast_mase": total["models"][total["model"]]["mase"],
+        "forecast_mase": compared_errors(total["models"][total["model"]])["mase"],
         "forecast_next": round(total["next"]["total"]),
         "forecast_low": _rounded(total["next"]["lower"]),
         "forecast_high": _rounded(total["next"]["upper"]),
@@ -188,13 +188,13 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         if entry["status"] != "ok":
             rows.append([name, "-", "-", "-", "-", f"{entry['status']}: {entry['why']}"])
             continue
-        wins = entry.get("beats_naive")
+        wins, ranked = entry.get("beats_naive"), compared_errors(entry)
         rows.append(
             [
                 f"**{name}**" if name == total["model"] else name,
-                f"{entry['mae']:,.0f}",
-                _number(entry["smape"], ".1f"),
-                f"{entry['mase']:.3f}",
+                f"{ranked['mae']:,.0f}",
+                _number(ranked["smape"], ".1f"),
+                f"{ranked['mase']:.3f}",
                 _number(entry["coverage"], ".0%"),
                 "baseline" if wins is None else ("beats naive" if wins else "loses to naive"),
             ]
@@ -220,7 +220,7 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
             entry["model"],
             f"{entry['next']['total']:,.0f}",
             interval_text(entry["next"]),
-            f"{entry['models'][entry['model']]['mase']:.3f}",
+            f"{compared_errors(entry['models'][entry['model']])['mase']:.3f}",
         ]
         for name, entry in forecast["series"].items()
         if name != TOTAL

@@ -31,7 +31,13 @@ import pandas as pd
 
 from leadsift.core.io import InputError
 from leadsift.customers.forecast.errors import errors
-from leadsift.customers.forecast.models import CANDIDATES, History, ModelFitError, Settings
+from leadsift.customers.forecast.models import (
+    CANDIDATES,
+    History,
+    Model,
+    ModelFitError,
+    Settings,
+)
 from leadsift.customers.forecast.series import TOTAL, Revenue, Views
 from leadsift.customers.forecast.truth import truth_summary, truth_variants
 
@@ -142,7 +148,12 @@ def backtest(series: pd.Series, settings: Settings, views: Views) -> Backtest:
         model = CANDIDATES[name]
         usable = [w for w in windows if not model.unfit(fitted_on[w], views)]
         if not usable:
-            why = _skipped_why(model.unfit(fitted_on[windows[-1]], views), h)
+            why = model.unfit(fitted_on[windows[-1]], views)
+            if fitted_on[windows[-1]] < model.months_needed:
+                why += (
+                    " at the latest origin (a longer history, or a shorter forecast.horizon than "
+                    f"{h}, moves it later)"
+                )
             scores[name] = {"status": "skipped", "why": why}
             notes.append(f"{name} skipped: {why}")
             continue
@@ -152,7 +163,7 @@ def backtest(series: pd.Series, settings: Settings, views: Views) -> Backtest:
                 f"needs {model.months_needed} months to fit on, the earlier ones have fewer"
             )
         try:
-            frame = _model_rows(name, series, usable, settings, views)
+            frame = _model_rows(name, model, series, usable, settings=settings, views=views)
         except ModelFitError as err:
             scores[name] = {"status": "failed", "why": str(err)}
             notes.append(f"{name} failed: {err}")
@@ -169,22 +180,28 @@ def backtest(series: pd.Series, settings: Settings, views: Views) -> Backtest:
         if name in scales:
             scores[name]["interval_scale"] = scales[name]
     notes += _compare_on_shared_origins(table, scores)
-    naive_mase = _compared(scores.get("naive") or {}).get("mase")
+    naive_mase = compared_errors(scores.get("naive") or {}).get("mase")
     for name, entry in scores.items():
         if entry["status"] == "ok" and naive_mase is not None and name != "naive":
-            entry["beats_naive"] = _compared(entry)["mase"] < naive_mase
+            entry["beats_naive"] = compared_errors(entry)["mase"] < naive_mase
     return Backtest(table, {name: scores[name] for name in settings.models}, notes)
 
 
 def _model_rows(
-    name: str, series: pd.Series, windows: list[int], settings: Settings, views: Views
+    name: str,
+    model: Model,
+    series: pd.Series,
+    windows: list[int],
+    *,
+    settings: Settings,
+    views: Views,
 ) -> pd.DataFrame:
     """A model's forecasts from the origins after each of `windows` months, against what
     happened (raises `ModelFitError` if it cannot fit at one of them)."""
     y, months = series.to_numpy(dtype=float), series.index
     found = []
     for w in windows:
-        forecast = CANDIDATES[name](History.fit_on(y[:w], months[:w], settings, views))
+        forecast = model(History.fit_on(y[:w], months[:w], settings, views))
         scale = np.mean(np.abs(np.diff(y[:w]))) or 1.0
         for step in range(1, settings.horizon + 1):
             found.append(
@@ -202,17 +219,6 @@ def _model_rows(
                 }
             )
     return pd.DataFrame(found)
-
-
-def _skipped_why(why: str, horizon: int) -> str:
-    """Why a model runs at no origin, with what would let it run where months are short: the
-    latest origin is `forecast.horizon` months before the history's end."""
-    if "months to fit on" in why:
-        return (
-            f"{why} at the latest origin (a longer history, or a shorter forecast.horizon than "
-            f"{horizon}, moves it later)"
-        )
-    return why
 
 
 def _compare_on_shared_origins(table: pd.DataFrame, scores: dict[str, dict[str, Any]]) -> list[str]:
@@ -233,8 +239,9 @@ def _compare_on_shared_origins(table: pd.DataFrame, scores: dict[str, dict[str, 
     ]
 
 
-def _compared(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The errors a model is ranked by: at the shared origins, where the models' origins differ."""
+def compared_errors(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The errors a model is ranked by, and reported by: at the shared origins, where the models'
+    origins differ."""
     return entry.get("shared", entry)
 
 
@@ -252,9 +259,9 @@ def _score(frame: pd.DataFrame) -> dict[str, Any]:
 def ranking(scores: Mapping[str, Mapping[str, Any]], metric: str) -> list[str]:
     """The models that ran, best `metric` first."""
     ranked = sorted(
-        (_compared(entry)[metric], name)
+        (compared_errors(entry)[metric], name)
         for name, entry in scores.items()
-        if entry["status"] == "ok" and _compared(entry).get(metric) is not None
+        if entry["status"] == "ok" and compared_errors(entry).get(metric) is not None
     )
     if not ranked:
         raise InputError("no forecasting model could be fitted; see the notes in forecast.json")
@@ -399,7 +406,8 @@ def describe(summary: Mapping[str, Any]) -> tuple[str, str]:
         f"{ahead['months'][0]} to {ahead['months'][-1]}: {ahead['total']:,.0f} "
         f"({interval_text(ahead)}) by {summary['model']}"
     )
-    chosen, naive = _compared(scores[summary["model"]]), _compared(scores.get("naive", {}))
+    chosen = compared_errors(scores[summary["model"]])
+    naive = compared_errors(scores.get("naive", {}))
     measured = f"backtest MASE {chosen['mase']:.3f}"
     if "mase" in naive:
         measured += f", naive {naive['mase']:.3f}"
