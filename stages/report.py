@@ -53,6 +53,7 @@ def main() -> None:
             drift=read("customers/drift.json"),
             forecast=forecast,
             profile=transactions_profile,
+            min_stability=params["customers_register"]["min_stability"],
         )
         + "\n"
         + clicks.render_section(

@@ -282,9 +282,9 @@ def test_stability_is_high_for_well_separated_segments(customers):
     model = Segmenter(features=PARAMS["segment_setup"]["features"], n_segments=3, seed=0).fit(
         customers
     )
-    result = stability(model, customers, refits=2, seed=0, floor=0.8)
+    result = stability(model, customers, refits=2, seed=0)
     assert result["refits"] == 2 and 0.8 < result["min_ari"] <= result["mean_ari"] <= 1
-    assert result["stable"] and stability_line(result).startswith("Refitted on 2 bootstrap")
+    assert stability_line(result, 0.8).startswith("Refitted on 2 bootstrap")
 
 
 def test_segments_of_customers_without_groups_are_called_unstable_plainly(customers):
@@ -296,10 +296,10 @@ def test_segments_of_customers_without_groups_are_called_unstable_plainly(custom
     for feature in features:
         blob[feature] = rng.permutation(blob[feature].to_numpy())
     model = Segmenter(features=features, n_segments=6, seed=0)
-    result = stability(model.fit(blob), blob, refits=5, seed=0, floor=0.8)
-    assert not result["stable"] and result["mean_ari"] < 0.7
-    assert stability_line(result).startswith("**These segments are not stable**")
-    assert "segment_setup.min_stability" in stability_line(result)
+    result = stability(model.fit(blob), blob, refits=5, seed=0)
+    assert result["mean_ari"] < 0.7
+    assert stability_line(result, 0.8).startswith("**These segments are not stable**")
+    assert "customers_register.min_stability" in stability_line(result, 0.8)
 
 
 def test_every_rfm_score_pair_has_a_name():

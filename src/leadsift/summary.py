@@ -45,6 +45,7 @@ def main() -> None:
             _read("customers/promotion.json"),
             _read("customers/forecast.json"),
             stability=(_read("customers/train.json") or {}).get("stability"),
+            min_stability=read_params()["customers_register"]["min_stability"],
         )
         lines[-2:-2] = customers  # before the report's and next steps' lines
     evaluation = _read("clicks/evaluation.json")

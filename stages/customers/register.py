@@ -4,8 +4,8 @@ promotion is on, registers it and moves the alias it earned (leadsift.core.gate)
 Its metric is the mean silhouette of the segments, in a neutral space (log features,
 standardised), on a seeded sample of the current customers; a champion is compared on the same
 customers. Segments that bootstrap refits do not reproduce (mean adjusted Rand index below
-`segment_setup.min_stability`, from customers_train) are rejected whatever their silhouette. The
-decision goes to reports/customers/promotion.json.
+`customers_register.min_stability`; customers_train measured it) are rejected whatever their
+silhouette. The decision goes to reports/customers/promotion.json.
 """
 
 import argparse
@@ -49,19 +49,21 @@ def main() -> None:
         label="silhouette",
         value=float(np.nanmean(silhouettes(space, model.predict(sample)))),
         floor=gate["min_silhouette"],
-        also=stability_floor(json.loads(Path(args.train_report).read_text())["stability"]),
+        also=stability_floor(
+            json.loads(Path(args.train_report).read_text())["stability"], gate["min_stability"]
+        ),
     )
     registry.register_by_params(
         candidate, champion_comparison(model, sample, space, gate), params, "customers", args.report
     )
 
 
-def stability_floor(stability: dict | None) -> tuple[Floor, ...]:
+def stability_floor(stability: dict | None, floor: float) -> tuple[Floor, ...]:
     """The stability floor, where customers_train measured it (`stability_refits` above 0)."""
     if stability is None:
         return ()
     label = f"segment stability (mean adjusted Rand index of {stability['refits']} refits)"
-    return (Floor(label, stability["mean_ari"], stability["floor"]),)
+    return (Floor(label, stability["mean_ari"], floor),)
 
 
 if __name__ == "__main__":

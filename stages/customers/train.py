@@ -53,11 +53,7 @@ def main() -> None:
         "customers": len(customers),
         "segment_sizes": np.bincount(segments)[1:].tolist(),
         "stability": stability(
-            model,
-            customers,
-            refits=setup["stability_refits"],
-            seed=setup["seed"],
-            floor=setup["min_stability"],
+            model, customers, refits=setup["stability_refits"], seed=setup["seed"]
         ),
     }
     write_json(args.report, summary)

@@ -78,6 +78,7 @@ def render_section(
     drift: Mapping[str, Any] | None = None,
     forecast: Mapping[str, Any] | None = None,
     profile: Mapping[str, Any] | None = None,
+    min_stability: float,
 ) -> str:
     """The customers section of the report, as Markdown."""
     truth, shares = segments["truth"], segments["concentration"]
@@ -111,7 +112,7 @@ def render_section(
         f"{shares['gini']:.2f}).",
         "",
     ]
-    if line := stability_line(train.get("stability")):
+    if line := stability_line(train.get("stability"), min_stability):
         parts += [line, ""]
     if promotion:
         parts += promotion_lines(promotion, f"Promotion of `{promotion['model_name']}`")
@@ -142,8 +143,9 @@ def render_section(
     return "\n".join(parts) + "\n"
 
 
-def stability_line(stability: Mapping[str, Any] | None) -> str | None:
-    """Whether the segments hold, in a sentence: the bootstrap refits' agreement with them."""
+def stability_line(stability: Mapping[str, Any] | None, floor: float) -> str | None:
+    """Whether the segments hold, in a sentence: the bootstrap refits' agreement with them, and
+    whether its mean reaches `floor` (`customers_register.min_stability`)."""
     if not stability:
         return None
     agreement = (
@@ -151,11 +153,11 @@ def stability_line(stability: Mapping[str, Any] | None) -> str | None:
         f"model's at an adjusted Rand index of {stability['mean_ari']:.3f} on average (lowest "
         f"{stability['min_ari']:.3f})"
     )
-    if stability["stable"]:
-        return f"{agreement[0].upper()}{agreement[1:]}, above the floor {stability['floor']}."
+    if stability["mean_ari"] >= floor:
+        return f"{agreement[0].upper()}{agreement[1:]}, above the floor {floor}."
     return (
         f"**These segments are not stable**: {agreement}, below the floor "
-        f"{stability['floor']} (`segment_setup.min_stability`). Read them as a rough split, not as "
+        f"{floor} (`customers_register.min_stability`). Read them as a rough split, not as "
         "groups that hold; the gate does not promote them."
     )
 
@@ -239,6 +241,7 @@ def summary_lines(
     forecast: Mapping[str, Any] | None = None,
     *,
     stability: Mapping[str, Any] | None = None,
+    min_stability: float,
 ) -> list[str]:
     """The customers' lines of the `make repro` summary."""
     truth, shares = segments["truth"], segments["concentration"]
@@ -253,11 +256,11 @@ def summary_lines(
             f"  adjusted Rand index {truth['ari']:.3f} = {truth['ari_share_of_ceiling']:.0%} of "
             f"the best possible {truth['ari_ceiling']:.3f}"
         )
-    if stability and not stability["stable"]:
+    if stability and stability["mean_ari"] < min_stability:
         lines.append(
             f"  NOT STABLE: bootstrap refits agree at an adjusted Rand index of "
             f"{stability['mean_ari']:.2f} (lowest {stability['min_ari']:.2f}), below the floor "
-            f"{stability['floor']}: a rough split, not groups that hold"
+            f"{min_stability}: a rough split, not groups that hold"
         )
     lines.append(f"  the top 20% of customers bring {shares['top_20pct']:.0%} of revenue")
     if promotion:

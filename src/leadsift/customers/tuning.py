@@ -55,11 +55,10 @@ def objective(
 
 
 def stability(
-    model: Segmenter, customers: pd.DataFrame, *, refits: int, seed: int, floor: float
-) -> dict[str, Any] | None:
+    model: Segmenter, customers: pd.DataFrame, *, refits: int, seed: int
+) -> dict[str, float] | None:
     """How much the segments move if the customers had been a little different: the adjusted
-    Rand index between the model's segments and those of refits on bootstrap samples, and whether
-    its mean reaches `floor` (segments below it do not hold: read them as a rough split)."""
+    Rand index between the model's segments and those of refits on bootstrap samples."""
     if refits == 0:
         return None
     rng = np.random.default_rng(seed)
@@ -69,14 +68,7 @@ def stability(
         rows = rng.integers(0, len(customers), len(customers))
         refit = Segmenter(**model.get_params()).fit(customers.iloc[rows])
         scores.append(adjusted_rand_score(reference, refit.predict(customers)))
-    mean = float(np.mean(scores))
-    return {
-        "mean_ari": mean,
-        "min_ari": float(np.min(scores)),
-        "refits": refits,
-        "floor": floor,
-        "stable": mean >= floor,
-    }
+    return {"mean_ari": float(np.mean(scores)), "min_ari": float(np.min(scores)), "refits": refits}
 
 
 def exhaustive_sampler(seed: int) -> optuna.samplers.BaseSampler:
