@@ -36,6 +36,15 @@ def post(url: str, body: object, timeout: float = 30) -> tuple[int, dict]:
 @contextmanager
 def serving(cwd: Path, *args: str, env: dict[str, str], deadline_s: float = 120) -> Iterator[str]:
     """`python -m leadsift.serve ARGS` in `cwd`; yields its base URL once /ping answers 200."""
+    with server_process(cwd, *args, env=env, deadline_s=deadline_s) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    cwd: Path, *args: str, env: dict[str, str], deadline_s: float = 120
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`serving`, yielding the server's process too (to kill it)."""
     port = free_port()
     env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
     process = subprocess.Popen(
@@ -60,7 +69,7 @@ def serving(cwd: Path, *args: str, env: dict[str, str], deadline_s: float = 120)
                         break
             except OSError:
                 time.sleep(0.5)
-        yield base
+        yield base, process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)  # stop it, and its workers, by its PID

@@ -177,8 +177,9 @@ def brute_force(clicks: pd.DataFrame) -> pd.DataFrame:
                 values[rows] = (earlier & (tg[None, :] >= tg[:, None] - arg)).sum(axis=1)
             elif kind == "today":
                 values[rows] = today.sum(axis=1)
-            elif kind == "since":
-                last = np.where(earlier, tg[None, :], -1).max(axis=1)
+            elif kind == "since":  # the previous click within a day
+                within = earlier & (tg[None, :] >= tg[:, None] - DAY)
+                last = np.where(within, tg[None, :], -1).max(axis=1)
                 values[rows] = np.where(last >= 0, tg - last, np.nan)
             elif kind == "distinct":
                 levels = clicks[arg].to_numpy()[rows]

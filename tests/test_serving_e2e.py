@@ -1,14 +1,15 @@
 """The scoring server, started the way `make serve` starts it, answering over loopback: the sales
 model's answer per lead, a 400 that names the column for a lead breaking the contract, concurrent
 clients' requests shared by both workers, slow clients that hold no worker, bodies past the limits,
-the customers model's contract, a working copy moved after it was built, and the click model's
-answer and contract."""
+the customers model's contract, a working copy moved after it was built, and the click scorer
+answering raw clicks as the batch scored them, across a kill and restart."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 
@@ -18,14 +19,12 @@ import psutil
 import pytest
 
 from leadsift.bench import post_concurrently
-from leadsift.clicks.model import TRUSTED_TYPES as CLICK_TYPES
-from leadsift.core.model_store import load_model
 from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
 from tests.repo import Repo
-from tests.server import post, serving
+from tests.server import post, server_process, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -179,22 +178,57 @@ def test_the_customers_champion_checks_summaries_and_a_moved_copy_still_serves(b
     assert all(str(baseline.repo.path) in loc for loc in kept)  # the original is untouched
 
 
-def test_the_clicks_champion_answers_probability_and_flag_for_feature_rows(baseline):
-    """`make serve PIPELINE=clicks` on a built repository: the example of models/clicks answers
-    each click's probability and flag as the served model does in process; a rate above 1 and a
-    missing count are refused naming row and column."""
+def raw_clicks(clicks: pd.DataFrame) -> list[dict]:
+    """Prepared clicks as a request sends them: the log's columns, times as text."""
+    times = pd.to_datetime(clicks["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    columns = clicks[["click_id", "ip", "app", "device", "os", "channel"]].astype(int)
+    return columns.assign(click_time=times).to_dict("records")
+
+
+def test_the_clicks_server_answers_raw_clicks_as_the_batch_scored_them_across_a_kill(
+    baseline, tmp_path
+):
+    """`make serve PIPELINE=clicks` on a built repository, warmed from the log before a later
+    day: that day's first clicks, one per request then in batches, get the probabilities
+    `clicks_score` gave them; killed (SIGKILL) halfway and restarted from the log of the clicks
+    it had answered, it goes on with the same answers. A click that breaks the log's contract
+    gets a 400 naming its row and reason."""
     repo = baseline.repo
-    example = json.loads((repo.path / "models/clicks/serving_input_example.json").read_text())
-    served = load_model(repo.path / "models/clicks", CLICK_TYPES)
-    split = example["dataframe_split"]
-    expected = served.predict(pd.DataFrame(split["data"], columns=split["columns"]))
-    with serving(repo.path, "--pipeline", "clicks", env={**repo.env, "PYTHONPATH": "src"}) as base:
-        status, body = post(f"{base}/invocations", example)
-        assert status == 200
-        assert [r["probability"] for r in body["predictions"]] == expected["probability"].tolist()
-        assert [r["flagged"] for r in body["predictions"]] == expected["flagged"].tolist()
-        rows = [dict(zip(split["columns"], row, strict=True)) for row in split["data"]]
-        rows[2]["rate_app"], rows[4]["n_ip_1h"] = 1.5, None
-        status, body = post(f"{base}/invocations", {"dataframe_records": rows})
+    prepared = pd.read_parquet(repo.path / "data/clicks/interim/clicks.parquet")
+    scored_file = sorted((repo.path / "data/clicks/scored").glob("*.parquet"))[0]
+    scored = pd.read_parquet(scored_file).set_index("click_id")
+    day = prepared["t"][prepared["click_id"].isin(scored.index)].min() // 86_400
+    sent = prepared[prepared["t"] // 86_400 == day].sort_values(["t", "click_id"]).iloc[:400]
+    env = {**repo.env, "PYTHONPATH": "src"}
+
+    def answered(base: str, clicks: pd.DataFrame, size: int) -> list[float]:
+        probabilities = []
+        for start in range(0, len(clicks), size):
+            records = raw_clicks(clicks.iloc[start : start + size])
+            status, body = post(f"{base}/invocations", {"dataframe_records": records})
+            assert status == 200, body
+            assert [r["click_id"] for r in body["predictions"]] == [r["click_id"] for r in records]
+            assert not any(r["late"] for r in body["predictions"])
+            probabilities += [r["probability"] for r in body["predictions"]]
+        return probabilities
+
+    def log_before(clicks: pd.DataFrame) -> str:
+        path = tmp_path / f"log{len(clicks)}.parquet"
+        pd.concat([prepared[prepared["t"] // 86_400 < day], clicks]).to_parquet(path)
+        return str(path)
+
+    first, rest = sent.iloc[:200], sent.iloc[200:]
+    with server_process(
+        repo.path, "--pipeline", "clicks", "--log", log_before(sent.iloc[:0]), env=env
+    ) as (base, process):
+        got = answered(base, first.iloc[:100], 1) + answered(base, first.iloc[100:], 25)
+        bad = raw_clicks(rest.iloc[:2])
+        bad[1]["channel"], bad[1]["click_time"] = -3, "later"
+        status, body = post(f"{base}/invocations", {"dataframe_records": bad})
         assert status == 400
-        assert "row 2: rate_app above 1; row 4: n_ip_1h is not a finite number" in body["message"]
+        assert "row 1: negative channel; click_time not a time" in body["message"]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with serving(repo.path, "--pipeline", "clicks", "--log", log_before(first), env=env) as base:
+        got += answered(base, rest, 1)
+    assert got == scored.loc[sent["click_id"], "probability"].tolist()

@@ -36,13 +36,16 @@ log = logging.getLogger("leadsift.serve")
 ROUTES = {"/ping": "GET", "/health": "GET", "/version": "GET", "/invocations": "POST"}
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Prepare = Callable[[Any], Any]  # picklable: sent to each worker process
 
 _served: dict[str, Any] = {}  # in a worker process: its model and limits
 
 
-def _load(model_dir: str, trusted: Sequence[str], limits: Limits) -> None:
-    """A worker's start: its own copy of the model, through the trusted loader, then frozen."""
-    _served.update(model=load_model(model_dir, trusted), limits=limits)
+def _load(model_dir: str, trusted: Sequence[str], limits: Limits, prepare: Prepare | None) -> None:
+    """A worker's start: its own copy of the model, through the trusted loader (then wrapped by
+    `prepare`, where the pipeline serves it with more, such as the click scorer's state), frozen."""
+    model = load_model(model_dir, trusted)
+    _served.update(model=prepare(model) if prepare else model, limits=limits)
     gc.collect()
     gc.freeze()
 
@@ -63,6 +66,7 @@ class Workers:
     trusted: Sequence[str]
     limits: Limits
     n: int
+    prepare: Prepare | None = None
 
     def __post_init__(self) -> None:
         self._pool = self._start()
@@ -74,7 +78,7 @@ class Workers:
             self.n,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_load,
-            initargs=(str(self.model_dir), list(self.trusted), self.limits),
+            initargs=(str(self.model_dir), list(self.trusted), self.limits, self.prepare),
         )
         started = [pool.submit(_ready) for _ in range(self.n)]
         for future in started:

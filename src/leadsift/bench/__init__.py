@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from leadsift.bench import (
     clicks,
+    clicks_online,
     clicks_scale,
     cohort,
     pipeline,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, Callable[[Bench], list[Result]]] = {
     "segmentation_scale": segmentation_scale.run,
     "profile": profile.run,
     "clicks": clicks.run,
+    "clicks_online": clicks_online.run,
     "clicks_scale": clicks_scale.run,
 }
 

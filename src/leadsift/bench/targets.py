@@ -164,6 +164,23 @@ TARGETS = (
     Target("clicks pipeline end to end", "clicks_scale", "<=", 5400,
            "that build's wall time at TalkingData's size", unit="s",
            stated_at=(185_000_000,), counted="clicks"),
+    Target("online click features differing from the batch stage's, test day", "clicks_online",
+           "=", 0, "clicks of the whole test day, replayed in time order through the online "
+           "scorer, with any feature unequal to clicks_features' (bit for bit; missing = missing)"),
+    Target("online click probabilities differing from the batch score, test day",
+           "clicks_online", "=", 0, "the same clicks' probabilities against the registered "
+           "model's on the batch features (bit for bit)"),
+    Target("online click scoring on one core, micro-batches of 1,000", "clicks_online", ">=",
+           50_000, "that replay's clicks per second (remember, features, probability) in a "
+           "process pinned to one core", unit="clicks/s"),
+    Target("clicks serving p99 latency", "clicks_online", "<=", 20,
+           "one raw click per request to `make serve PIPELINE=clicks` over loopback (features, "
+           "probability, tier and reasons), one client", unit="ms", also="no error"),
+    Target("clicks serving p99 latency, 8 concurrent clients", "clicks_online", "<=", 100,
+           "the same from eight clients at once", unit="ms", also="no error"),
+    Target("click state memory, distinct users", "clicks_online", "<=", 2048,
+           "what the online state holds (its arrays) after one click of each user, each on its "
+           "own ip, over a day", unit="MB", stated_at=(10_000_000,), counted="users"),
 )  # fmt: skip
 BY_NAME = {target.name: target for target in TARGETS}
 

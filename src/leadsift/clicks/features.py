@@ -15,7 +15,7 @@ its first days would read later days' larger values wrongly. A rate is a ratio: 
 before, it only grows more precise.
 
 - `Count`: the key's clicks in a trailing window (a minute, an hour, a day), or today so far;
-- `SinceLast`: seconds since the key's previous click;
+- `SinceLast`: seconds since the key's previous click within a day;
 - `DistinctToday`: distinct values of a column seen with the key today so far (its first click
   of the day with each value, counted: `COUNT(DISTINCT) OVER` is not standard window SQL);
 - `RateBefore`: the key's installs known at the start of the click's day over its clicks on the
@@ -77,13 +77,15 @@ class Count:
 
 @dataclass(frozen=True)
 class SinceLast:
-    """Seconds since the key's previous click (missing for its first)."""
+    """Seconds since the key's previous click within the last `seconds` (missing if none: a key
+    idle longer is new again, so an online scorer forgets it after that long)."""
 
     name: str
     key: tuple[str, ...]
+    seconds: int = DAY
 
     def sql(self) -> str:
-        return f"CAST(t - MAX(t) OVER ({_frame(self.key)}) AS DOUBLE)"
+        return f"CAST(t - MAX(t) OVER ({_frame(self.key, f'{self.seconds} PRECEDING')}) AS DOUBLE)"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,16 @@ class RateBefore:
     name: str
     key: tuple[str, ...]
 
+    def daily_sql(self, clicks: str) -> str:
+        """Per key and day: its clicks that day and its installs attributed that day."""
+        key = ", ".join(self.key)
+        return (
+            f"SELECT {key}, day, SUM(clicks) AS clicks, SUM(installs) AS installs FROM ("
+            f"SELECT {key}, {day_of()} AS day, 1 AS clicks, 0 AS installs FROM {clicks} UNION ALL "
+            f"SELECT {key}, {day_of('attributed_t')}, 0, 1 FROM {clicks} "
+            f"WHERE attributed_t IS NOT NULL) GROUP BY {key}, day"
+        )
+
     def summary_sql(self, clicks: str) -> str:
         """Per key and day: the rate its clicks of that day read (each day a row, in order, so
         the frame ends at the day before)."""
@@ -122,11 +134,7 @@ class RateBefore:
         before = f"PARTITION BY {key} ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
         return (
             f"SELECT {key}, day, CAST(SUM(installs) OVER ({before}) AS DOUBLE) / "
-            f"NULLIF(SUM(clicks) OVER ({before}), 0) AS {self.name} FROM ("
-            f"SELECT {key}, day, SUM(clicks) AS clicks, SUM(installs) AS installs FROM ("
-            f"SELECT {key}, {day_of()} AS day, 1 AS clicks, 0 AS installs FROM {clicks} UNION ALL "
-            f"SELECT {key}, {day_of('attributed_t')}, 0, 1 FROM {clicks} "
-            f"WHERE attributed_t IS NOT NULL) GROUP BY {key}, day)"
+            f"NULLIF(SUM(clicks) OVER ({before}), 0) AS {self.name} FROM ({self.daily_sql(clicks)})"
         )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadsift.core.config import Rule, between, integer
+from leadsift.core.config import TEXT, Rule, between, integer
 from leadsift.core.contract import ContractBreachError
 
 log = logging.getLogger("leadsift.serve")
@@ -29,12 +29,18 @@ FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 ACCEPTED = f"JSON with one of {', '.join(FIELDS)}; or a CSV ({CSV}) or parquet ({PARQUET}) body"
 
 
+MAX_LATENESS = 10 * 86_400
 # config.yaml `serve:`, checked by `make serve` (no stage reads it)
 SERVE_RULES: dict[str, Rule] = {
     "serve.workers": integer(1),
     "serve.max_request_bytes": integer(1),
     "serve.max_records": integer(1),
     "serve.read_timeout_s": between(0, float("inf"), closed="neither"),
+    "serve.max_lateness": (
+        lambda v: integer(0)[0](v) and v <= MAX_LATENESS,
+        f"whole seconds in [0, {MAX_LATENESS}] (the click state holds a day more)",
+    ),
+    "serve.click_log": TEXT,
 }
 
 

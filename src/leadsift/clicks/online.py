@@ -1,0 +1,277 @@
+"""The click features online: a state that answers each click's features from the clicks before
+it, under the one rule for the past that `clicks_features` applies in batch, so that a click
+scored when it happens reads exactly what the model was trained and evaluated on.
+
+Every feature is a question about the multiset of earlier clicks, never about their order of
+arrival: counts of a key's clicks in [t - window, t) or [day start, t), the latest of them in
+[t - 1 day, t), the distinct values an ip showed today before t, and a day's published rates. So
+a micro-batch is first remembered, then asked about: a click never counts itself or a click of
+its own second (all bounds end at t), and the answer is the same whether its clicks came one per
+request or a thousand at once, in any order within it.
+
+- Counts and the latest click: one `EventStore` per key kind (ip, ip+app, user+app, app+channel).
+- Distinct values today (`DistinctToday`): the day's first click of each (ip, value) is an event
+  of the ip in a weighted store; when an earlier click of the pair arrives late, the first moves
+  (+1 at the new time, -1 at the old). The old first is read from a store of (ip, value) clicks.
+- Rates (`RateBefore`): clicks per value and day as they are scored, installs per value and day
+  they were attributed as they are reported (`record_installs`); a day's rates are published at
+  its first click, from the days before, and then stay as published.
+
+The horizon is one day (the longest window) plus `max_lateness` seconds behind the newest click;
+older events are dropped, and keys with none left go with them. A click older than the newest by
+more than `max_lateness` is scored from the state as it is and marked `late`: its own windows may
+have lost events. It is still remembered (if within the horizon), so later clicks count it as the
+batch stage does; a day's rates, though, were published without it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from leadsift.clicks import engine
+from leadsift.clicks.events import MAX_SPAN, EventStore, hashed_key, pair_key
+from leadsift.clicks.features import (
+    CATEGORICAL,
+    DAY,
+    HOUR,
+    POINT_IN_TIME,
+    Count,
+    DistinctToday,
+    RateBefore,
+    SinceLast,
+)
+
+MAX_LATENESS = MAX_SPAN - DAY  # a store's run spans the horizon: one day plus the lateness
+_LEVELS = ("ip", "app", "device", "os", "channel")
+
+
+def key_of(clicks: dict[str, np.ndarray], columns: Sequence[str]) -> np.ndarray:
+    """The int64 key of each click for a key of one, two or four ids (`leadsift.clicks.events`)."""
+    values = [clicks[c] for c in columns]
+    if len(values) == 1:
+        return values[0].astype(np.int64)
+    if len(values) == 2:
+        return pair_key(*values)
+    if len(values) == 4:
+        return hashed_key(*values)
+    raise ValueError(f"no key of {len(values)} ids: {columns}")
+
+
+class RateBook:
+    """One `RateBefore`: clicks and installs per value and day, and each day's published rates."""
+
+    def __init__(self, feature: RateBefore) -> None:
+        (self.column,) = feature.key
+        self.clicks: dict[tuple[int, int], int] = defaultdict(int)
+        self.installs: dict[tuple[int, int], int] = defaultdict(int)
+        self.published: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @staticmethod
+    def _add(counts: dict[tuple[int, int], int], values: np.ndarray, days: np.ndarray) -> None:
+        pairs, n = np.unique((values << 24) | days, return_counts=True)  # days < 2**24
+        for pair, k in zip(pairs.tolist(), n.tolist(), strict=True):
+            counts[pair >> 24, pair & 0xFFFFFF] += k
+
+    def count(self, values: np.ndarray, days: np.ndarray, installs: bool = False) -> None:
+        self._add(self.installs if installs else self.clicks, values, days)
+
+    def _table(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rates of `day`: per value, installs attributed on earlier days over clicks on
+        earlier days (missing where it had none), as the batch stage's daily summary computes."""
+        if day not in self.published:
+            clicks: dict[int, int] = defaultdict(int)
+            installs: dict[int, int] = defaultdict(int)
+            for (value, d), n in self.clicks.items():
+                if d < day:
+                    clicks[value] += n
+            for (value, d), n in self.installs.items():
+                if d < day:
+                    installs[value] += n
+            values = np.array(sorted(set(clicks) | set(installs)), dtype=np.int64)
+            n = np.array([clicks[v] for v in values.tolist()], dtype=np.int64)
+            k = np.array([installs[v] for v in values.tolist()], dtype=np.int64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rates = np.where(n > 0, k.astype(np.float64) / n, np.nan)
+            self.published[day] = (values, rates)
+        return self.published[day]
+
+    def rates(self, values: np.ndarray, days: np.ndarray) -> np.ndarray:
+        out = np.full(len(values), np.nan)
+        for day in np.unique(days).tolist():
+            on = days == day
+            known, rates = self._table(day)
+            if not len(known):
+                continue
+            at = np.searchsorted(known, values[on])
+            found = (at < len(known)) & (known[np.minimum(at, len(known) - 1)] == values[on])
+            out[on] = np.where(found, rates[np.minimum(at, len(known) - 1)], np.nan)
+        return out
+
+
+@dataclass
+class ClickState:
+    """What an online scorer remembers of the clicks it has seen; `features` of a micro-batch
+    are those `clicks_features` gives the same clicks (`leadsift.clicks.features`)."""
+
+    max_lateness: int = 3600
+    features: Sequence = POINT_IN_TIME
+    newest: int = -(2**62)
+    stores: dict[str, EventStore] = field(default_factory=dict)
+    books: dict[str, RateBook] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_lateness <= MAX_LATENESS:
+            raise ValueError(f"max_lateness must be 0..{MAX_LATENESS} s, got {self.max_lateness}")
+        for f in self.features:
+            if isinstance(f, Count | SinceLast):
+                self.stores.setdefault("_".join(f.key), EventStore())
+            elif isinstance(f, DistinctToday):
+                self.stores.setdefault("_".join((*f.key, f.of)), EventStore())
+                self.stores[f.first] = EventStore(weighted=True)
+            else:
+                self.books[f.name] = RateBook(f)
+        windows = [f.seconds or DAY for f in self.features if isinstance(f, Count | SinceLast)]
+        self._longest = max([DAY, *windows])  # DAY: today's counts reach back to midnight
+
+    @property
+    def horizon(self) -> int:
+        """The earliest time any click to come may need: events before it are dropped."""
+        return self.newest - self._longest - self.max_lateness
+
+    def remember(self, clicks: pd.DataFrame, *, count_clicks: bool = True) -> np.ndarray:
+        """Take in a micro-batch (ids and `t`); returns which of its clicks are late."""
+        t = clicks["t"].to_numpy(np.int64)
+        seen = np.maximum.accumulate(np.r_[self.newest, t])[:-1]
+        late = t < seen - self.max_lateness
+        self.newest = max(self.newest, int(t.max()))
+        ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
+        day = t // DAY
+        # what any click to come may need, and what this batch's own (timely) clicks need
+        keep_from = min(self.horizon, int(t[~late].min(initial=self.newest)) - self._longest)
+        for f in self.features:  # firsts of the day move before their pairs' clicks are added
+            if isinstance(f, DistinctToday):
+                self._move_firsts(f, ids, t, day, keep_from)
+        for name, store in self.stores.items():
+            if not store.weighted:
+                store.add(key_of(ids, name.split("_")), t, keep_from=keep_from)
+        if count_clicks:
+            for book in self.books.values():
+                book.count(ids[book.column], day)
+        return late
+
+    def _move_firsts(
+        self, f: DistinctToday, ids: dict[str, np.ndarray], t: np.ndarray, day: np.ndarray,
+        keep_from: int,
+    ) -> None:  # fmt: skip
+        pair = key_of(ids, (*f.key, f.of))
+        order = np.lexsort((t, day, pair))
+        pair_o, day_o = pair[order], day[order]
+        start = np.flatnonzero(np.r_[True, (pair_o[1:] != pair_o[:-1]) | (day_o[1:] != day_o[:-1])])
+        chosen = order[start]  # each (pair, day)'s earliest click in the batch
+        earliest, days = t[chosen], day[chosen]
+        old = self.stores["_".join((*f.key, f.of))].earliest(
+            pair[chosen], days * DAY, (days + 1) * DAY
+        )
+        new = (old < 0) | (earliest < old)
+        moved = new & (old >= 0)
+        owner = key_of({c: v[chosen] for c, v in ids.items()}, f.key)
+        keys = np.r_[owner[new], owner[moved]]
+        times = np.r_[earliest[new], old[moved]]
+        weights = np.r_[np.ones(new.sum(), np.int64), -np.ones(moved.sum(), np.int64)]
+        self.stores[f.first].add(keys, times, weights, keep_from=keep_from)
+
+    def record_installs(self, clicks: pd.DataFrame) -> None:
+        """Installs as they are reported: rows with the rate keys' ids and `attributed_t`."""
+        day = clicks["attributed_t"].to_numpy(np.int64) // DAY
+        for book in self.books.values():
+            book.count(clicks[book.column].to_numpy(np.int64), day, installs=True)
+
+    def featurize(self, clicks: pd.DataFrame) -> pd.DataFrame:
+        """Each click's features (the columns `feature_names()` lists, then the `late` flag), from
+        the clicks remembered so far, these ones included: call after `remember`."""
+        t = clicks["t"].to_numpy(np.int64)
+        ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
+        day_start = t // DAY * DAY
+        out: dict[str, np.ndarray] = {c: clicks[c].to_numpy(np.int32) for c in CATEGORICAL}
+        out["hour"] = ((t % DAY) // HOUR).astype(np.int32)
+        for name, group in self._questions().items():
+            store, keys = self.stores[name], key_of(ids, name.split("_"))
+            starts = [f.seconds for f in group["counts"]]  # None: midnight
+            gap = group["gap"]
+            if gap and gap.seconds not in starts:
+                starts.append(gap.seconds)
+            los = [day_start if s is None else t - s for s in starts]
+            latest = starts.index(gap.seconds) if gap else None
+            counts, last = store.window(keys, los, t, latest=latest)
+            for f, count in zip(group["counts"], counts, strict=False):
+                out[f.name] = count
+            if gap:
+                out[gap.name] = np.where(last >= 0, (t - last).astype(np.float64), np.nan)
+        for f in self.features:
+            if isinstance(f, DistinctToday):
+                (count,), _ = self.stores[f.first].window(key_of(ids, f.key), [day_start], t)
+                out[f.name] = count.astype(np.float64)
+            elif isinstance(f, RateBefore):
+                book = self.books[f.name]
+                out[f.name] = book.rates(ids[book.column], t // DAY)
+        names = [*CATEGORICAL, "hour", *(f.name for f in self.features)]
+        return pd.DataFrame({n: out[n] for n in names}, index=clicks.index)
+
+    def _questions(self) -> dict[str, dict]:
+        """Per store of clicks: the counts asked of it, and its gap (one at most)."""
+        asked: dict[str, dict] = {}
+        for f in self.features:
+            if isinstance(f, Count | SinceLast):
+                group = asked.setdefault("_".join(f.key), {"counts": [], "gap": None})
+                if isinstance(f, Count):
+                    group["counts"].append(f)
+                elif group["gap"] is None:
+                    group["gap"] = f
+                else:
+                    raise ValueError(f"two gaps of one key: {group['gap'].name}, {f.name}")
+        return asked
+
+    def size(self) -> dict[str, int]:
+        """Events and keys held, and their bytes."""
+        stores = self.stores.values()
+        return {
+            "events": sum(s.events for s in stores),
+            "keys": sum(s.keys for s in stores),
+            "bytes": sum(s.nbytes for s in stores),
+        }
+
+    def warm(
+        self, connection: duckdb.DuckDBPyConnection, log: str, until: int | None = None
+    ) -> None:
+        """Rebuild from a prepared log (a table expression with the prepared columns) of the
+        clicks before `until` (default: all of them): those of its last horizon, and the daily
+        clicks and installs behind the rates (every install the log records is known)."""
+        if until is None:
+            (newest,) = connection.execute(f"SELECT MAX(t) FROM {log}").fetchone()
+            until = int(newest) + 1
+        before = f"(SELECT * FROM {log} WHERE t < {until})"
+        for name, book in self.books.items():
+            f = next(f for f in self.features if f.name == name)
+            rows = connection.execute(f.daily_sql(before)).fetchall()
+            for value, day, clicks, installs in rows:
+                book.clicks[value, day] += clicks
+                book.installs[value, day] += installs
+        start = until - self._longest - self.max_lateness
+        columns = ", ".join([*_LEVELS, "t"])
+        query = f"SELECT {columns} FROM {log} WHERE t >= {start} AND t < {until} ORDER BY t"
+        for batch in engine.batches(connection, query):
+            self.remember(batch.to_pandas(), count_clicks=False)
+
+
+def replay(state: ClickState, clicks: pd.DataFrame, batch: int) -> Iterable[pd.DataFrame]:
+    """Clicks (in time order) through `state` `batch` at a time: each micro-batch's features."""
+    for start in range(0, len(clicks), batch):
+        part = clicks.iloc[start : start + batch]
+        late = state.remember(part)
+        yield state.featurize(part).assign(late=late)
