@@ -19,6 +19,10 @@ import psutil
 import pytest
 
 from leadsift.bench import post_concurrently
+from leadsift.clicks import engine
+from leadsift.clicks.model import TRUSTED_TYPES as CLICK_TYPES
+from leadsift.clicks.online import ClickState
+from leadsift.core.model_store import load_model
 from leadsift.leads import synth
 from leadsift.leads.cleaning import clean_leads
 from leadsift.leads.synth import Dirt, generate_leads
@@ -176,6 +180,38 @@ def test_the_customers_champion_checks_summaries_and_a_moved_copy_still_serves(b
     with sqlite3.connect(baseline.repo.path / "mlflow.db") as db:
         kept = [row[0] for row in db.execute("select storage_location from model_versions")]
     assert all(str(baseline.repo.path) in loc for loc in kept)  # the original is untouched
+
+
+def test_the_whole_test_day_replayed_online_equals_the_batch_features_and_scores(baseline):
+    """A built repository's test day, every click in time order through the online scorer in
+    micro-batches of 1,000 after a warm start from the log before it (what the served scorer
+    does per request): every feature of every click equals clicks_features', and so does every
+    probability of the registered model."""
+    repo = baseline.repo
+    features = pd.read_parquet(repo.path / "data/clicks/features.parquet")
+    day = features.loc[features["is_attributed"].notna(), "day"].max()
+    scorer = load_model(repo.path / "models/clicks", CLICK_TYPES)
+    state = ClickState(max_lateness=3600)
+    log = engine.parquet_source([repo.path / "data/clicks/interim/clicks.parquet"])
+    with engine.connect(engine.EngineSettings("1GB", str(repo.path / ".engine"), 1)) as connection:
+        state.warm(connection, log, until=int(day) * 86_400)
+    prepared = pd.read_parquet(repo.path / "data/clicks/interim/clicks.parquet")
+    clicks = prepared[prepared["t"] // 86_400 == day].sort_values(["t", "click_id"])
+    names, rows = scorer.features, []
+    for start in range(0, len(clicks), 1_000):
+        part = clicks.iloc[start : start + 1_000]
+        state.remember(part)
+        rows.append(state.featurize(part).assign(click_id=part["click_id"].to_numpy()))
+    replayed = pd.concat(rows).set_index("click_id")
+    batch = features.set_index("click_id").loc[replayed.index]
+    assert len(replayed) > 40_000 and day > features["day"].min()
+    for name in names:
+        np.testing.assert_array_equal(
+            replayed[name].to_numpy(float), batch[name].to_numpy(float, na_value=np.nan), name
+        )
+    np.testing.assert_array_equal(
+        scorer.answer(replayed[names])["probability"], scorer.answer(batch[names])["probability"]
+    )
 
 
 def raw_clicks(clicks: pd.DataFrame) -> list[dict]:

@@ -130,7 +130,8 @@ class Run:
 
     def rank(self, prefix: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Per query: the position of its key's first event at or after its time."""
-        return np.searchsorted(self.packed, prefix | np.clip(times - self.base, 0, MASK))
+        offset = np.minimum(np.maximum(times - self.base, 0), MASK)
+        return np.searchsorted(self.packed, prefix | offset)
 
     def total(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Events (or their weights) between ranks lo and hi."""

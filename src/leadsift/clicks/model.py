@@ -114,7 +114,8 @@ class ClickModel(ClassifierMixin, BaseEstimator):
         # the float64 matrix LightGBM's scikit-learn wrapper would make of the frame, given to
         # each booster directly: the same probabilities, without the wrapper's checks per call;
         # never more threads than the process may use (a thread waiting for a core spins)
-        values = X[list(self.features)].to_numpy(np.float64)
+        chosen = X if list(X.columns) == list(self.features) else X[list(self.features)]
+        values = chosen.to_numpy(np.float64)
         threads = min(int((self.params or {}).get("n_jobs") or 1), len(os.sched_getaffinity(0)))
         q = np.mean(
             [

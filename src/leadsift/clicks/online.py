@@ -193,8 +193,9 @@ class ClickState:
             book.count(clicks[book.column].to_numpy(np.int64), day, installs=True)
 
     def featurize(self, clicks: pd.DataFrame) -> pd.DataFrame:
-        """Each click's features (the columns `feature_names()` lists, then the `late` flag), from
-        the clicks remembered so far, these ones included: call after `remember`."""
+        """Each click's features (the columns `feature_names()` lists), from the clicks
+        remembered so far, these ones included: call after `remember`. One float64 block, the
+        matrix the model reads (the batch stage's counts are integers; their values are equal)."""
         t = clicks["t"].to_numpy(np.int64)
         ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
         day_start = t // DAY * DAY
@@ -221,7 +222,8 @@ class ClickState:
                 book = self.books[f.name]
                 out[f.name] = book.rates(ids[book.column], t // DAY)
         names = [*CATEGORICAL, "hour", *(f.name for f in self.features)]
-        return pd.DataFrame({n: out[n] for n in names}, index=clicks.index)
+        matrix = np.column_stack([out[n] for n in names]).astype(np.float64, copy=False)
+        return pd.DataFrame(matrix, columns=names, index=clicks.index)
 
     def _questions(self) -> dict[str, dict]:
         """Per store of clicks: the counts asked of it, and its gap (one at most)."""
