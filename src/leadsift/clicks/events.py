@@ -24,7 +24,7 @@ import numpy as np
 BITS = 21  # seconds a run may span: 2**21 s, about 24 days
 MASK = (1 << BITS) - 1
 MAX_SPAN = MASK - 1
-RATIO = 4
+RATIO = 6
 
 
 def pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -53,10 +53,18 @@ def _key_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, back
 
 
+def _starts(values: np.ndarray) -> np.ndarray:
+    """Where a sorted array's values change: True at each value's first place."""
+    first = np.empty(len(values), bool)
+    first[:1] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return first
+
+
 class Run:
     """One sorted run of a store's events: its keys, and per event its packed (key, time)."""
 
-    __slots__ = ("base", "cumulative", "keys", "newest", "packed")
+    __slots__ = ("base", "cumulative", "keys", "newest", "packed", "starts")
 
     def __init__(
         self, keys: np.ndarray, packed: np.ndarray, base: int, weights: np.ndarray | None
@@ -64,7 +72,7 @@ class Run:
         """From its keys (sorted, each once) and its events' packed position and time, in order;
         keys left without events are dropped, and the times re-based on the earliest."""
         position = packed >> BITS
-        first = np.r_[True, position[1:] != position[:-1]]
+        first = _starts(position)
         if first.sum() < len(keys):
             keys = keys[position[first]]
             packed = ((np.cumsum(first, dtype=np.int64) - 1) << BITS) | (packed & MASK)
@@ -74,14 +82,17 @@ class Run:
             raise ValueError(f"a run may span at most {MAX_SPAN} s of clicks")
         self.keys, self.packed = keys, packed - low if low else packed
         self.base, self.newest = base + low, base + high
-        self.cumulative = None if weights is None else np.r_[0, np.cumsum(weights)]
+        # where each key's events start (and the last end): a run wholly inside a window needs
+        # no search for that bound
+        self.starts = np.append(np.flatnonzero(first), len(packed)).astype(np.int32)
+        self.cumulative = None if weights is None else np.append(0, np.cumsum(weights))
 
     @classmethod
     def of(cls, keys: np.ndarray, times: np.ndarray, weights: np.ndarray | None) -> Run:
         """From events in any order."""
         order = np.lexsort((times, keys))
         keys, times = keys[order], times[order]
-        starts = np.r_[True, keys[1:] != keys[:-1]]
+        starts = _starts(keys)
         position = np.cumsum(starts, dtype=np.int64) - 1
         base = int(times.min())
         packed = (position << BITS) | (times - base)
@@ -93,7 +104,7 @@ class Run:
         zeros dropped); None if none is left. Each run is sorted already, so one linear merge
         (a stable sort of sorted parts) puts them in order."""
         keys = np.sort(np.concatenate([run.keys for run in runs]), kind="stable")  # a merge
-        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+        keys = keys[_starts(keys)]
         base = min(run.base for run in runs)
         parts = [
             (np.searchsorted(keys, run.keys)[run.packed >> BITS] << BITS)
@@ -109,7 +120,7 @@ class Run:
             order = np.argsort(packed, kind="stable")
             kept = order[(packed[order] & MASK) >= keep_from - base]
             packed, weights = packed[kept], weights[kept]
-            starts = np.flatnonzero(np.r_[True, packed[1:] != packed[:-1]])
+            starts = np.flatnonzero(_starts(packed))
             packed, weights = packed[starts], np.add.reduceat(weights, starts)
             packed, weights = packed[weights != 0], weights[weights != 0]
         return cls(keys, packed, base, weights) if len(packed) else None
@@ -120,13 +131,23 @@ class Run:
     @property
     def nbytes(self) -> int:
         extra = 0 if self.cumulative is None else self.cumulative.nbytes
-        return self.keys.nbytes + self.packed.nbytes + extra
+        return self.keys.nbytes + self.packed.nbytes + self.starts.nbytes + extra
 
     def locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per query key: its packed prefix, and whether this run holds it."""
-        at = np.searchsorted(self.keys, keys)
-        found = self.keys[np.minimum(at, len(self.keys) - 1)] == keys
-        return at.astype(np.int64) << BITS, found
+        """Per query key: its position among the run's keys, and whether the run holds it (the
+        position of a key it does not hold means nothing)."""
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return at, self.keys[at] == keys
+
+    def lower(self, at: np.ndarray, prefix: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """Per located key: the rank of its first event at or after `lo` (where every bound is
+        at or before the run's start, where its events start: no search)."""
+        return self.starts[at] if self.base >= int(lo.max()) else self.rank(prefix, lo)
+
+    def upper(self, at: np.ndarray, prefix: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per located key: the rank of its first event at or after `hi` (where every bound is
+        after the run's end, where its events end: no search)."""
+        return self.starts[at + 1] if self.newest < int(hi.min()) else self.rank(prefix, hi)
 
     def rank(self, prefix: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Per query: the position of its key's first event at or after its time."""
@@ -180,12 +201,13 @@ class EventStore:
         last = np.full(len(keys), -1, np.int64)
         earliest = [int(lo.min()) for lo in los]
         for run in self.runs:
-            prefix, found = run.locate(keys)
-            top = run.rank(prefix, hi)
+            at, found = run.locate(keys)
+            prefix = at.astype(np.int64) << BITS
+            top = run.upper(at, prefix, hi)
             for number, lo in enumerate(los):
                 if run.newest < earliest[number]:  # the run ends before any window starts
                     continue
-                bottom = run.rank(prefix, lo)
+                bottom = run.lower(at, prefix, lo)
                 counts[number] += np.where(found, run.total(bottom, top), 0)
                 if number == latest:
                     held = found & (top > bottom)
@@ -197,9 +219,13 @@ class EventStore:
         order, back = _key_order(keys)
         keys, lo, hi = keys[order], lo[order], hi[order]
         first = np.full(len(keys), -1, np.int64)
+        starts = int(lo.min())
         for run in self.runs:
-            prefix, found = run.locate(keys)
-            bottom, top = run.rank(prefix, lo), run.rank(prefix, hi)
+            if run.newest < starts:  # ends before the earliest bound
+                continue
+            at, found = run.locate(keys)
+            prefix = at.astype(np.int64) << BITS
+            bottom, top = run.lower(at, prefix, lo), run.upper(at, prefix, hi)
             held = found & (top > bottom)
             times = run.time_at(bottom)
             first = np.where(held & ((first < 0) | (times < first)), times, first)

@@ -12,7 +12,8 @@ request or a thousand at once, in any order within it.
 - Counts and the latest click: one `EventStore` per key kind (ip, ip+app, user+app, app+channel).
 - Distinct values today (`DistinctToday`): the day's first click of each (ip, value) is an event
   of the ip in a weighted store; when an earlier click of the pair arrives late, the first moves
-  (+1 at the new time, -1 at the old). The old first is read from a store of (ip, value) clicks.
+  (+1 at the new time, -1 at the old). Each (ip, value)'s first time of the day is kept in a
+  store of its own, one event per pair and day rather than one per click.
 - Rates (`RateBefore`): clicks per value and day as they are scored, installs per value and day
   they were attributed as they are reported (`record_installs`); a day's rates are published at
   its first click, from the days before, and then stay as published.
@@ -114,6 +115,21 @@ class RateBook:
         return out
 
 
+class _Batch:
+    """A micro-batch's times and ids as arrays, and each key of them worked out once."""
+
+    def __init__(self, clicks: pd.DataFrame) -> None:
+        self.t = clicks["t"].to_numpy(np.int64)
+        self.ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
+        self._keys: dict[str, np.ndarray] = {}
+
+    def key(self, name: str) -> np.ndarray:
+        """The key of the ids `name` joins with `_` (e.g. ip_app)."""
+        if name not in self._keys:
+            self._keys[name] = key_of(self.ids, name.split("_"))
+        return self._keys[name]
+
+
 @dataclass
 class ClickState:
     """What an online scorer remembers of the clicks it has seen; `features` of a micro-batch
@@ -123,6 +139,7 @@ class ClickState:
     features: Sequence = POINT_IN_TIME
     newest: int = -(2**62)
     stores: dict[str, EventStore] = field(default_factory=dict)
+    pair_firsts: dict[str, EventStore] = field(default_factory=dict)
     books: dict[str, RateBook] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -132,7 +149,7 @@ class ClickState:
             if isinstance(f, Count | SinceLast):
                 self.stores.setdefault("_".join(f.key), EventStore())
             elif isinstance(f, DistinctToday):
-                self.stores.setdefault("_".join((*f.key, f.of)), EventStore())
+                self.pair_firsts[f.name] = EventStore()
                 self.stores[f.first] = EventStore(weighted=True)
             else:
                 self.books[f.name] = RateBook(f)
@@ -144,46 +161,54 @@ class ClickState:
         """The earliest time any click to come may need: events before it are dropped."""
         return self.newest - self._longest - self.max_lateness
 
+    def observe(self, clicks: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """`remember` a micro-batch, then its `featurize`d clicks and which came late."""
+        batch = _Batch(clicks)
+        late = self._remember(batch)
+        return self._featurize(batch, clicks.index), late
+
     def remember(self, clicks: pd.DataFrame, *, count_clicks: bool = True) -> np.ndarray:
         """Take in a micro-batch (ids and `t`); returns which of its clicks are late."""
-        t = clicks["t"].to_numpy(np.int64)
-        seen = np.maximum.accumulate(np.r_[self.newest, t])[:-1]
+        return self._remember(_Batch(clicks), count_clicks=count_clicks)
+
+    def _remember(self, batch: _Batch, *, count_clicks: bool = True) -> np.ndarray:
+        t, ids = batch.t, batch.ids
+        seen = np.maximum.accumulate(np.concatenate([[self.newest], t[:-1]]))
         late = t < seen - self.max_lateness
         self.newest = max(self.newest, int(t.max()))
-        ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
         day = t // DAY
         # what any click to come may need, and what this batch's own (timely) clicks need
         keep_from = min(self.horizon, int(t[~late].min(initial=self.newest)) - self._longest)
         for f in self.features:  # firsts of the day move before their pairs' clicks are added
             if isinstance(f, DistinctToday):
-                self._move_firsts(f, ids, t, day, keep_from)
+                self._move_firsts(f, batch, day, keep_from)
         for name, store in self.stores.items():
             if not store.weighted:
-                store.add(key_of(ids, name.split("_")), t, keep_from=keep_from)
+                store.add(batch.key(name), t, keep_from=keep_from)
         if count_clicks:
             for book in self.books.values():
                 book.count(ids[book.column], day)
         return late
 
     def _move_firsts(
-        self, f: DistinctToday, ids: dict[str, np.ndarray], t: np.ndarray, day: np.ndarray,
-        keep_from: int,
-    ) -> None:  # fmt: skip
-        pair = key_of(ids, (*f.key, f.of))
-        order = np.lexsort((t, day, pair))
+        self, f: DistinctToday, batch: _Batch, day: np.ndarray, keep_from: int
+    ) -> None:
+        t, pair = batch.t, batch.key("_".join((*f.key, f.of)))
+        order = np.lexsort((t, pair))  # by pair, then time (so by day)
         pair_o, day_o = pair[order], day[order]
-        start = np.flatnonzero(np.r_[True, (pair_o[1:] != pair_o[:-1]) | (day_o[1:] != day_o[:-1])])
+        start = np.ones(len(t), bool)
+        start[1:] = (pair_o[1:] != pair_o[:-1]) | (day_o[1:] != day_o[:-1])
         chosen = order[start]  # each (pair, day)'s earliest click in the batch
         earliest, days = t[chosen], day[chosen]
-        old = self.stores["_".join((*f.key, f.of))].earliest(
-            pair[chosen], days * DAY, (days + 1) * DAY
-        )
+        pairs = self.pair_firsts[f.name]  # each (pair, day)'s first time (and earlier ones)
+        old = pairs.earliest(pair[chosen], days * DAY, (days + 1) * DAY)
         new = (old < 0) | (earliest < old)
+        pairs.add(pair[chosen][new], earliest[new], keep_from=keep_from)
         moved = new & (old >= 0)
-        owner = key_of({c: v[chosen] for c, v in ids.items()}, f.key)
-        keys = np.r_[owner[new], owner[moved]]
-        times = np.r_[earliest[new], old[moved]]
-        weights = np.r_[np.ones(new.sum(), np.int64), -np.ones(moved.sum(), np.int64)]
+        owner = batch.key("_".join(f.key))[chosen]
+        keys = np.concatenate([owner[new], owner[moved]])
+        times = np.concatenate([earliest[new], old[moved]])
+        weights = np.repeat(np.array([1, -1]), [new.sum(), moved.sum()])
         self.stores[f.first].add(keys, times, weights, keep_from=keep_from)
 
     def record_installs(self, clicks: pd.DataFrame) -> None:
@@ -196,13 +221,15 @@ class ClickState:
         """Each click's features (the columns `feature_names()` lists), from the clicks
         remembered so far, these ones included: call after `remember`. One float64 block, the
         matrix the model reads (the batch stage's counts are integers; their values are equal)."""
-        t = clicks["t"].to_numpy(np.int64)
-        ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
+        return self._featurize(_Batch(clicks), clicks.index)
+
+    def _featurize(self, batch: _Batch, index: pd.Index) -> pd.DataFrame:
+        t, ids = batch.t, batch.ids
         day_start = t // DAY * DAY
-        out: dict[str, np.ndarray] = {c: clicks[c].to_numpy(np.int32) for c in CATEGORICAL}
+        out: dict[str, np.ndarray] = {c: ids[c] for c in CATEGORICAL}
         out["hour"] = ((t % DAY) // HOUR).astype(np.int32)
         for name, group in self._questions().items():
-            store, keys = self.stores[name], key_of(ids, name.split("_"))
+            store, keys = self.stores[name], batch.key(name)
             starts = [f.seconds for f in group["counts"]]  # None: midnight
             gap = group["gap"]
             if gap and gap.seconds not in starts:
@@ -216,14 +243,16 @@ class ClickState:
                 out[gap.name] = np.where(last >= 0, (t - last).astype(np.float64), np.nan)
         for f in self.features:
             if isinstance(f, DistinctToday):
-                (count,), _ = self.stores[f.first].window(key_of(ids, f.key), [day_start], t)
+                (count,), _ = self.stores[f.first].window(
+                    batch.key("_".join(f.key)), [day_start], t
+                )
                 out[f.name] = count.astype(np.float64)
             elif isinstance(f, RateBefore):
                 book = self.books[f.name]
                 out[f.name] = book.rates(ids[book.column], t // DAY)
         names = [*CATEGORICAL, "hour", *(f.name for f in self.features)]
         matrix = np.column_stack([out[n] for n in names]).astype(np.float64, copy=False)
-        return pd.DataFrame(matrix, columns=names, index=clicks.index)
+        return pd.DataFrame(matrix, columns=names, index=index)
 
     def _questions(self) -> dict[str, dict]:
         """Per store of clicks: the counts asked of it, and its gap (one at most)."""
@@ -241,7 +270,7 @@ class ClickState:
 
     def size(self) -> dict[str, int]:
         """Events and keys held, and their bytes."""
-        stores = self.stores.values()
+        stores = [*self.stores.values(), *self.pair_firsts.values()]
         return {
             "events": sum(s.events for s in stores),
             "keys": sum(s.keys for s in stores),

@@ -140,8 +140,7 @@ class OnlineClickScorer:
         """Each click remembered, then answered from the clicks before it: click_id,
         probability, flagged, tier, late and (with `reasons`) the features that moved it most;
         click_id only where the clicks have one."""
-        late = self.state.remember(clicks)
-        features = self.state.featurize(clicks)
+        features, late = self.state.observe(clicks)
         answer = self.scorer.answer(features)
         probability = answer["probability"].to_numpy()
         tier = np.where(answer["flagged"], TIERS[0], np.where(probability >= 0.5, *TIERS[2:0:-1]))
