@@ -5,6 +5,7 @@ bit; raw clicks are read by the log's own contract."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,25 @@ def test_keys_idle_past_the_horizon_leave_the_state():
     assert count.tolist() == [6, 0]  # its clicks of hours 24 to 29
 
 
+def test_clicks_weeks_apart_in_one_batch_keep_the_runs_within_their_span():
+    state = ClickState(max_lateness=0)
+    far = pd.DataFrame(
+        {"ip": [1, 1, 1], "app": 2, "device": 3, "os": 4, "channel": 5,
+         "t": [D0, D0 + 30 * DAY, D0 + 30 * DAY + 10]}
+    )  # fmt: skip
+    features, late = state.observe(far)
+    assert not late.any()
+    assert features["n_ip_1d"].tolist() == [0, 0, 1] and features["n_ip_today"].tolist() == [
+        0,
+        0,
+        1,
+    ]
+    with pytest.raises(ValueError, match="may span at most"):
+        EventStore().add(np.array([1, 1]), np.array([D0, D0 + 30 * DAY]), keep_from=0)
+    with pytest.raises(ValueError, match="ip ids must be within"):
+        state.observe(far.assign(ip=-1))
+
+
 def test_keys_of_two_ids_are_exact_and_four_ids_hash_to_distinct_keys():
     top = np.array([2**31 - 1, 0, 2**31 - 1])
     low = np.array([0, 2**31 - 1, 2**31 - 1])
@@ -187,8 +207,8 @@ def test_plain_clicks_are_read_as_the_whole_contract_reads_them(log, scorer):
     what the prepare stage's contract gives; any other spelling goes to the contract."""
     online = OnlineClickScorer(scorer, ClickState(), ROLES)
     records = raw_records(log)
-    quick = online._plainly_clean(records, online.roles)
-    whole = online._contract(records, online.roles)
+    quick = online.read_plain(records, online.roles)
+    whole = online.read_by_contract(records, online.roles)
     pd.testing.assert_frame_equal(quick, whole, check_dtype=False)
     assert (quick["t"] == log["t"].to_numpy()).all()
     for spelling in (
@@ -199,7 +219,7 @@ def test_plain_clicks_are_read_as_the_whole_contract_reads_them(log, scorer):
             click_time=lambda d: d["click_time"].where(d.index != 5, "2017-02-29 10:00:00")
         ),
     ):
-        assert online._plainly_clean(spelling, online.roles) is None
+        assert online.read_plain(spelling, online.roles) is None
     iso = records.assign(click_time=records["click_time"].str.replace(" ", "T"))
     pd.testing.assert_frame_equal(online.read(iso), whole, check_dtype=False)
 
@@ -222,6 +242,12 @@ def test_raw_clicks_are_read_by_the_logs_contract(scorer):
     assert "row 2: app not a whole number; click_time not a time" in message
     with pytest.raises(ContractBreachError, match=r"missing column\(s\) \['channel'\]"):
         online.predict(records.drop(columns="channel"))
+    with pytest.raises(ContractBreachError, match=r"click_time in the future \(row 1\)"):
+        online.predict(
+            records.iloc[:2].assign(ip=1, click_time=["2017-11-09 10:00:00", "2099-01-01 00:00:00"])
+        )
+    other = dataclasses.replace(online.roles, time_format="%Y-%d-%m %H:%M:%S")
+    assert online.read_plain(records.iloc[:1], other) is None  # read as the roles say
     answer = online.predict(records.iloc[:1])  # no click_id: answered all the same
     assert "click_id" not in answer and answer["probability"].between(0, 1).all()
     assert online.state.newest == pd.Timestamp("2017-11-09 10:00:00").timestamp()

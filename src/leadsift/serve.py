@@ -105,6 +105,8 @@ def main() -> None:
     point_at_store()
     workers, prepare = args.workers or params["serve"]["workers"], None
     if args.pipeline == "clicks":  # one state of recent clicks: one process keeps it
+        if workers > 1:
+            print("the click scorer keeps one state of recent clicks: 1 worker", file=sys.stderr)
         from leadsift.clicks.param_rules import RULES  # noqa: PLC0415
         from leadsift.clicks.serving import warm_scorer  # noqa: PLC0415
 

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from leadsift.bench.harness import Bench, Result, check, env, log, project_copy, quiet
-from leadsift.bench.serving import CLIENTS, _free_port, _wait_for_ping
+from leadsift.bench.serving import CLIENTS, free_port, wait_for_ping
+from leadsift.clicks.features import DAY
 
 MICRO_BATCH, REQUESTS, CONCURRENT_REQUESTS = 1_000, 1_000, 2_000
 USERS = 10_000_000
-DAY = 86_400
 
 
 def _one_core() -> None:
@@ -106,6 +106,8 @@ def replay_test_day(repo: str) -> dict[str, Any]:
 def state_of_users(users: int, seed: int = 0) -> dict[str, Any]:
     """In a process of its own: a state fed one click of each of `users` distinct users (each on
     its own ip: every key of a user is new) over a day, 100,000 clicks at a time; its size."""
+    import pandas as pd  # noqa: PLC0415
+
     from leadsift.clicks.online import ClickState  # noqa: PLC0415
 
     rng = np.random.default_rng(seed)
@@ -113,8 +115,6 @@ def state_of_users(users: int, seed: int = 0) -> dict[str, Any]:
     t = np.sort(start + rng.integers(0, DAY, users))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     state = ClickState(max_lateness=3600)
-    import pandas as pd  # noqa: PLC0415
-
     for first in range(0, users, 100_000):
         n = min(100_000, users - first)
         state.remember(
@@ -175,7 +175,7 @@ def serve_latency(repo: Path) -> dict[str, Any]:
         f"TO '{warm_log}' (FORMAT parquet)"
     )
     clicks = _raw_clicks(repo, day, 50 + REQUESTS + CONCURRENT_REQUESTS)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "leadsift.serve", "--pipeline", "clicks", "--model",
                "models/clicks", "--log", str(warm_log), "--port", str(port)]  # fmt: skip
     server = subprocess.Popen(
@@ -183,7 +183,7 @@ def serve_latency(repo: Path) -> dict[str, Any]:
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for_ping(port, server, seconds=300)
+        wait_for_ping(port, server, seconds=300)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         timed = [_post(connection, click) for click in clicks[: 50 + REQUESTS]][50:]
         connection.close()

@@ -22,7 +22,7 @@ from leadsift.core.config import read_params
 REQUESTS, CLIENTS, CONCURRENT_REQUESTS = 1000, 8, 2000  # as the targets state them
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A loopback port nothing listens on now, for the server."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -63,7 +63,7 @@ def post_concurrently(port: int, shares: list[list[dict]]) -> list[tuple[list[fl
         return list(executor.map(client, shares))
 
 
-def _wait_for_ping(port: int, server: subprocess.Popen, seconds: float = 120) -> None:
+def wait_for_ping(port: int, server: subprocess.Popen, seconds: float = 120) -> None:
     """Until /ping answers 200; raise if the server dies or the deadline passes."""
     deadline = time.monotonic() + seconds
     while True:
@@ -117,7 +117,7 @@ def run(bench: Bench) -> list[Result]:
     leads = json.loads(records.to_json(orient="records"))
     # the same leads as text, as a CSV row or the documented curl sends them
     texts = json.loads(records.astype(str).where(records.notna(), None).to_json(orient="records"))
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -133,7 +133,7 @@ def run(bench: Bench) -> list[Result]:
     )  # fmt: skip
     log(f"serving: {REQUESTS:,} leads from one client, then {CLIENTS} clients")
     try:
-        _wait_for_ping(port, server)
+        wait_for_ping(port, server)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         _one_by_one(connection, leads[:50])  # warm-up
         latencies, reasons = _one_by_one(connection, leads[50 : REQUESTS + 50])

@@ -9,8 +9,10 @@ Merging drops the events older than the horizon, and a run whose newest event is
 whole: that is how keys idle longer than the horizon leave.
 Each run keeps its keys once, sorted, and per event one integer, `position of its key << BITS |
 seconds since the run's first event`: the events of a key are then contiguous and in time order,
-so a count is two binary searches (`numpy.searchsorted`) whatever the number of keys. An event
-takes 8 bytes, a key of a run 8 more.
+so a count is one search for the key and at most two binary searches (`numpy.searchsorted`) per
+run, whatever the number of keys; a bound before a run's start or past its end is read from where
+the key's events start and end instead. An event takes 8 bytes (16 with a weight), a key of a run
+12 more.
 
 Keys are int64: two ids (each below 2**31) pack exactly into one; the four ids of a user are
 hashed to 64 bits (splitmix64), so two users share a key only if their hashes collide, which for
@@ -53,6 +55,15 @@ def _key_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, back
 
 
+def _checked_base(earliest: int, latest: int) -> int:
+    """`earliest`, as the base of a run whose events reach `latest`, if the span fits."""
+    if latest - earliest > MAX_SPAN:
+        raise ValueError(
+            f"a run of events may span at most {MAX_SPAN:,} s, not {latest - earliest:,}"
+        )
+    return earliest
+
+
 def _starts(values: np.ndarray) -> np.ndarray:
     """Where a sorted array's values change: True at each value's first place."""
     first = np.empty(len(values), bool)
@@ -78,8 +89,6 @@ class Run:
             packed = ((np.cumsum(first, dtype=np.int64) - 1) << BITS) | (packed & MASK)
         offsets = packed & MASK
         low, high = int(offsets.min()), int(offsets.max())
-        if high - low > MAX_SPAN:
-            raise ValueError(f"a run may span at most {MAX_SPAN} s of clicks")
         self.keys, self.packed = keys, packed - low if low else packed
         self.base, self.newest = base + low, base + high
         # where each key's events start (and the last end): a run wholly inside a window needs
@@ -94,7 +103,7 @@ class Run:
         keys, times = keys[order], times[order]
         starts = _starts(keys)
         position = np.cumsum(starts, dtype=np.int64) - 1
-        base = int(times.min())
+        base = _checked_base(int(times.min()), int(times.max()))
         packed = (position << BITS) | (times - base)
         return cls(keys[starts], packed, base, None if weights is None else weights[order])
 
@@ -105,21 +114,24 @@ class Run:
         (a stable sort of sorted parts) puts them in order."""
         keys = np.sort(np.concatenate([run.keys for run in runs]), kind="stable")  # a merge
         keys = keys[_starts(keys)]
-        base = min(run.base for run in runs)
-        parts = [
-            (np.searchsorted(keys, run.keys)[run.packed >> BITS] << BITS)
-            | (run.base - base + (run.packed & MASK))
-            for run in runs
-        ]
+        base = max(min(run.base for run in runs), keep_from)
+        parts, weights = [], []
+        for run in runs:  # the events from `base` on, packed against it
+            offsets = run.base - base + (run.packed & MASK)
+            kept = offsets >= 0
+            position = np.searchsorted(keys, run.keys)[run.packed[kept] >> BITS]
+            parts.append((position << BITS) | offsets[kept])
+            if run.cumulative is not None:
+                weights.append(np.diff(run.cumulative)[kept])
         packed = np.concatenate(parts)
-        if runs[0].cumulative is None:
-            packed = np.sort(packed, kind="stable")
-            packed, weights = packed[(packed & MASK) >= keep_from - base], None
+        if not len(packed):
+            return None
+        _checked_base(base, base + int((packed & MASK).max()))
+        if not weights:
+            packed, weights = np.sort(packed, kind="stable"), None
         else:
-            weights = np.concatenate([np.diff(run.cumulative) for run in runs])
             order = np.argsort(packed, kind="stable")
-            kept = order[(packed[order] & MASK) >= keep_from - base]
-            packed, weights = packed[kept], weights[kept]
+            packed, weights = packed[order], np.concatenate(weights)[order]
             starts = np.flatnonzero(_starts(packed))
             packed, weights = packed[starts], np.add.reduceat(weights, starts)
             packed, weights = packed[weights != 0], weights[weights != 0]

@@ -116,7 +116,7 @@ class ClickModel(ClassifierMixin, BaseEstimator):
         # never more threads than the process may use (a thread waiting for a core spins)
         chosen = X if list(X.columns) == list(self.features) else X[list(self.features)]
         values = np.ascontiguousarray(chosen.to_numpy(np.float64))  # rows in a row: 2.5x faster
-        threads = min(int((self.params or {}).get("n_jobs") or 1), len(os.sched_getaffinity(0)))
+        threads = min(int((self.params or {}).get("n_jobs") or 1), _usable_cores())
         q = np.mean(
             [
                 corrected(b.booster_.predict(values, num_threads=threads), self.negative_rate)
@@ -130,6 +130,13 @@ class ClickModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def feature_problems(rows: pd.DataFrame, features: Sequence[str]) -> list[str]:

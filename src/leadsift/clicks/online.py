@@ -6,8 +6,9 @@ Every feature is a question about the multiset of earlier clicks, never about th
 arrival: counts of a key's clicks in [t - window, t) or [day start, t), the latest of them in
 [t - 1 day, t), the distinct values an ip showed today before t, and a day's published rates. So
 a micro-batch is first remembered, then asked about: a click never counts itself or a click of
-its own second (all bounds end at t), and the answer is the same whether its clicks came one per
-request or a thousand at once, in any order within it.
+its own second (all bounds end at t), and the features of clicks that arrive in time order are
+the same whether they came one per request or a thousand at once. A click that arrives after
+later ones is answered from the clicks that have arrived (see `late` below).
 
 - Counts and the latest click: one `EventStore` per key kind (ip, ip+app, user+app, app+channel).
 - Distinct values today (`DistinctToday`): the day's first click of each (ip, value) is an event
@@ -28,7 +29,7 @@ batch stage does; a day's rates, though, were published without it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -41,15 +42,18 @@ from leadsift.clicks.features import (
     CATEGORICAL,
     DAY,
     HOUR,
+    LEVELS,
     POINT_IN_TIME,
     Count,
     DistinctToday,
+    Feature,
     RateBefore,
     SinceLast,
 )
+from leadsift.clicks.schema import MAX_ID
 
-MAX_LATENESS = MAX_SPAN - DAY  # a store's run spans the horizon: one day plus the lateness
-_LEVELS = ("ip", "app", "device", "os", "channel")
+MAX_LATENESS = 10 * DAY  # a run spans the horizon, a day plus this: within events.MAX_SPAN
+DAYS_OFFSET = 2**23  # days are packed beside a value as day + this, in 24 bits
 
 
 def key_of(clicks: dict[str, np.ndarray], columns: Sequence[str]) -> np.ndarray:
@@ -68,6 +72,7 @@ class RateBook:
     """One `RateBefore`: clicks and installs per value and day, and each day's published rates."""
 
     def __init__(self, feature: RateBefore) -> None:
+        self.feature = feature
         (self.column,) = feature.key
         self.clicks: dict[tuple[int, int], int] = defaultdict(int)
         self.installs: dict[tuple[int, int], int] = defaultdict(int)
@@ -75,11 +80,13 @@ class RateBook:
 
     @staticmethod
     def _add(counts: dict[tuple[int, int], int], values: np.ndarray, days: np.ndarray) -> None:
-        pairs, n = np.unique((values << 24) | days, return_counts=True)  # days < 2**24
+        shifted = days + DAYS_OFFSET  # days within +-2**23 of 1970 (before it too)
+        pairs, n = np.unique((values << 24) | shifted, return_counts=True)
         for pair, k in zip(pairs.tolist(), n.tolist(), strict=True):
-            counts[pair >> 24, pair & 0xFFFFFF] += k
+            counts[pair >> 24, (pair & 0xFFFFFF) - DAYS_OFFSET] += k
 
     def count(self, values: np.ndarray, days: np.ndarray, installs: bool = False) -> None:
+        """Add clicks (or installs) of these values on these days (installs: attributed)."""
         self._add(self.installs if installs else self.clicks, values, days)
 
     def _table(self, day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +110,7 @@ class RateBook:
         return self.published[day]
 
     def rates(self, values: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Each value's rate on each day, as published at the day's first click."""
         out = np.full(len(values), np.nan)
         for day in np.unique(days).tolist():
             on = days == day
@@ -120,7 +128,10 @@ class _Batch:
 
     def __init__(self, clicks: pd.DataFrame) -> None:
         self.t = clicks["t"].to_numpy(np.int64)
-        self.ids = {c: clicks[c].to_numpy(np.int64) for c in _LEVELS}
+        self.ids = {c: clicks[c].to_numpy(np.int64) for c in LEVELS}
+        for column, ids in self.ids.items():  # what the keys pack exactly (as the contract asks)
+            if len(ids) and (ids.min() < 0 or ids.max() > MAX_ID):
+                raise ValueError(f"{column} ids must be within 0..{MAX_ID}")
         self._keys: dict[str, np.ndarray] = {}
 
     def key(self, name: str) -> np.ndarray:
@@ -136,13 +147,14 @@ class ClickState:
     are those `clicks_features` gives the same clicks (`leadsift.clicks.features`)."""
 
     max_lateness: int = 3600
-    features: Sequence = POINT_IN_TIME
-    newest: int = -(2**62)
-    stores: dict[str, EventStore] = field(default_factory=dict)
-    pair_firsts: dict[str, EventStore] = field(default_factory=dict)
-    books: dict[str, RateBook] = field(default_factory=dict)
+    features: Sequence[Feature] = POINT_IN_TIME
+    newest: int = field(default=-(2**62), init=False)  # the newest click seen
+    stores: dict[str, EventStore] = field(default_factory=dict, init=False)
+    pair_firsts: dict[str, EventStore] = field(default_factory=dict, init=False)
+    books: dict[str, RateBook] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        assert DAY + MAX_LATENESS < MAX_SPAN // 2  # a merge's run spans at most twice the horizon
         if not 0 <= self.max_lateness <= MAX_LATENESS:
             raise ValueError(f"max_lateness must be 0..{MAX_LATENESS} s, got {self.max_lateness}")
         for f in self.features:
@@ -173,12 +185,15 @@ class ClickState:
 
     def _remember(self, batch: _Batch, *, count_clicks: bool = True) -> np.ndarray:
         t, ids = batch.t, batch.ids
+        if not len(t):
+            return np.zeros(0, bool)
         seen = np.maximum.accumulate(np.concatenate([[self.newest], t[:-1]]))
         late = t < seen - self.max_lateness
         self.newest = max(self.newest, int(t.max()))
         day = t // DAY
         # what any click to come may need, and what this batch's own (timely) clicks need
         keep_from = min(self.horizon, int(t[~late].min(initial=self.newest)) - self._longest)
+        keep_from = max(keep_from, self.newest - MAX_SPAN // 2)  # a batch spanning weeks
         for f in self.features:  # firsts of the day move before their pairs' clicks are added
             if isinstance(f, DistinctToday):
                 self._move_firsts(f, batch, day, keep_from)
@@ -227,7 +242,7 @@ class ClickState:
         t, ids = batch.t, batch.ids
         day_start = t // DAY * DAY
         out: dict[str, np.ndarray] = {c: ids[c] for c in CATEGORICAL}
-        out["hour"] = ((t % DAY) // HOUR).astype(np.int32)
+        out["hour"] = np.floor_divide(np.fmod(t, DAY), HOUR)  # as SQL's `%`, before 1970 too
         for name, group in self._questions().items():
             store, keys = self.stores[name], batch.key(name)
             starts = [f.seconds for f in group["counts"]]  # None: midnight
@@ -285,24 +300,17 @@ class ClickState:
         clicks and installs behind the rates (every install the log records is known)."""
         if until is None:
             (newest,) = connection.execute(f"SELECT MAX(t) FROM {log}").fetchone()
+            if newest is None:  # an empty log: nothing to remember
+                return
             until = int(newest) + 1
         before = f"(SELECT * FROM {log} WHERE t < {until})"
-        for name, book in self.books.items():
-            f = next(f for f in self.features if f.name == name)
-            rows = connection.execute(f.daily_sql(before)).fetchall()
+        for book in self.books.values():
+            rows = connection.execute(book.feature.daily_sql(before)).fetchall()
             for value, day, clicks, installs in rows:
                 book.clicks[value, day] += clicks
                 book.installs[value, day] += installs
         start = until - self._longest - self.max_lateness
-        columns = ", ".join([*_LEVELS, "t"])
+        columns = ", ".join([*LEVELS, "t"])
         query = f"SELECT {columns} FROM {log} WHERE t >= {start} AND t < {until} ORDER BY t"
         for batch in engine.batches(connection, query):
             self.remember(batch.to_pandas(), count_clicks=False)
-
-
-def replay(state: ClickState, clicks: pd.DataFrame, batch: int) -> Iterable[pd.DataFrame]:
-    """Clicks (in time order) through `state` `batch` at a time: each micro-batch's features."""
-    for start in range(0, len(clicks), batch):
-        part = clicks.iloc[start : start + batch]
-        late = state.remember(part)
-        yield state.featurize(part).assign(late=late)

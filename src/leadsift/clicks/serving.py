@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from leadsift.core.treeshap import contributions
 
 PLAIN_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")  # the log's own way
 TIME_FORMAT, EPOCH = "%Y-%m-%d %H:%M:%S", pd.Timestamp("1970-01-01")
+CLOCK_SKEW_S = 300  # a click this far past the server's clock is refused as from the future
 TIERS = ("low", "medium", "high")  # flagged as worth least; the rest; more likely than not
 N_REASONS = 3
 REPORT_EVERY = 100_000  # clicks between two lines on the state's size
@@ -75,22 +77,31 @@ class OnlineClickScorer:
     def read(self, records: pd.DataFrame) -> pd.DataFrame:
         """Raw click records read by the log's contract: click_id (or missing), ids and `t`;
         records that break it are refused, naming each row and its reasons."""
+        if not len(records):
+            raise ContractBreachError("no clicks to score: send at least one")
         roles = self.roles
         if roles.click_id is not None and roles.click_id not in records.columns:
             roles = dataclasses.replace(roles, click_id=None)
         needed = [c for c in roles.columns if c not in records.columns]
         if needed:
             raise ContractBreachError(f"every row: missing column(s) {needed}")
-        if not len(records):
-            raise ContractBreachError("no clicks to score: send at least one")
-        if (clean := self._plainly_clean(records, roles)) is not None:
-            return clean
-        return self._contract(records, roles)
+        clicks = self.read_plain(records, roles)
+        clicks = self.read_by_contract(records, roles) if clicks is None else clicks
+        ahead = np.flatnonzero(clicks["t"].to_numpy() > time.time() + CLOCK_SKEW_S)
+        if len(ahead):  # one would move the state's clock past every click to come
+            rows = first_few([f"row {r}" for r in ahead], 10)
+            raise ContractBreachError(
+                f"{len(ahead)} click(s) were not scored: click_time in the future ({rows})"
+            )
+        return clicks
 
-    def _plainly_clean(self, records: pd.DataFrame, roles: ClickRoles) -> pd.DataFrame | None:
+    def read_plain(self, records: pd.DataFrame, roles: ClickRoles) -> pd.DataFrame | None:
         """The clicks, when every id is an integer within the contract's range and every time is
-        written `YYYY-MM-DD HH:MM:SS` (UTC) and exists: what the contract passes, read in a
-        fraction of its time. None when any value needs the contract's word."""
+        written `YYYY-MM-DD HH:MM:SS` (UTC; the roles name no other format) and exists: what the
+        contract passes, read in a fraction of its time. None when any value needs the
+        contract's word (`read_by_contract`)."""
+        if roles.time_format not in (None, TIME_FORMAT):
+            return None
         ids = {}
         for role in ("click_id", *IDS):
             column = getattr(roles, role)
@@ -98,7 +109,7 @@ class OnlineClickScorer:
                 ids[role] = np.full(len(records), np.nan)
                 continue
             values = records[column].to_numpy()
-            if values.dtype.kind not in "iu":
+            if values.dtype.kind != "i":
                 return None
             if (values < 0).any() or (role != "click_id" and (values > MAX_ID).any()):
                 return None
@@ -112,17 +123,19 @@ class OnlineClickScorer:
         ids["t"] = ((parsed - EPOCH) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
         return pd.DataFrame(ids)
 
-    def _contract(self, records: pd.DataFrame, roles: ClickRoles) -> pd.DataFrame:
+    def read_by_contract(self, records: pd.DataFrame, roles: ClickRoles) -> pd.DataFrame:
         """The clicks read by the prepare stage's whole contract, or refused with its reasons."""
         raw = records[roles.columns].astype(object).where(records[roles.columns].notna(), None)
         self.connection.register("request", raw.assign(file="request", row=np.arange(len(raw))))
         typed = typed_sql(roles, "request", labelled=False)
         query = (
-            f"SELECT row, click_id, ip, app, device, os, channel, t, "
+            f"SELECT row, click_id, {', '.join(IDS)}, t, "
             f"{reasons_sql(roles, labelled=False)} AS reason FROM ({typed}) ORDER BY row"
         )
-        read = self.connection.execute(query).df()
-        self.connection.unregister("request")
+        try:
+            read = self.connection.execute(query).df()
+        finally:
+            self.connection.unregister("request")
         if (broken := read["reason"].notna()).any():
             problems = [
                 f"row {r}: {why}"
@@ -134,6 +147,7 @@ class OnlineClickScorer:
         return read.drop(columns=["row", "reason"])
 
     def predict(self, records: pd.DataFrame) -> pd.DataFrame:
+        """The answers to raw click records (`read`, then `answer`): what /invocations returns."""
         return self.answer(self.read(records))
 
     def answer(self, clicks: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
@@ -169,6 +183,7 @@ class OnlineClickScorer:
         return top_reasons(effects, values, names)
 
     def record_installs(self, installs: pd.DataFrame) -> None:
+        """Installs as they are reported (`ClickState.record_installs`)."""
         self.state.record_installs(installs)
 
     def _report(self, clicks: int) -> None:
@@ -178,6 +193,7 @@ class OnlineClickScorer:
 
 
 def describe(state: ClickState) -> str:
+    """The state's size, for the log."""
     size = state.size()
     return (
         f"state: {size['events']:,} events of {size['keys']:,} keys, "
