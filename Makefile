@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 # Which pipeline `make compare` and `make serve` are about: leads | customers | clicks.
 PIPELINE ?= leads
 
-.PHONY: install repro test test-identity lint format dag metrics compare serve bench pr-report clean-venv lock help
+.PHONY: install install-scale repro test test-identity lint format dag metrics compare serve bench pr-report clean-venv lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,9 +30,12 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@echo $(BIN) > $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-scale.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-scale.txt
 	@touch $@
+
+install-scale: $(VENV)/.runtime  ## add the optional requirements of docs/scale.md (a PostgreSQL driver)
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
 
 install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
 

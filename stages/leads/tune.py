@@ -15,6 +15,7 @@ from leadsift.core import plots, tracking, tuning
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json, write_yaml
+from leadsift.core.studies import Studies, study_name
 from leadsift.leads.param_rules import RULES
 from leadsift.leads.tuning import objective_from_params
 
@@ -34,14 +35,18 @@ def main() -> None:
     log.info(
         "tuning %s: %d trials on %s training leads", family, settings["n_trials"], f"{len(train):,}"
     )
-    evaluate, space = objective_from_params(params, train, pd.read_parquet(args.validation))
+    validation = pd.read_parquet(args.validation)
+    evaluate, space = objective_from_params(params, train, validation)
+    searched = {k: params[k] for k in ("tune", "tune_setup", "model", "model_setup", "train")}
     study = tuning.run_study(
         evaluate,
         n_trials=settings["n_trials"],
         seed=settings["seed"],
         pruner=settings["pruner"],
         timeout=params["tune_setup"]["timeout"],
-        sampler=tuning.SAMPLERS[params["tune_setup"]["sampler"]](settings["seed"]),
+        sampler=tuning.SAMPLERS[params["tune_setup"]["sampler"]],
+        studies=Studies.from_params(params),
+        name=study_name("leads_tune", searched, [train, validation]),
     )
 
     summary = tuning.summary(study, settings["metric"])

@@ -25,6 +25,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from leadsift.clicks.features import feature_names
 from leadsift.clicks.model import ClickModel
 from leadsift.core.io import InputError
+from leadsift.core.studies import Studies, study_name
 from leadsift.core.tuning import Dimension, parse_space, run_study
 
 SCALE = 2**32
@@ -208,7 +209,14 @@ def study(
         seed=settings["seed"],
     )
     return (
-        run_study(evaluate, n_trials=settings["n_trials"], seed=settings["seed"], pruner="none"),
+        run_study(
+            evaluate,
+            n_trials=settings["n_trials"],
+            seed=settings["seed"],
+            pruner="none",
+            studies=Studies.from_params(params),
+            name=study_name("clicks_tune", {"tune": settings, "setup": setup}, [train, valid]),
+        ),
         space,
         split,
     )

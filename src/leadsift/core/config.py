@@ -100,6 +100,12 @@ SHARED_RULES: dict[str, Rule] = {
     "mlflow.experiment": TEXT,
     "mlflow.models": mapping_of(TEXT),
     "promotion.main_branch": TEXT,
+    "studies.storage": (
+        lambda v: v is None or (isinstance(v, str) and v.startswith(("journal:", "postgresql"))),
+        "null, journal:<file> or a postgresql URL",
+    ),
+    "studies.workers": integer(1),
+    "studies.heartbeat_s": integer(1),
 }
 
 

@@ -16,6 +16,7 @@ import optuna
 import pandas as pd
 
 from leadsift.core.io import InputError
+from leadsift.core.studies import Studies, run_stored
 
 log = logging.getLogger("leadsift.tune")
 
@@ -119,15 +120,29 @@ def run_study(
     seed: int,
     pruner: str,
     timeout: float | None = None,
-    sampler: optuna.samplers.BaseSampler | None = None,
+    sampler: Callable[[int], optuna.samplers.BaseSampler] | None = None,
+    studies: Studies | None = None,
+    name: str = "study",
 ) -> optuna.Study:
-    """A maximising study with a seeded TPE sampler (or the given one), trials run one at a time."""
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=sampler or optuna.samplers.TPESampler(seed=seed),
-        pruner=PRUNERS[pruner](),
-    )
-    study.optimize(evaluate, n_trials=n_trials, timeout=timeout, n_jobs=1)
+    """A maximising study with a seeded TPE sampler (or `sampler(seed)`): in memory, trials one
+    at a time; or, where `studies` names a storage, the stored study `name` completed to
+    `n_trials` by its workers (`leadsift.core.studies`)."""
+    make_sampler = sampler or (lambda s: optuna.samplers.TPESampler(seed=s))
+    if studies is not None and studies.stored:
+        study = run_stored(
+            evaluate, studies, name=name, n_trials=n_trials, seed=seed, timeout=timeout,
+            make_sampler=make_sampler, make_pruner=PRUNERS[pruner],
+        )  # fmt: skip
+    else:
+        if studies is not None and studies.workers > 1:
+            raise InputError(
+                "config.yaml studies.workers > 1 needs studies.storage (a journal file or a "
+                "PostgreSQL URL) for the workers to share the study"
+            )
+        study = optuna.create_study(
+            direction="maximize", sampler=make_sampler(seed), pruner=PRUNERS[pruner]()
+        )
+        study.optimize(evaluate, n_trials=n_trials, timeout=timeout, n_jobs=1)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise InputError(
             "no tuning trial completed; widen `tune_setup.spaces` or raise `tune.n_trials`"
