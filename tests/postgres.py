@@ -15,7 +15,16 @@ from pathlib import Path
 
 from tests.server import free_port
 
-BIN = Path(os.environ.get("LEADSIFT_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _binaries() -> Path:
+    """LEADSIFT_POSTGRES_BIN, or the newest /usr/lib/postgresql/<version>/bin."""
+    if given := os.environ.get("LEADSIFT_POSTGRES_BIN"):
+        return Path(given)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _binaries()
 
 
 def _as_server_user(command: list[str]) -> list[str]:
@@ -41,9 +50,17 @@ def postgres_server(max_connections: int = 20) -> Iterator[str]:
     port = free_port()
 
     def run(*command: str) -> None:
-        subprocess.run(_as_server_user(list(command)), check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            _as_server_user(list(command)), check=False, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
 
-    run(str(BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+    try:
+        run(str(BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     options = (
         f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 "
         f"-c max_connections={max_connections} -c fsync=off"

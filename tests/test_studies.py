@@ -36,7 +36,10 @@ def connections(url: str) -> int:
     """Client connections the server holds now (this one left out)."""
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
     with engine.connect() as connection:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'leadsift'"
+        query = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = 'leadsift' AND backend_type = 'client backend'"
+        )
         return connection.execute(sqlalchemy.text(query)).scalar() - 1
 
 
@@ -52,8 +55,13 @@ def objective(url: str | None = None, pause: float = 0.05):
     return evaluate
 
 
-def stored(url: str, name: str) -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=Studies(url).open())
+def stored(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    """The trials of the stored study `name` (its connections closed after)."""
+    storage = Studies(url).open()
+    try:
+        return optuna.load_study(study_name=name, storage=storage).trials
+    finally:
+        storage.engine.dispose()
 
 
 def test_two_workers_add_exactly_the_trials_asked_with_bounded_connections(postgres):
@@ -61,7 +69,7 @@ def test_two_workers_add_exactly_the_trials_asked_with_bounded_connections(postg
     study = run_study(
         objective(postgres), n_trials=10, seed=1, pruner="none", studies=studies, name="two"
     )
-    trials = stored(postgres, "two").trials
+    trials = stored(postgres, "two")
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 10
     assert sorted(t.number for t in trials) == list(range(10))
     assert len({t.user_attrs["pid"] for t in trials}) == 2  # both workers ran trials
@@ -71,7 +79,7 @@ def test_two_workers_add_exactly_the_trials_asked_with_bounded_connections(postg
     assert max(t.user_attrs["connections"] for t in trials) <= 2 * per_worker
     # the same study asked again is complete: no trial runs
     run_study(objective(), n_trials=10, seed=1, pruner="none", studies=studies, name="two")
-    assert len(stored(postgres, "two").trials) == 10
+    assert len(stored(postgres, "two")) == 10
 
 
 def _run_then_be_killed(url: str) -> None:
@@ -85,25 +93,35 @@ def test_a_worker_killed_mid_trial_leaves_a_study_the_next_run_completes(postgre
     )
     worker.start()
     deadline = time.monotonic() + 60
-    while not _running(postgres, "kill"):
-        assert time.monotonic() < deadline, "the worker never started its trial"
+    while not _beating(
+        postgres, "kill"
+    ):  # killed before its first beat, a trial would stay running
+        if time.monotonic() > deadline:
+            os.kill(worker.pid, signal.SIGKILL)
+            raise AssertionError("the worker's trial never sent a heartbeat")
         time.sleep(0.2)
     os.kill(worker.pid, signal.SIGKILL)
     worker.join()
     time.sleep(2.5)  # past the grace period: twice the heartbeat
     studies = Studies(postgres, workers=1, heartbeat_s=1)
     run_study(objective(), n_trials=3, seed=1, pruner="none", studies=studies, name="kill")
-    states = [t.state for t in stored(postgres, "kill").trials]
+    states = [t.state for t in stored(postgres, "kill")]
     assert states.count(TrialState.FAIL) == 1 and states.count(TrialState.COMPLETE) == 3
     assert TrialState.RUNNING not in states
 
 
-def _running(url: str, name: str) -> bool:
-    try:
-        trials = stored(url, name).get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    except KeyError:  # not created yet
-        return False
-    return bool(trials)
+def _beating(url: str, name: str) -> bool:
+    """Whether a running trial of the study `name` has sent its first heartbeat."""
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.connect() as connection:
+        if not sqlalchemy.inspect(connection).has_table("trial_heartbeats"):
+            return False
+        query = (
+            "SELECT count(*) FROM trial_heartbeats h JOIN trials t ON h.trial_id = t.trial_id "
+            "JOIN studies s ON t.study_id = s.study_id "
+            "WHERE s.study_name = :name AND t.state = 'RUNNING'"
+        )
+        return connection.execute(sqlalchemy.text(query), {"name": name}).scalar() > 0
 
 
 def test_workers_share_a_journal_file_too(tmp_path: Path):

@@ -17,7 +17,6 @@ from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json, write_yaml
 from leadsift.core.plots import save_figure
-from leadsift.core.studies import Studies, study_name
 from leadsift.customers.features import check_features
 from leadsift.customers.param_rules import RULES
 from leadsift.customers.plots import silhouette_by_k_figure
@@ -61,8 +60,6 @@ def main() -> None:
         seed=setup["seed"],
         pruner="none",
         sampler=exhaustive_sampler,
-        studies=Studies.from_params(params),
-        name=study_name("customers_tune", {"segment": settings, "setup": setup}, [customers]),
     )
     summary = tuning.summary(study, "silhouette") | {
         k: v for k, v in study.best_trial.user_attrs.items() if k != "smallest_share"

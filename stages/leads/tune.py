@@ -37,7 +37,6 @@ def main() -> None:
     )
     validation = pd.read_parquet(args.validation)
     evaluate, space = objective_from_params(params, train, validation)
-    searched = {k: params[k] for k in ("tune", "tune_setup", "model", "model_setup", "train")}
     study = tuning.run_study(
         evaluate,
         n_trials=settings["n_trials"],
@@ -46,7 +45,7 @@ def main() -> None:
         timeout=params["tune_setup"]["timeout"],
         sampler=tuning.SAMPLERS[params["tune_setup"]["sampler"]],
         studies=Studies.from_params(params),
-        name=study_name("leads_tune", searched, [train, validation]),
+        name=study_name("leads_tune", params, [train, validation]),
     )
 
     summary = tuning.summary(study, settings["metric"])

@@ -215,7 +215,7 @@ def study(
             seed=settings["seed"],
             pruner="none",
             studies=Studies.from_params(params),
-            name=study_name("clicks_tune", {"tune": settings, "setup": setup}, [train, valid]),
+            name=study_name("clicks_tune", params, [train, valid]),
         ),
         space,
         split,

@@ -101,8 +101,11 @@ SHARED_RULES: dict[str, Rule] = {
     "mlflow.models": mapping_of(TEXT),
     "promotion.main_branch": TEXT,
     "studies.storage": (
-        lambda v: v is None or (isinstance(v, str) and v.startswith(("journal:", "postgresql"))),
-        "null, journal:<file> or a postgresql URL",
+        lambda v: (
+            v is None
+            or (isinstance(v, str) and v.startswith(("journal:", "postgresql+psycopg://")))
+        ),
+        "null, journal:<file> or a postgresql+psycopg:// URL",
     ),
     "studies.workers": integer(1),
     "studies.heartbeat_s": integer(1),

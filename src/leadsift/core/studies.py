@@ -1,24 +1,28 @@
 """Where a tune stage's Optuna study lives and how many processes add trials to it (config.yaml
-`studies:`, read by leads_tune, customers_tune and clicks_tune).
+`studies:`, read by leads_tune and clicks_tune; customers_tune tries its small space whole, in
+memory).
 
 - `storage: null` (the default): in memory, in the stage's process; trials one at a time, so two
   builds give the same study trial by trial.
 - `journal:<file>`: Optuna's journal file, shared by the processes of one machine.
 - a `postgresql+psycopg://user@host/db` URL: the team's PostgreSQL. Each process holds at most two
   connections (a pool of one, one overflow), and a running trial sends a heartbeat every
-  `heartbeat_s`: a trial silent for twice that (its process was killed) is marked failed by the
-  next process that starts a trial, and the study goes on without it.
+  `heartbeat_s`: a trial silent for twice that (its process was killed after its first beat) is
+  marked failed by the next process that starts a trial, and the study goes on without it. A
+  journal has no heartbeat: a killed worker's trial stays running there.
 
-A stored study is named after its stage and a digest of its settings and inputs, so the next run
-of the stage on the same data finds it: `n_trials` counts its complete and pruned trials, and a
-run adds only those missing. A study cut short (a worker killed, a machine lost) is completed by
-the next run; a complete one runs no trial again. `workers` processes, forked from the stage
-with a sampler seed each, share the missing trials between them, so the study ends with exactly
-`n_trials`. What stays reproducible with several workers: the number of trials, the space, and
-that the best of them is the one written; not the order of trials, which depends on which worker
-finished first, nor therefore the sampler's later suggestions. DVC records the stage's outputs
-as always (the best trial and the trial table), so `dvc exp show` compares them; with `workers: 1`
-and a new study the trials are the in-memory study's.
+A stored study is named after its stage and a digest of all the params, the data its trials fit
+on, the package's code and the libraries' versions, so the next run of the stage on the same data
+and code finds it: `n_trials` counts its complete and pruned trials, and a run adds only those
+missing, its samplers seeded afresh. A study cut short (a worker killed, a machine lost) is
+completed by the next run; a complete one runs no trial again. `workers` processes, forked from
+the stage with a sampler seed each, share the missing trials, so the study ends with exactly
+`n_trials` when one run works on it at a time (two runs started at once each add what was
+missing when they started). What stays reproducible with several workers: the number of trials,
+the space, and that the best of them is the one written; not the order of trials, which depends
+on which worker finished first, nor therefore the sampler's later suggestions. DVC records the
+stage's outputs as always (the best trial and the trial table), so `dvc exp show` compares them;
+with `workers: 1` a new study's trials are the in-memory study's.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import multiprocessing
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,8 @@ import pandas as pd
 from leadsift.core.io import InputError
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+PACKAGE = Path(__file__).resolve().parents[1]  # leadsift/: its code is part of a study's name
+LIBRARIES = ("optuna", "lightgbm", "scikit-learn", "numpy", "pandas")
 POOL = {"pool_size": 1, "max_overflow": 1, "pool_pre_ping": True}  # connections per process: 2
 
 
@@ -86,12 +93,18 @@ class Studies:
             )
 
 
-def study_name(stage: str, settings: Any, data: Sequence[pd.DataFrame] = ()) -> str:
-    """`stage-<digest>` of the settings (as JSON) and the data the trials fit on: the same run
-    on the same data finds the same study."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+def study_name(stage: str, params: Mapping[str, Any], data: Sequence[pd.DataFrame] = ()) -> str:
+    """`stage-<digest>` of everything a trial's score depends on: all the params (any change,
+    `n_trials` too, is another study), the data the trials fit on, the package's code and the
+    libraries' versions. The same run on the same data finds the same study."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
     for frame in data:
+        digest.update(json.dumps(list(map(str, frame.columns))).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    for source in sorted(PACKAGE.rglob("*.py")):
+        digest.update(source.read_bytes())
+    for library in LIBRARIES:
+        digest.update(f"{library} {version(library)}".encode())
     return f"{stage}-{digest.hexdigest()[:12]}"
 
 
@@ -144,6 +157,9 @@ def run_stored(
     with _heartbeat_is_ours():
         optuna.storages.fail_stale_trials(study)  # a killed worker's trial, past its grace
     left = n_trials - len(study.get_trials(deepcopy=False, states=FINISHED))
+    if study.trials:  # a resumed study: samplers seeded afresh, not to repeat its first trials
+        seed += 7919 * len(study.trials)
+        study.sampler = make_sampler(seed)
     shares = [
         left // studies.workers + (k < left % studies.workers) for k in range(studies.workers)
     ]
