@@ -177,8 +177,10 @@ def scorer(batch) -> ClickScorer:
 
 def raw_records(clicks: pd.DataFrame) -> pd.DataFrame:
     """Clicks as a request sends them: the log's columns, times as text."""
-    return clicks[["click_id", "ip", "app", "device", "os", "channel"]].assign(
-        click_time=pd.to_datetime(clicks["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        clicks[["click_id", "ip", "app", "device", "os", "channel"]]
+        .astype("int64")
+        .assign(click_time=pd.to_datetime(clicks["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"))
     )
 
 

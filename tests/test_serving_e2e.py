@@ -29,6 +29,7 @@ from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import ROOT, WORLD_7
 from tests.repo import Repo
 from tests.server import post, server_process, serving
+from tests.test_clicks_online import raw_records
 
 pytestmark = pytest.mark.e2e
 
@@ -215,10 +216,8 @@ def test_the_whole_test_day_replayed_online_equals_the_batch_features_and_scores
 
 
 def raw_clicks(clicks: pd.DataFrame) -> list[dict]:
-    """Prepared clicks as a request sends them: the log's columns, times as text."""
-    times = pd.to_datetime(clicks["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
-    columns = clicks[["click_id", "ip", "app", "device", "os", "channel"]].astype(int)
-    return columns.assign(click_time=times).to_dict("records")
+    """Prepared clicks as a request's records."""
+    return raw_records(clicks).to_dict("records")
 
 
 def test_the_clicks_server_answers_raw_clicks_as_the_batch_scored_them_across_a_kill(

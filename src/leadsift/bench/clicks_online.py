@@ -13,7 +13,6 @@ import math
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,8 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from leadsift.bench.harness import Bench, Result, check, env, log, project_copy, quiet
-from leadsift.bench.serving import CLIENTS, free_port, wait_for_ping
+from leadsift.bench.harness import Bench, Result, check, log, project_copy, quiet
+from leadsift.bench.serving import (
+    CLIENTS,
+    free_port,
+    post_concurrently,
+    post_record,
+    serving_process,
+)
 from leadsift.clicks.features import DAY
 
 MICRO_BATCH, REQUESTS, CONCURRENT_REQUESTS = 1_000, 1_000, 2_000
@@ -152,21 +157,10 @@ def _raw_clicks(repo: Path, day: int, n: int) -> list[dict]:
     return json.loads(rows.to_json(orient="records"))
 
 
-def _post(connection: http.client.HTTPConnection, click: dict) -> tuple[float, int]:
-    body = json.dumps({"dataframe_records": [click]})
-    start = time.perf_counter()
-    connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
-    response = connection.getresponse()
-    response.read()
-    return (time.perf_counter() - start) * 1000, response.status
-
-
 def serve_latency(repo: Path) -> dict[str, Any]:
     """`make serve PIPELINE=clicks` warmed from the log before the test day; its first clicks
     one per request, from one client, then from `CLIENTS` at once (each in time order)."""
     import duckdb  # noqa: PLC0415
-
-    from leadsift.bench.serving import post_concurrently  # noqa: PLC0415
 
     day = _test_day(duckdb.connect(), repo)
     warm_log = repo / "data/clicks/before_test_day.parquet"
@@ -178,25 +172,17 @@ def serve_latency(repo: Path) -> dict[str, Any]:
     port = free_port()
     command = [sys.executable, "-m", "leadsift.serve", "--pipeline", "clicks", "--model",
                "models/clicks", "--log", str(warm_log), "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(
-        command, cwd=repo, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_for_ping(port, server, seconds=300)
+    with serving_process(command, repo, port, seconds=300):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        timed = [_post(connection, click) for click in clicks[: 50 + REQUESTS]][50:]
+        timed = [post_record(connection, click) for click in clicks[: 50 + REQUESTS]][50:]
         connection.close()
         pool = clicks[50 + REQUESTS :]
         done = post_concurrently(port, [pool[k::CLIENTS] for k in range(CLIENTS)])
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
-    latencies = [ms for ms, _ in timed]
+    latencies = [ms for ms, _, _ in timed]
     together = [t for times, _ in done for t in times]
     return {
         "single": np.percentile(latencies, [50, 99]).tolist(),
-        "single_errors": sum(status != 200 for _, status in timed),
+        "single_errors": sum(status != 200 for _, status, _ in timed),
         "concurrent": np.percentile(together, [50, 99]).tolist() if together else [math.nan] * 2,
         "concurrent_errors": sum(e for _, e in done),
         "requests": len(latencies),

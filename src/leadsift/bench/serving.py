@@ -12,6 +12,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +32,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _post_lead(connection: http.client.HTTPConnection, lead: dict) -> tuple[float, int, dict]:
-    """One lead to /invocations: the latency in ms, the status and the answer."""
-    body = json.dumps({"dataframe_records": [lead]})
+def post_record(connection: http.client.HTTPConnection, record: dict) -> tuple[float, int, dict]:
+    """One record (a lead, a click) to /invocations: the latency in ms, the status, the answer."""
+    body = json.dumps({"dataframe_records": [record]})
     start = time.perf_counter()
     connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
     response = connection.getresponse()
@@ -50,7 +53,7 @@ def post_concurrently(port: int, shares: list[list[dict]]) -> list[tuple[list[fl
         times, errors = [], 0
         for lead in share:
             try:
-                elapsed, status, _ = _post_lead(own, lead)
+                elapsed, status, _ = post_record(own, lead)
             except (OSError, http.client.HTTPException, ValueError):
                 errors, own = errors + 1, http.client.HTTPConnection("127.0.0.1", port)
                 continue
@@ -82,11 +85,29 @@ def wait_for_ping(port: int, server: subprocess.Popen, seconds: float = 120) -> 
         time.sleep(0.5)
 
 
+@contextmanager
+def serving_process(
+    command: list[str], cwd: Path, port: int, seconds: float = 120
+) -> Iterator[None]:
+    """`command` (a `leadsift.serve` on `port`) running in `cwd` until /ping answers, and
+    stopped, with its workers, when the block ends."""
+    server = subprocess.Popen(
+        command, cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_ping(port, server, seconds)
+        yield
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
 def _one_by_one(connection: http.client.HTTPConnection, leads: list[dict]) -> tuple[list, int]:
     """Each lead in its own request: the latencies in ms and how many answers gave reasons."""
     latencies, reasons = [], 0
     for lead in leads:
-        elapsed, status, answer = _post_lead(connection, lead)
+        elapsed, status, answer = post_record(connection, lead)
         if status != 200:
             raise RuntimeError(f"serving answered {status}: {answer}")
         latencies.append(elapsed)
@@ -127,13 +148,8 @@ def run(bench: Bench) -> list[Result]:
         "--port",
         str(port),
     ]
-    server = subprocess.Popen(
-        command, cwd=built, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
     log(f"serving: {REQUESTS:,} leads from one client, then {CLIENTS} clients")
-    try:
-        wait_for_ping(port, server)
+    with serving_process(command, built, port):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         _one_by_one(connection, leads[:50])  # warm-up
         latencies, reasons = _one_by_one(connection, leads[50 : REQUESTS + 50])
@@ -142,9 +158,6 @@ def run(bench: Bench) -> list[Result]:
 
         pool = leads[REQUESTS + 50 : REQUESTS + 50 + CONCURRENT_REQUESTS]
         done = post_concurrently(port, [pool[k::CLIENTS] for k in range(CLIENTS)])
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
     p50, p99 = np.percentile(latencies, [50, 99])
     text50, text99 = np.percentile(text_latencies, [50, 99])
     together = [t for times, _ in done for t in times]
