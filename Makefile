@@ -34,7 +34,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-scale.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-scale.txt
 	@touch $@
 
-install-scale: $(VENV)/.runtime  ## add the optional requirements of docs/scale.md (a PostgreSQL driver)
+install-scale: $(VENV)/.runtime  ## add the optional requirements of docs/scale.md (PostgreSQL driver, Spark)
 	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
 
 install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements

@@ -96,3 +96,14 @@ def test_a_talkingdata_csv_runs_end_to_end_by_config_roles_alone(baseline, tmp_p
     assert all("labels" not in entry for entry in drift["batches"].values())  # none in its file
     profile = read(repo, "profile/clicks.json")
     assert profile["table"]["rows"] == len(log) + 4
+
+
+def test_switching_the_engine_to_spark_changes_no_output(baseline, tmp_path):
+    """The feature and scoring stages rerun on Spark (local mode) and write the same bytes, so
+    DVC reruns nothing after them."""
+    repo = Repo.copy_of(baseline.repo, tmp_path / "on_spark")
+    before = repo.lock_outs()
+    repo.update_params({"clicks_engine.engine": "spark", "clicks_engine.spark_memory": "1g"})
+    repo.commit("the clicks on Spark")
+    assert set(repo.repro()) == {"clicks_features", "clicks_score"}
+    assert repo.lock_outs() == before

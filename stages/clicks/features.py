@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from leadsift.clicks import engine
+from leadsift.clicks import engine, spark
 from leadsift.clicks.features import POINT_IN_TIME, day_name, features_sql
 from leadsift.clicks.param_rules import RULES
 from leadsift.core.cli import run_stage
@@ -26,10 +26,15 @@ def main() -> None:
     parser.add_argument("report", help="summary JSON: rows per day, the features")
     args = parser.parse_args()
     params = load_params(RULES)
-    with engine.connect(engine.EngineSettings.from_params(params["clicks_engine"])) as connection:
-        source = engine.parquet_source([Path(args.clicks)])
-        log.info("computing %d features per click", len(POINT_IN_TIME))
-        engine.write_parquet(connection, features_sql(source), args.features)
+    settings = params["clicks_engine"]
+    with engine.connect(engine.EngineSettings.from_params(settings)) as connection:
+        log.info("computing %d features per click on %s", len(POINT_IN_TIME), settings["engine"])
+        if settings["engine"] == "spark":
+            with spark.session(spark.SparkSettings.from_params(settings)) as cluster:
+                spark.write_features(cluster, connection, Path(args.clicks), Path(args.features))
+        else:
+            source = engine.parquet_source([Path(args.clicks)])
+            engine.write_parquet(connection, features_sql(source), args.features)
         featured = engine.parquet_source([Path(args.features)])
         days = connection.execute(
             f"SELECT day, COUNT(*), COUNT(is_attributed) FROM {featured} GROUP BY day ORDER BY day"

@@ -10,7 +10,7 @@ import json
 import logging
 from pathlib import Path
 
-from leadsift.clicks import engine
+from leadsift.clicks import engine, spark, spark_scoring
 from leadsift.clicks.model import TRUSTED_TYPES
 from leadsift.clicks.param_rules import RULES
 from leadsift.clicks.scoring import score_days, unlabelled_days
@@ -32,15 +32,19 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(RULES)
     model = load_model(args.model_dir, TRUSTED_TYPES)
-    with engine.connect(engine.EngineSettings.from_params(params["clicks_engine"])) as connection:
+    settings = params["clicks_engine"]
+    with engine.connect(engine.EngineSettings.from_params(settings)) as connection:
         features = engine.parquet_source([Path(args.features)])
-        days = score_days(
-            connection,
-            model,
-            features,
-            unlabelled_days(connection, features),
-            out_dir=Path(args.out_dir),
-        )
+        later = unlabelled_days(connection, features)
+        log.info("scoring %d later day(s) on %s", len(later), settings["engine"])
+        if settings["engine"] == "spark":
+            with spark.session(spark.SparkSettings.from_params(settings)) as cluster:
+                days = spark_scoring.score_days(
+                    cluster, connection, Path(args.model_dir), Path(args.features), later,
+                    out_dir=Path(args.out_dir),
+                )  # fmt: skip
+        else:
+            days = score_days(connection, model, features, later, out_dir=Path(args.out_dir))
     accounting = json.loads(Path(args.accounting).read_text()).get("incoming", {})
     summary = {
         "model": f"{args.model_dir}@{model_uuid(args.model_dir)[:12]}",

@@ -14,6 +14,7 @@ from leadsift.bench import (
     clicks,
     clicks_online,
     clicks_scale,
+    clicks_spark,
     cohort,
     pipeline,
     profile,
@@ -44,6 +45,7 @@ SECTIONS: dict[str, Callable[[Bench], list[Result]]] = {
     "clicks": clicks.run,
     "clicks_online": clicks_online.run,
     "clicks_scale": clicks_scale.run,
+    "clicks_spark": clicks_spark.run,
 }
 
 __all__ = ["SECTIONS", "copy_project", "post_concurrently"]

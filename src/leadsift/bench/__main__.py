@@ -65,7 +65,11 @@ def parser() -> argparse.ArgumentParser:
         help="shop sizes (customers) for `segmentation_scale` (14400,145000: about 500,000 and "
         "5,000,000 lines)",
     )
-    cli.add_argument("--clicks", help="log sizes (clicks) for `clicks_scale` (20000000,185000000)")
+    cli.add_argument(
+        "--clicks",
+        help="log sizes (clicks) for `clicks_scale` (20000000,185000000); `clicks_spark` takes "
+        "the smaller",
+    )
     cli.add_argument("--tuning-trials", type=int, default=60, help="trials per study in `tuning`")
     cli.add_argument(
         "--shop-customers",

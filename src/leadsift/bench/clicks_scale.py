@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,7 @@ from leadsift.bench.harness import (
     run_watched,
 )
 from leadsift.bench.scale import size_targets
+from leadsift.clicks import engine
 from leadsift.core.config import read_params
 
 TARGETS = ("clicks_score", "clicks_evaluate")  # generate, prepare, features, tune, train, ...
@@ -46,10 +48,10 @@ def feature_floor(repo: Path, watched: Watched, log_clicks: int) -> Result:
     """The `clicks_features` stage of a built copy (its time in the build, minus its time on a
     one-click log) over the same SQL run alone by the engine on the same clicks (the log's
     `log_clicks` and the later days'), stated at the log's size like the other rows."""
-    engine_settings = read_params(repo)["clicks_engine"]
+    settings = engine.EngineSettings.from_params(read_params(repo)["clicks_engine"])
     clicks = repo / "data/clicks/interim/clicks.parquet"
     done = subprocess.run(
-        [sys.executable, "-c", FLOOR, json.dumps(engine_settings), str(clicks)],
+        [sys.executable, "-c", FLOOR, json.dumps(asdict(settings)), str(clicks)],
         cwd=repo, env=env(), capture_output=True, text=True, check=True,
     )  # fmt: skip
     floor_s = float(done.stdout.strip().splitlines()[-1])

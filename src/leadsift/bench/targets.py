@@ -181,6 +181,9 @@ TARGETS = (
     Target("click state memory, distinct users", "clicks_online", "<=", 2048,
            "what the online state holds (its arrays) after one click of each user, each on its "
            "own ip, over a day", unit="MB", stated_at=(10_000_000,), counted="users"),
+    Target("clicks feature files differing between DuckDB and Spark", "clicks_spark", "=", 0,
+           "clicks_features built on DuckDB, then rerun with `clicks_engine.engine: spark` "
+           "(local[2]) on the same log: 1 if the two files' bytes differ", counted="clicks"),
 )  # fmt: skip
 BY_NAME = {target.name: target for target in TARGETS}
 

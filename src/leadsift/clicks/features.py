@@ -187,6 +187,13 @@ def may_be_missing(features: Sequence[Feature] = POINT_IN_TIME) -> list[str]:
     return [f.name for f in features if isinstance(f, SinceLast | RateBefore)]
 
 
+def nullable(value: str, name: str) -> str:
+    """`value` AS `name`, written as a nullable column whatever the engine knows of it: DuckDB
+    writes a column whose statistics rule out nulls as required, so without this the file's
+    schema would depend on the data and on the engine that wrote it."""
+    return f"CASE WHEN {value} IS NULL THEN NULL ELSE {value} END AS {name}"
+
+
 def features_sql(clicks: str, features: Sequence[Feature | Ahead] = POINT_IN_TIME) -> str:
     """Every click of `clicks` (a table name or expression with COLUMNS) with its label, day and
     the features, in click_id order."""
@@ -207,7 +214,9 @@ def features_sql(clicks: str, features: Sequence[Feature | Ahead] = POINT_IN_TIM
         for f in rates
     )
     chosen = ", ".join(
-        ["w.click_id", "w.day", "w.t", "w.is_attributed", *(f"w.{n}" for n in feature_names(()))]
+        nullable(column, column.split(".")[1])
+        for column in ["w.click_id", "w.day", "w.t", "w.is_attributed"]
+        + [f"w.{n}" for n in feature_names(())]
         + [f"{f.name}.{f.name}" if f in rates else f"w.{f.name}" for f in features]
     )
     return f"WITH {', '.join(parts)}\nSELECT {chosen}\nFROM windowed w{joins}\nORDER BY w.click_id"

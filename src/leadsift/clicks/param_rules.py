@@ -21,6 +21,7 @@ from leadsift.core.config import (
 )
 
 METRICS = ("log_loss", "roc_auc")
+ENGINES = ("duckdb", "spark")  # clicks_engine.engine: where the feature and scoring stages run
 ROLES = ("ip", "app", "device", "os", "channel", "click_time")
 OPTIONAL_ROLES = ("click_id", "attributed_time", "is_attributed", "time_format")
 
@@ -29,9 +30,13 @@ RULES: dict[str, Rule] = {
     "clicks.incoming": TEXT,
     **{f"clicks.{role}": TEXT for role in ROLES},
     **{f"clicks.{role}": or_null(TEXT) for role in OPTIONAL_ROLES},
+    "clicks_engine.engine": one_of(ENGINES),
     "clicks_engine.memory_limit": TEXT,
     "clicks_engine.temp_directory": TEXT,
     "clicks_engine.threads": integer(1),
+    "clicks_engine.spark_master": TEXT,
+    "clicks_engine.spark_memory": TEXT,
+    "clicks_engine.spark_partitions": integer(1),
     "generate_clicks.n_clicks": integer(1000),
     "generate_clicks.sample_seed": integer(0),
     "generate_clicks_setup.world_seed": integer(0),

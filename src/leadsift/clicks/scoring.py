@@ -9,7 +9,7 @@ holding `1 - keep_installs` of its installs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,37 +53,42 @@ def example_rows(
     return connection.execute(f"{query} LIMIT {n}").df()
 
 
-def score_day(
-    connection: duckdb.DuckDBPyConnection,
-    model: ClickScorer,
-    features: str,
-    day: int,
-    out: Path,
-) -> dict[str, Any]:
-    """Score one day's clicks block by block into `out` (Parquet, click_id order); its counts."""
-    columns = ", ".join(dict.fromkeys(["click_id", *model.features, "channel", "app"]))
+def answered_blocks(
+    connection: duckdb.DuckDBPyConnection, model: ClickScorer, features: str, day: int
+) -> Iterator[pa.Table]:
+    """A day's clicks answered by the model block by block, in click_id order (SCHEMA)."""
+    columns = ", ".join(scored_columns(model))
     query = f"SELECT {columns} FROM {features} WHERE day = {day}"
+    for batch in engine.in_file_order(connection, query):
+        frame = batch.to_pandas()
+        answer = model.answer(frame)
+        yield pa.Table.from_pydict(
+            {
+                "click_id": frame["click_id"].to_numpy(np.int64),
+                "probability": answer["probability"].to_numpy(),
+                "flagged": answer["flagged"].to_numpy(),
+                "channel": frame["channel"].to_numpy(np.int32),
+                "app": frame["app"].to_numpy(np.int32),
+            },
+            schema=SCHEMA,
+        )
+
+
+def scored_columns(model: ClickScorer) -> list[str]:
+    """The columns scoring reads: the id, the model's features, the sources a report names."""
+    return list(dict.fromkeys(["click_id", *model.features, "channel", "app"]))
+
+
+def write_scored(blocks: Iterable[pa.Table], day: int, out: Path) -> dict[str, Any]:
+    """A day's answered blocks written to `out` (Parquet) as they come; its counts."""
     clicks = flagged = 0
     predicted = 0.0
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-        for batch in engine.in_file_order(connection, query):
-            frame = batch.to_pandas()
-            answer = model.answer(frame)
-            probability, low = answer["probability"].to_numpy(), answer["flagged"].to_numpy()
-            writer.write_table(
-                pa.Table.from_pydict(
-                    {
-                        "click_id": frame["click_id"].to_numpy(np.int64),
-                        "probability": probability,
-                        "flagged": low,
-                        "channel": frame["channel"].to_numpy(np.int32),
-                        "app": frame["app"].to_numpy(np.int32),
-                    },
-                    schema=SCHEMA,
-                )
-            )
-            clicks, flagged = clicks + len(frame), flagged + int(low.sum())
-            predicted += float(probability.sum())
+        for block in blocks:
+            writer.write_table(block)
+            clicks += block.num_rows
+            flagged += int(block["flagged"].to_numpy().sum())
+            predicted += float(block["probability"].to_numpy().sum())
     return {
         "day": day_name(day),
         "clicks_scored": clicks,
@@ -101,12 +106,10 @@ def score_days(
 ) -> list[dict[str, Any]]:
     """Each later day scored into `out_dir/<date>.parquet`."""
     return [
-        score_day(
-            connection,
-            model,
-            features,
+        write_scored(
+            answered_blocks(connection, model, features, day),
             day,
-            out=out_dir / f"{day_name(day)}.parquet",
+            out_dir / f"{day_name(day)}.parquet",
         )
         for day in days
     ]

@@ -1,0 +1,138 @@
+"""The clicks pipeline's feature and scoring stages on Spark, for a team whose cluster is Spark:
+the same window SQL (`leadsift.clicks.features`) and the same model, giving the same numbers.
+
+The feature SQL runs as it is: its frames are RANGE frames over whole epoch seconds (integers,
+so no interval units and no Parquet timestamp types to read), the distinct counts are sums of
+first-of-day markers (Spark refuses `COUNT(DISTINCT) OVER`), and ties are decided by `click_id`
+where they matter, never by storage order. Spark writes its result in click_id order as part
+files; DuckDB copies them, in order, into the stage's one output file with the column types the
+DuckDB query gives, through the same writer. Both engines therefore write the same bytes, and
+switching engines reruns nothing downstream.
+
+Scoring on Spark is `leadsift.clicks.spark_scoring`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from leadsift.clicks import engine
+from leadsift.clicks.features import POINT_IN_TIME, Feature, features_sql, nullable
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """config.yaml `clicks_engine.spark_*`: where Spark runs and what a local session may take."""
+
+    master: str  # "local[2]", or the cluster's URL ("yarn", "spark://host:7077", ...)
+    memory: str  # the driver's memory; in local mode the executors live in the driver
+    partitions: int  # spark.sql.shuffle.partitions
+    local_dir: str  # shuffle and spill files
+
+    @classmethod
+    def from_params(cls, engine_params: Mapping[str, Any]) -> SparkSettings:
+        spill = str(Path(engine_params["temp_directory"]).resolve() / "spark")
+        return cls(
+            engine_params["spark_master"],
+            engine_params["spark_memory"],
+            engine_params["spark_partitions"],
+            spill,
+        )
+
+
+@contextmanager
+def session(settings: SparkSettings) -> Iterator[SparkSession]:
+    """A Spark session on `settings.master` (UTC, UI off), stopped on exit. Its Python workers run
+    this interpreter, so they import the same leadsift and libraries."""
+    try:
+        from pyspark.sql import SparkSession  # noqa: PLC0415 - optional: docs/scale.md
+    except ImportError as error:
+        raise RuntimeError(
+            "clicks_engine.engine is spark but pyspark is not installed: run `make install-scale` "
+            "(it needs Java 17 or later), or set clicks_engine.engine: duckdb"
+        ) from error
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark 4.3 warns on each pandas exchange that pandas 3 is not fully supported; the columns
+    # exchanged here are numbers, and the tests hold the answers equal to DuckDB's.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    Path(settings.local_dir).mkdir(parents=True, exist_ok=True)
+    spark = (
+        SparkSession.builder.master(settings.master)
+        .appName("leadsift-clicks")
+        .config("spark.driver.memory", settings.memory)
+        .config("spark.sql.shuffle.partitions", settings.partitions)
+        .config("spark.local.dir", settings.local_dir)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
+def ordered_parts(folder: Path) -> list[Path]:
+    """The non-empty part files Spark wrote to `folder` for a query ordered by click_id, in that
+    order; raises if their click_id ranges overlap (then they were not written sorted)."""
+    parts, last = [], None
+    for path in sorted(folder.glob("part-*.parquet")):
+        metadata = pq.ParquetFile(path).metadata
+        if metadata.num_rows == 0:
+            continue
+        ids = metadata.schema.names.index("click_id")
+        groups = [
+            metadata.row_group(g).column(ids).statistics for g in range(metadata.num_row_groups)
+        ]
+        low, high = min(s.min for s in groups), max(s.max for s in groups)
+        if last is not None and low <= last:
+            raise ValueError(f"Spark's part files in {folder} are not in click_id order at {path}")
+        parts.append(path)
+        last = high
+    return parts
+
+
+def gather(
+    connection: duckdb.DuckDBPyConnection, parts: list[Path], types: Mapping[str, str], out: Path
+) -> None:
+    """Spark's ordered parts copied into one Parquet file, each column cast to `types` and
+    nullable, as the feature SQL writes it on DuckDB (`features.nullable`)."""
+    columns = ", ".join(nullable(f'CAST("{name}" AS {kind})', name) for name, kind in types.items())
+    engine.write_parquet(connection, f"SELECT {columns} FROM {engine.parquet_source(parts)}", out)
+
+
+def query_types(connection: duckdb.DuckDBPyConnection, query: str) -> dict[str, str]:
+    """The column types DuckDB gives the result of `query` (planned, not run)."""
+    return {name: kind for name, kind, *_ in connection.execute(f"DESCRIBE {query}").fetchall()}
+
+
+def write_features(
+    spark: SparkSession,
+    connection: duckdb.DuckDBPyConnection,
+    clicks: Path,
+    out: Path,
+    features: tuple[Feature, ...] = POINT_IN_TIME,
+) -> None:
+    """Every click of the prepared `clicks` with its features, computed by Spark, written to `out`
+    as the DuckDB path writes it."""
+    types = query_types(connection, features_sql(engine.parquet_source([clicks]), features))
+    spark.read.parquet(str(clicks)).createOrReplaceTempView("clicks")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".spark-") as folder:
+        spark.sql(features_sql("clicks", features)).write.mode("overwrite").parquet(folder)
+        gather(connection, ordered_parts(Path(folder)), types, out)
