@@ -91,6 +91,15 @@ def test_the_traps_are_in_the_log(built):
     assert {0, 23} <= set(df["hour"])  # both sides of midnight
 
 
+def test_trailing_counts_read_by_probes_equal_the_sliding_frames(built):
+    """Spark's form of the trailing counts (`probes=True`), run on DuckDB, gives DuckDB's own."""
+    source = engine.parquet_source([built / "clicks.parquet"])
+    with engine.connect(engine.EngineSettings("1GB", str(built / "spill"), 1)) as connection:
+        framed = connection.execute(features_sql(source)).arrow()
+        probed = connection.execute(features_sql(source, probes=True)).arrow()
+    assert probed.cast(framed.schema).equals(framed)
+
+
 def test_spark_features_do_not_depend_on_the_rows_storage_order(built, cluster, tmp_path):
     reordered = pq.read_table(built / "clicks.parquet").sort_by([("t", "descending")])
     pq.write_table(reordered, tmp_path / "clicks.parquet", row_group_size=500)

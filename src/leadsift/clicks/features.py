@@ -69,10 +69,34 @@ class Count:
     key: tuple[str, ...]
     seconds: int | None = None
 
-    def sql(self) -> str:
+    def sql(self, probed: bool = False) -> str:
+        """The count; `probed`: the key's clicks before the click's second, from which
+        `probes_sql`'s reading is subtracted."""
         if self.seconds is None:
             return f"COUNT(*) OVER ({_frame((*self.key, 'day'))})"
-        return f"COUNT(*) OVER ({_frame(self.key, f'{self.seconds} PRECEDING')})"
+        start = "UNBOUNDED PRECEDING" if probed else f"{self.seconds} PRECEDING"
+        return f"COUNT(*) OVER ({_frame(self.key, start)})"
+
+
+def probes_sql(clicks: str, key: tuple[str, ...], seconds: Sequence[int]) -> str:
+    """Per click, for each `s` of `seconds`: the key's clicks at or before `t - s - 1`
+    (`earlier_<s>`), read by probe rows placed at those times among the key's clicks (a time's
+    clicks before its probes) as a running sum.
+
+    Less from the key's clicks before the click's second, that is the trailing count. Spark
+    re-aggregates a sliding frame at every row, which costs the frame's rows at every click (a
+    busy key has thousands a day); running sums and a join are linear on any engine."""
+    columns = ", ".join(key)
+    rows = " UNION ALL ".join(
+        [f"SELECT {columns}, t AS moment, 0 AS probe, 0 AS s, click_id FROM {clicks}"]
+        + [f"SELECT {columns}, t - {s + 1}, 1, {s}, click_id FROM {clicks}" for s in seconds]
+    )
+    running = f"PARTITION BY {columns} ORDER BY moment, probe ROWS UNBOUNDED PRECEDING"
+    pivot = ", ".join(f"MAX(CASE WHEN s = {s} THEN earlier END) AS earlier_{s}" for s in seconds)
+    return (
+        f"SELECT click_id, {pivot} FROM (SELECT click_id, probe, s, SUM(1 - probe) OVER "
+        f"({running}) AS earlier FROM ({rows})) WHERE probe = 1 GROUP BY click_id"
+    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,10 @@ class SinceLast:
     seconds: int = DAY
 
     def sql(self) -> str:
-        return f"CAST(t - MAX(t) OVER ({_frame(self.key, f'{self.seconds} PRECEDING')}) AS DOUBLE)"
+        # the key's last earlier second, kept if within `seconds`: a running MAX, which Spark
+        # keeps as it goes, where it would re-aggregate a sliding frame of a day at every click
+        gap = f"t - MAX(t) OVER ({_frame(self.key)})"
+        return f"CAST(CASE WHEN {gap} <= {self.seconds} THEN {gap} END AS DOUBLE)"
 
 
 @dataclass(frozen=True)
@@ -194,17 +221,27 @@ def nullable(value: str, name: str) -> str:
     return f"CASE WHEN {value} IS NULL THEN NULL ELSE {value} END AS {name}"
 
 
-def features_sql(clicks: str, features: Sequence[Feature | Ahead] = POINT_IN_TIME) -> str:
+def features_sql(
+    clicks: str, features: Sequence[Feature | Ahead] = POINT_IN_TIME, *, probes: bool = False
+) -> str:
     """Every click of `clicks` (a table name or expression with COLUMNS) with its label, day and
-    the features, in click_id order."""
+    the features, in click_id order. `probes`: trailing counts by `probes_sql` (for Spark), the
+    same integers as the frames DuckDB aggregates incrementally."""
     firsts = [f for f in features if isinstance(f, DistinctToday)]
     rates = [f for f in features if isinstance(f, RateBefore)]
     windows = [f for f in features if not isinstance(f, RateBefore)]
+    probed = [f for f in features if probes and isinstance(f, Count) and f.seconds is not None]
+    keys = {f.key: "probes_" + "_".join(f.key) for f in probed}
     dated = f"(SELECT *, {day_of()} AS day FROM {clicks})"
     marked = ", ".join(["*", *(f"{f.first_sql()} AS {f.first}" for f in firsts)])
-    columns = ",\n  ".join(f"{f.sql()} AS {f.name}" for f in windows)
+    columns = ",\n  ".join(
+        f"{f.sql(f in probed) if isinstance(f, Count) else f.sql()} AS {f.name}" for f in windows
+    )
     parts = [f"marked AS (SELECT {marked} FROM {dated})"]
     parts += [f"{f.name} AS ({f.summary_sql(clicks)})" for f in rates]
+    for key, name in keys.items():
+        seconds = sorted({f.seconds for f in probed if f.key == key and f.seconds})
+        parts.append(f"{name} AS ({probes_sql(clicks, key, seconds)})")
     parts.append(
         f"windowed AS (SELECT click_id, day, t, is_attributed, {', '.join(LEVELS)}, "
         f"{hour_of_day()} AS hour,\n  {columns}\nFROM marked)"
@@ -212,11 +249,19 @@ def features_sql(clicks: str, features: Sequence[Feature | Ahead] = POINT_IN_TIM
     joins = "".join(
         f"\nLEFT JOIN {f.name} ON " + " AND ".join(f"{f.name}.{c} = w.{c}" for c in (*f.key, "day"))
         for f in rates
-    )
+    ) + "".join(f"\nJOIN {name} ON {name}.click_id = w.click_id" for name in keys.values())
+
+    def value(f: Feature | Ahead) -> str:
+        if f in rates:
+            return f"{f.name}.{f.name}"
+        if f in probed:
+            return f"w.{f.name} - {keys[f.key]}.earlier_{f.seconds}"
+        return f"w.{f.name}"
+
     chosen = ", ".join(
-        nullable(column, column.split(".")[1])
-        for column in ["w.click_id", "w.day", "w.t", "w.is_attributed"]
-        + [f"w.{n}" for n in feature_names(())]
-        + [f"{f.name}.{f.name}" if f in rates else f"w.{f.name}" for f in features]
+        nullable(column, name)
+        for column, name in [(f"w.{c}", c) for c in ("click_id", "day", "t", "is_attributed")]
+        + [(f"w.{n}", n) for n in feature_names(())]
+        + [(value(f), f.name) for f in features]
     )
     return f"WITH {', '.join(parts)}\nSELECT {chosen}\nFROM windowed w{joins}\nORDER BY w.click_id"

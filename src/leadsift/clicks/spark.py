@@ -1,22 +1,25 @@
 """The clicks pipeline's feature and scoring stages on Spark, for a team whose cluster is Spark:
 the same window SQL (`leadsift.clicks.features`) and the same model, giving the same numbers.
 
-The feature SQL runs as it is: its frames are RANGE frames over whole epoch seconds (integers,
+The feature SQL runs as written: its frames are RANGE frames over whole epoch seconds (integers,
 so no interval units and no Parquet timestamp types to read), the distinct counts are sums of
 first-of-day markers (Spark refuses `COUNT(DISTINCT) OVER`), and ties are decided by `click_id`
-where they matter, never by storage order. Spark writes its result in click_id order as part
-files; DuckDB copies them, in order, into the stage's one output file with the column types the
-DuckDB query gives, through the same writer. Both engines therefore write the same bytes, and
-switching engines reruns nothing downstream.
+where they matter, never by storage order. Only its trailing counts take their probe form
+(`features.probes_sql`), since Spark re-aggregates a sliding frame at every row. Spark writes
+its result in click_id order as part files; DuckDB copies them, in order, into the stage's one
+output file with the column types the DuckDB query gives, through the same writer. Both engines
+therefore write the same bytes, and switching engines reruns nothing downstream.
 
 Scoring on Spark is `leadsift.clicks.spark_scoring`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,6 +35,8 @@ from leadsift.clicks.features import POINT_IN_TIME, Feature, features_sql, nulla
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger("leadsift.clicks.spark")
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def session(settings: SparkSettings) -> Iterator[SparkSession]:
     # exchanged here are numbers, and the tests hold the answers equal to DuckDB's.
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     Path(settings.local_dir).mkdir(parents=True, exist_ok=True)
-    spark = (
+    builder = (
         SparkSession.builder.master(settings.master)
         .appName("leadsift-clicks")
         .config("spark.driver.memory", settings.memory)
@@ -79,13 +84,33 @@ def session(settings: SparkSettings) -> Iterator[SparkSession]:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
     )
+    if settings.master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1")
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    done = threading.Event()
+    reporter = threading.Thread(target=report_progress, args=(spark, done), daemon=True)
+    reporter.start()
     try:
         yield spark
     finally:
+        done.set()
+        reporter.join()
         spark.stop()
+
+
+def report_progress(spark: SparkSession, done: threading.Event, every_s: float = 30) -> None:
+    """Log the running Spark stages' tasks every `every_s` seconds until `done` (long work shows
+    it is moving; Spark's own console bar is off, as it garbles logs)."""
+    tracker = spark.sparkContext.statusTracker()
+    while not done.wait(every_s):
+        stages = [tracker.getStageInfo(i) for i in tracker.getActiveStageIds()]
+        if running := [s for s in stages if s is not None]:
+            log.info("Spark: %s", "; ".join(
+                f"stage {s.stageId} {s.numCompletedTasks}/{s.numTasks} tasks" for s in running
+            ))  # fmt: skip
 
 
 def ordered_parts(folder: Path) -> list[Path]:
@@ -132,7 +157,8 @@ def write_features(
     """Every click of the prepared `clicks` with its features, computed by Spark, written to `out`
     as the DuckDB path writes it."""
     types = query_types(connection, features_sql(engine.parquet_source([clicks]), features))
-    spark.read.parquet(str(clicks)).createOrReplaceTempView("clicks")
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".spark-") as folder:
-        spark.sql(features_sql("clicks", features)).write.mode("overwrite").parquet(folder)
+    spark.read.parquet(str(clicks.resolve())).createOrReplaceTempView("clicks")
+    with tempfile.TemporaryDirectory(dir=out.resolve().parent, prefix=".spark-") as folder:
+        query = features_sql("clicks", features, probes=True)
+        spark.sql(query).write.mode("overwrite").parquet(folder)
         gather(connection, ordered_parts(Path(folder)), types, out)

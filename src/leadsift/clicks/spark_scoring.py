@@ -58,10 +58,11 @@ def scored_day(
     folder: Path,
 ) -> list[Path]:
     """A day's clicks scored by Spark into part files in `folder`, in click_id order."""
-    rows: DataFrame = spark.read.parquet(str(features)).where(f"day = {day}").select(*columns)
+    # absolute paths: a worker's working folder is not the stage's
+    rows: DataFrame = spark.read.parquet(str(features.resolve())).where(f"day = {day}")
     answer = partial(answer_partition, str(Path(model_dir).resolve()))
-    scored = rows.mapInPandas(answer, SCORED).orderBy("click_id")
-    scored.write.mode("overwrite").parquet(str(folder))
+    scored = rows.select(*columns).mapInPandas(answer, SCORED).orderBy("click_id")
+    scored.write.mode("overwrite").parquet(str(folder.resolve()))
     return ordered_parts(folder)
 
 
