@@ -11,7 +11,7 @@ are (`core.io.atomic_path`), and in a stated row order, so two builds write the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ import pyarrow as pa
 from leadsift.core.io import atomic_path
 
 BATCH_ROWS = 250_000  # rows a block of a streamed query holds: ~0.2 GB of features in flight
+ROW_GROUP_ROWS = 1_000_000
+VECTOR = 2048  # the rows of a DuckDB chunk
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,18 @@ def parquet_source(paths: list[Path]) -> str:
     return f"read_parquet([{listed}])"
 
 
-def write_parquet(connection: duckdb.DuckDBPyConnection, query: str, path: str | Path) -> None:
-    """The rows of `query` (which states their order) written to `path` atomically."""
+def write_parquet(
+    connection: duckdb.DuckDBPyConnection,
+    query: str,
+    path: str | Path,
+    row_group_size: int = ROW_GROUP_ROWS,
+) -> None:
+    """The rows of `query` (which states their order) written to `path` atomically. DuckDB closes
+    a row group at the first whole chunk (VECTOR rows) past `row_group_size` rows."""
     with atomic_path(path) as tmp:
         connection.execute(
             f"COPY ({query}) TO {quoted(tmp)} (FORMAT parquet, COMPRESSION zstd, "
-            "ROW_GROUP_SIZE 1000000)"
+            f"ROW_GROUP_SIZE {row_group_size})"
         )
 
 
@@ -89,9 +97,12 @@ def in_file_order(
     a day streams in click_id order in constant memory, where sorting it would hold the whole
     day. The batches' bounds do not depend on the engine's chunks, so neither do the row groups
     of a file written batch by batch. Raises if the rows are out of click_id order."""
-    held: list[pa.RecordBatch] = []
+    return rebatched(_checked_order(batches(connection, query, rows), query), rows)
+
+
+def _checked_order(blocks: Iterable[pa.RecordBatch], query: str) -> Iterator[pa.RecordBatch]:
     last = -1
-    for batch in batches(connection, query, rows):
+    for batch in blocks:
         ids = batch.column("click_id").to_numpy()
         if len(ids) and (ids[0] <= last or (ids[1:] <= ids[:-1]).any()):
             raise ValueError(
@@ -99,10 +110,20 @@ def in_file_order(
                 "rebuild with `dvc repro clicks_features`"
             )
         last = ids[-1] if len(ids) else last
+        yield batch
+
+
+def rebatched(blocks: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The rows of `blocks`, in order, as batches of exactly `rows` rows (the last may be
+    shorter), whatever sizes they came in."""
+    held: list[pa.RecordBatch] = []
+    for batch in blocks:
         held.append(batch)
         if sum(b.num_rows for b in held) >= rows:
             table = pa.Table.from_batches(held).combine_chunks()
-            yield table.slice(0, rows).to_batches()[0]
-            held = [b for b in table.slice(rows).to_batches() if b.num_rows]
+            while table.num_rows >= rows:
+                yield table.slice(0, rows).combine_chunks().to_batches()[0]
+                table = table.slice(rows)
+            held = [b for b in table.to_batches() if b.num_rows]
     if held:
         yield from pa.Table.from_batches(held).combine_chunks().to_batches()

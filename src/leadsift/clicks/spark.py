@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leadsift.clicks import engine
@@ -134,12 +135,27 @@ def ordered_parts(folder: Path) -> list[Path]:
 
 
 def gather(
-    connection: duckdb.DuckDBPyConnection, parts: list[Path], types: Mapping[str, str], out: Path
+    connection: duckdb.DuckDBPyConnection,
+    parts: list[Path],
+    types: Mapping[str, str],
+    out: Path,
+    row_group_size: int = engine.ROW_GROUP_ROWS,
 ) -> None:
     """Spark's ordered parts copied into one Parquet file, each column cast to `types` and
-    nullable, as the feature SQL writes it on DuckDB (`features.nullable`)."""
+    nullable, as the feature SQL writes it on DuckDB (`features.nullable`). The rows reach DuckDB
+    in whole chunks whatever the parts' sizes, so its writer cuts the row groups where it cuts
+    them for its own query's rows: the same bytes."""
+    if not parts:
+        raise ValueError(f"Spark wrote no rows for {out}: the prepared log is empty")
+    stream = (batch for part in parts for batch in pq.ParquetFile(part).iter_batches())
+    chunks = engine.rebatched(stream, 64 * engine.VECTOR)
+    reader = pa.RecordBatchReader.from_batches(pq.read_schema(parts[0]), chunks)
     columns = ", ".join(nullable(f'CAST("{name}" AS {kind})', name) for name, kind in types.items())
-    engine.write_parquet(connection, f"SELECT {columns} FROM {engine.parquet_source(parts)}", out)
+    connection.register("spark_parts", reader)
+    try:
+        engine.write_parquet(connection, f"SELECT {columns} FROM spark_parts", out, row_group_size)
+    finally:
+        connection.unregister("spark_parts")
 
 
 def query_types(connection: duckdb.DuckDBPyConnection, query: str) -> dict[str, str]:
@@ -152,13 +168,15 @@ def write_features(
     connection: duckdb.DuckDBPyConnection,
     clicks: Path,
     out: Path,
+    *,
     features: tuple[Feature, ...] = POINT_IN_TIME,
+    row_group_size: int = engine.ROW_GROUP_ROWS,
 ) -> None:
     """Every click of the prepared `clicks` with its features, computed by Spark, written to `out`
-    as the DuckDB path writes it."""
+    as the DuckDB path (`engine.write_parquet`) writes it."""
     types = query_types(connection, features_sql(engine.parquet_source([clicks]), features))
     spark.read.parquet(str(clicks.resolve())).createOrReplaceTempView("clicks")
     with tempfile.TemporaryDirectory(dir=out.resolve().parent, prefix=".spark-") as folder:
         query = features_sql("clicks", features, probes=True)
         spark.sql(query).write.mode("overwrite").parquet(folder)
-        gather(connection, ordered_parts(Path(folder)), types, out)
+        gather(connection, ordered_parts(Path(folder)), types, out, row_group_size)
