@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 # Which pipeline `make compare` and `make serve` are about: leads | customers | clicks.
 PIPELINE ?= leads
 
-.PHONY: install install-scale repro test test-identity lint format dag metrics compare serve bench pr-report clean-venv lock help
+.PHONY: install install-scale mlflow-server repro test test-identity lint format dag metrics compare serve bench pr-report clean-venv lock help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,12 +30,15 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@echo $(BIN) > $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-scale.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-scale.txt
+$(VENV)/.scale: $(VENV)/.runtime requirements-scale.txt
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
 	@touch $@
 
-install-scale: $(VENV)/.runtime  ## add the optional requirements of docs/scale.md (PostgreSQL driver, Spark)
-	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
+$(VENV)/.dev: $(VENV)/.scale requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install-scale: $(VENV)/.scale  ## add the optional requirements of docs/scale.md (PostgreSQL driver, Spark)
 
 install: $(VENV)/.runtime  ## create .venv with the pinned runtime requirements
 
@@ -103,6 +106,19 @@ serve: $(VENV)/.runtime  ## serve a champion on http://127.0.0.1:$(PORT): PIPELI
 	python -m leadsift.serve --pipeline $(PIPELINE) --port $(PORT)
 
 BENCH_ARGS ?=
+# The team's MLflow server (docs/promotion.md#the-teams-mlflow-server): runs and the registry in
+# PostgreSQL at LEADSIFT_MLFLOW_DB, artifacts in a folder of this machine that the server serves to
+# every client. Each worker keeps at most 4 database connections (a pool of 2, 2 overflow).
+LEADSIFT_MLFLOW_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
+LEADSIFT_MLFLOW_HOST ?= 127.0.0.1
+LEADSIFT_MLFLOW_PORT ?= 5000
+LEADSIFT_MLFLOW_WORKERS ?= 2
+mlflow-server: $(VENV)/.scale  ## the team's MLflow server on PostgreSQL (set LEADSIFT_MLFLOW_DB; docs/promotion.md)
+	@test -n "$(LEADSIFT_MLFLOW_DB)" || { echo "make mlflow-server: set LEADSIFT_MLFLOW_DB to the team's PostgreSQL, e.g. postgresql+psycopg://mlflow@db-host:5432/mlflow (docs/promotion.md)" >&2; exit 2; }
+	MLFLOW_SQLALCHEMYSTORE_POOL_SIZE=2 MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW=2 exec mlflow server \
+	  --backend-store-uri "$(LEADSIFT_MLFLOW_DB)" --artifacts-destination "$(LEADSIFT_MLFLOW_ARTIFACTS)" \
+	  --host $(LEADSIFT_MLFLOW_HOST) --port $(LEADSIFT_MLFLOW_PORT) --workers $(LEADSIFT_MLFLOW_WORKERS)
+
 bench: $(VENV)/.dev  ## measure quality, speed and scale into reports/bench.json (long; see docs/benchmark.md)
 	python -m leadsift.bench $(BENCH_ARGS)
 

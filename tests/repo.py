@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,20 @@ class Repo:
         """Run `dvc repro` and return the names of the stages that ran."""
         result = self.run("dvc", "repro", *args)
         return re.findall(r"Running stage '([\w-]+)'", result.stdout + result.stderr)
+
+    def run_queue(self, workers: int, env: dict[str, str] | None = None) -> str:
+        """`dvc queue start -j workers`, waited for (10 minutes at most): the final status."""
+        self.run("dvc", "queue", "start", "-j", str(workers), env=env)
+        deadline = time.monotonic() + 600
+        try:
+            while time.monotonic() < deadline:
+                status = self.run("dvc", "queue", "status").stdout
+                if "Queued" not in status and "Running" not in status:
+                    return status
+                time.sleep(3)
+            raise AssertionError(f"queue still busy after 10 minutes:\n{status}")
+        finally:
+            self.run("dvc", "queue", "stop", "--kill", check=False)
 
     def lock_outs(self) -> dict[str, str]:
         """Every output's hash recorded in dvc.lock, by path."""

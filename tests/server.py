@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +31,25 @@ def post(url: str, body: object, timeout: float = 30) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen, output: Callable[[], str], deadline_s: float
+) -> None:
+    """Until `url` answers 200; fails with the end of the server's `output` if it exits first, and
+    if it stays silent past `deadline_s` seconds."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited ({process.returncode}): {output()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer within {deadline_s:.0f} s")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
 
 
 @contextmanager
@@ -57,18 +76,8 @@ def server_process(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + deadline_s
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {process.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server did not answer /ping within {deadline_s:.0f} s")
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
+        output = lambda: process.stderr.read().decode()  # noqa: E731 - read only if it exited
+        wait_until_up(f"{base}/ping", process, output, deadline_s=deadline_s)
         yield base, process
     finally:
         if process.poll() is None:

@@ -7,7 +7,6 @@ import json
 import re
 import sqlite3
 import sys
-import time
 
 import pytest
 
@@ -86,18 +85,7 @@ def test_a_queued_grid_completes_and_logs_to_this_store(repo):
         "dvc", "exp", "run", "--queue", "-S", "model.family=random_forest,hist_gradient_boosting",
         "-S", "tune.n_trials=3",
     )  # fmt: skip
-    repo.run("dvc", "queue", "start", "-j", "1")
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline:
-            status = repo.run("dvc", "queue", "status").stdout
-            if "Queued" not in status and "Running" not in status:
-                break
-            time.sleep(3)
-        else:
-            pytest.fail(f"queue still busy after 10 minutes:\n{status}")
-    finally:
-        repo.run("dvc", "queue", "stop", "--kill", check=False)
+    status = repo.run_queue(workers=1)
     assert status.count("Success") == 2, status
     grid = {name: e for name, e in experiments(repo).items() if e["trials"] == 3}
     assert sorted(e["family"] for e in grid.values()) == ["hist_gradient_boosting", "random_forest"]

@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,26 +17,12 @@ from mlflow import MlflowClient
 
 from tests.postgres import postgres_server
 from tests.repo import ROOT, Repo
-from tests.server import free_port
+from tests.server import free_port, wait_until_up
 
 pytestmark = pytest.mark.e2e
 
 EXPERIMENT_TAG = "leadsift.dvc_experiment"
 MODELS = ("leadsift-junk-lead", "leadsift-customer-segments", "leadsift-click-attribution")
-
-
-def wait_healthy(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"make mlflow-server exited ({process.returncode}):\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"the MLflow server did not answer in {seconds} s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +45,7 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_healthy(url, process, log)
+            wait_until_up(f"{url}/health", process, log.read_text, deadline_s=180)
             yield url, database
         finally:
             os.killpg(process.pid, signal.SIGTERM)
@@ -92,18 +76,7 @@ def test_three_pipelines_register_and_two_queued_experiments_log_at_once(
 
     repo.commit("registered on the team's server")
     repo.run("dvc", "exp", "run", "--queue", "-S", "train.coverage=0.85,0.95", env=env)
-    repo.run("dvc", "queue", "start", "-j", "2", env=env)
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline:
-            status = repo.run("dvc", "queue", "status").stdout
-            if "Queued" not in status and "Running" not in status:
-                break
-            time.sleep(3)
-        else:
-            pytest.fail(f"queue still busy after 10 minutes:\n{status}")
-    finally:
-        repo.run("dvc", "queue", "stop", "--kill", check=False)
+    status = repo.run_queue(workers=2, env=env)
     assert status.count("Success") == 2, status
     runs = client.search_runs(
         [client.get_experiment_by_name("leadsift").experiment_id],

@@ -95,9 +95,12 @@ def _normal(name: str) -> str:
 
 
 def test_pyproject_lists_the_third_party_packages_the_library_imports():
-    """pyproject's dependencies say what the code imports, no more and no less: a package the
-    code stopped importing leaves the list, one it started importing joins it."""
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    """pyproject's dependencies (with its optional ones) say what the code imports, no more and
+    no less: a package the code stopped importing leaves the list, one it started importing joins
+    it."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    optional = project.get("optional-dependencies", {}).values()
+    declared = [*project["dependencies"], *(name for extra in optional for name in extra)]
     own = {*sys.stdlib_module_names, "leadsift", "__future__"}
     imported = {
         distribution(name)
