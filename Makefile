@@ -113,10 +113,12 @@ LEADSIFT_MLFLOW_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 LEADSIFT_MLFLOW_HOST ?= 127.0.0.1
 LEADSIFT_MLFLOW_PORT ?= 5000
 LEADSIFT_MLFLOW_WORKERS ?= 2
+# The recipe's shell reads the database URL, and make never echoes it: it may hold a password.
+export LEADSIFT_MLFLOW_DB
 mlflow-server: $(VENV)/.scale  ## the team's MLflow server on PostgreSQL (set LEADSIFT_MLFLOW_DB; docs/promotion.md)
-	@test -n "$(LEADSIFT_MLFLOW_DB)" || { echo "make mlflow-server: set LEADSIFT_MLFLOW_DB to the team's PostgreSQL, e.g. postgresql+psycopg://mlflow@db-host:5432/mlflow (docs/promotion.md)" >&2; exit 2; }
-	MLFLOW_SQLALCHEMYSTORE_POOL_SIZE=2 MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW=2 exec mlflow server \
-	  --backend-store-uri "$(LEADSIFT_MLFLOW_DB)" --artifacts-destination "$(LEADSIFT_MLFLOW_ARTIFACTS)" \
+	@test -n "$$LEADSIFT_MLFLOW_DB" || { echo "make mlflow-server: set LEADSIFT_MLFLOW_DB to the team's PostgreSQL, e.g. postgresql+psycopg://mlflow@db-host:5432/mlflow (docs/promotion.md)" >&2; exit 2; }
+	@MLFLOW_SQLALCHEMYSTORE_POOL_SIZE=2 MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW=2 exec mlflow server \
+	  --backend-store-uri "$$LEADSIFT_MLFLOW_DB" --artifacts-destination "$(LEADSIFT_MLFLOW_ARTIFACTS)" \
 	  --host $(LEADSIFT_MLFLOW_HOST) --port $(LEADSIFT_MLFLOW_PORT) --workers $(LEADSIFT_MLFLOW_WORKERS)
 
 bench: $(VENV)/.dev  ## measure quality, speed and scale into reports/bench.json (long; see docs/benchmark.md)

@@ -97,18 +97,21 @@ def in_file_order(
     a day streams in click_id order in constant memory, where sorting it would hold the whole
     day. The batches' bounds do not depend on the engine's chunks, so neither do the row groups
     of a file written batch by batch. Raises if the rows are out of click_id order."""
-    return rebatched(_checked_order(batches(connection, query, rows), query), rows)
+    problem = (
+        f"`{query}` reads rows out of click_id order; the feature stage writes them in it: "
+        "rebuild with `dvc repro clicks_features`"
+    )
+    return rebatched(checked_order(batches(connection, query, rows), problem), rows)
 
 
-def _checked_order(blocks: Iterable[pa.RecordBatch], query: str) -> Iterator[pa.RecordBatch]:
+def checked_order(blocks: Iterable[pa.RecordBatch], problem: str) -> Iterator[pa.RecordBatch]:
+    """`blocks` as they come, raising ValueError(`problem`) at the first click_id not above the
+    one before it."""
     last = -1
     for batch in blocks:
         ids = batch.column("click_id").to_numpy()
         if len(ids) and (ids[0] <= last or (ids[1:] <= ids[:-1]).any()):
-            raise ValueError(
-                f"`{query}` reads rows out of click_id order; the feature stage writes them in it: "
-                "rebuild with `dvc repro clicks_features`"
-            )
+            raise ValueError(problem)
         last = ids[-1] if len(ids) else last
         yield batch
 

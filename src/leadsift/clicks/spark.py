@@ -63,7 +63,8 @@ class SparkSettings:
 @contextmanager
 def session(settings: SparkSettings) -> Iterator[SparkSession]:
     """A Spark session on `settings.master` (UTC, UI off), stopped on exit. Its Python workers run
-    this interpreter, so they import the same leadsift and libraries."""
+    this interpreter (unless PYSPARK_PYTHON says otherwise), so they import the same leadsift and
+    libraries: on a cluster, that environment must exist at the same path on every node."""
     try:
         from pyspark.sql import SparkSession  # noqa: PLC0415 - optional: docs/scale.md
     except ImportError as error:
@@ -81,24 +82,25 @@ def session(settings: SparkSettings) -> Iterator[SparkSession]:
         .appName("leadsift-clicks")
         .config("spark.driver.memory", settings.memory)
         .config("spark.sql.shuffle.partitions", settings.partitions)
-        .config("spark.local.dir", settings.local_dir)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
     )
-    if settings.master.startswith("local"):
+    if settings.master.startswith("local"):  # a cluster's nodes keep their own scratch space
+        builder = builder.config("spark.local.dir", settings.local_dir)
         builder = builder.config("spark.driver.host", "127.0.0.1")
         builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
     done = threading.Event()
     reporter = threading.Thread(target=report_progress, args=(spark, done), daemon=True)
-    reporter.start()
     try:
+        spark.sparkContext.setLogLevel("ERROR")
+        reporter.start()
         yield spark
     finally:
         done.set()
-        reporter.join()
+        if reporter.is_alive():
+            reporter.join()
         spark.stop()
 
 
@@ -146,9 +148,13 @@ def gather(
     in whole chunks whatever the parts' sizes, so its writer cuts the row groups where it cuts
     them for its own query's rows: the same bytes."""
     if not parts:
-        raise ValueError(f"Spark wrote no rows for {out}: the prepared log is empty")
+        raise ValueError(
+            f"Spark wrote no rows for {out}: the prepared log is empty, or the executors wrote "
+            "their part files where this machine cannot see them (use storage every node shares)"
+        )
     stream = (batch for part in parts for batch in pq.ParquetFile(part).iter_batches())
-    chunks = engine.rebatched(stream, 64 * engine.VECTOR)
+    problem = f"Spark's part files in {parts[0].parent} hold rows out of click_id order"
+    chunks = engine.rebatched(engine.checked_order(stream, problem), 64 * engine.VECTOR)
     reader = pa.RecordBatchReader.from_batches(pq.read_schema(parts[0]), chunks)
     columns = ", ".join(nullable(f'CAST("{name}" AS {kind})', name) for name, kind in types.items())
     connection.register("spark_parts", reader)
