@@ -151,8 +151,8 @@ def test_a_day_scored_on_spark_equals_the_duckdb_score_to_the_last_bit(built, se
         days = unlabelled_days(connection, features)
         duck = score_days(connection, model, features, days, out_dir=built / "scored_duckdb")
         on_spark = spark_scoring.score_days(
-            cluster, connection, served, built / "duckdb.parquet", days,
-            out_dir=built / "scored_spark",
+            cluster, connection, model, built / "duckdb.parquet", days,
+            model_dir=served, out_dir=built / "scored_spark",
         )  # fmt: skip
     assert on_spark == duck and duck[0]["clicks_scored"] > 0
     for name in sorted(p.name for p in (built / "scored_duckdb").iterdir()):

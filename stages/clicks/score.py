@@ -40,8 +40,8 @@ def main() -> None:
         if settings["engine"] == "spark":
             with spark.session(spark.SparkSettings.from_params(settings)) as cluster:
                 days = spark_scoring.score_days(
-                    cluster, connection, Path(args.model_dir), Path(args.features), later,
-                    out_dir=Path(args.out_dir),
+                    cluster, connection, model, Path(args.features), later,
+                    model_dir=Path(args.model_dir), out_dir=Path(args.out_dir),
                 )  # fmt: skip
         else:
             days = score_days(connection, model, features, later, out_dir=Path(args.out_dir))

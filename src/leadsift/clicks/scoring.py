@@ -60,18 +60,19 @@ def answered_blocks(
     columns = ", ".join(scored_columns(model))
     query = f"SELECT {columns} FROM {features} WHERE day = {day}"
     for batch in engine.in_file_order(connection, query):
-        frame = batch.to_pandas()
-        answer = model.answer(frame)
-        yield pa.Table.from_pydict(
-            {
-                "click_id": frame["click_id"].to_numpy(np.int64),
-                "probability": answer["probability"].to_numpy(),
-                "flagged": answer["flagged"].to_numpy(),
-                "channel": frame["channel"].to_numpy(np.int32),
-                "app": frame["app"].to_numpy(np.int32),
-            },
-            schema=SCHEMA,
-        )
+        yield pa.Table.from_pydict(answered(model, batch.to_pandas()), schema=SCHEMA)
+
+
+def answered(model: ClickScorer, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns of SCHEMA for `frame`'s clicks: their ids and sources, and the model's answer."""
+    answer = model.answer(frame)
+    return {
+        "click_id": frame["click_id"].to_numpy(np.int64),
+        "probability": answer["probability"].to_numpy(),
+        "flagged": answer["flagged"].to_numpy(),
+        "channel": frame["channel"].to_numpy(np.int32),
+        "app": frame["app"].to_numpy(np.int32),
+    }
 
 
 def scored_columns(model: ClickScorer) -> list[str]:

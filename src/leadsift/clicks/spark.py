@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leadsift.clicks import engine
-from leadsift.clicks.features import POINT_IN_TIME, Feature, features_sql, nullable
+from leadsift.clicks.features import features_sql, nullable
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -175,14 +175,13 @@ def write_features(
     clicks: Path,
     out: Path,
     *,
-    features: tuple[Feature, ...] = POINT_IN_TIME,
     row_group_size: int = engine.ROW_GROUP_ROWS,
 ) -> None:
     """Every click of the prepared `clicks` with its features, computed by Spark, written to `out`
     as the DuckDB path (`engine.write_parquet`) writes it."""
-    types = query_types(connection, features_sql(engine.parquet_source([clicks]), features))
+    types = query_types(connection, features_sql(engine.parquet_source([clicks])))
     spark.read.parquet(str(clicks.resolve())).createOrReplaceTempView("clicks")
     with tempfile.TemporaryDirectory(dir=out.resolve().parent, prefix=".spark-") as folder:
-        query = features_sql("clicks", features, probes=True)
+        query = features_sql("clicks", probes=True)
         spark.sql(query).write.mode("overwrite").parquet(folder)
         gather(connection, ordered_parts(Path(folder)), types, out, row_group_size)

@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from leadsift.clicks import engine
 from leadsift.clicks.features import day_name
-from leadsift.clicks.model import TRUSTED_TYPES
-from leadsift.clicks.scoring import SCHEMA, scored_columns, write_scored
+from leadsift.clicks.model import TRUSTED_TYPES, ClickScorer
+from leadsift.clicks.scoring import SCHEMA, answered, scored_columns, write_scored
 from leadsift.clicks.spark import ordered_parts
 from leadsift.core.model_store import load_model
 
@@ -36,16 +36,7 @@ def answer_partition(model_dir: str, frames: Iterator[pd.DataFrame]) -> Iterator
     """A partition's clicks with their answers; the model is loaded once per partition."""
     model = load_model(model_dir, TRUSTED_TYPES)
     for frame in frames:
-        answer = model.answer(frame)
-        yield pd.DataFrame(
-            {
-                "click_id": frame["click_id"].to_numpy(),
-                "probability": answer["probability"].to_numpy(),
-                "flagged": answer["flagged"].to_numpy(),
-                "channel": frame["channel"].to_numpy(),
-                "app": frame["app"].to_numpy(),
-            }
-        )
+        yield pd.DataFrame(answered(model, frame))
 
 
 def scored_day(
@@ -76,15 +67,16 @@ def stored_blocks(connection: duckdb.DuckDBPyConnection, parts: list[Path]) -> I
 def score_days(
     spark: SparkSession,
     connection: duckdb.DuckDBPyConnection,
-    model_dir: Path,
+    model: ClickScorer,
     features: Path,
     days: Sequence[int],
     *,
+    model_dir: Path,
     out_dir: Path,
 ) -> list[dict[str, Any]]:
     """Each later day scored by Spark into `out_dir/<date>.parquet`, the same file the DuckDB path
-    (`scoring.score_days`) writes."""
-    columns = scored_columns(load_model(model_dir, TRUSTED_TYPES))
+    (`scoring.score_days`) writes; the workers load `model`, saved in `model_dir`, themselves."""
+    columns = scored_columns(model)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     summaries = []
     for day in days:
