@@ -30,6 +30,7 @@ def main() -> None:
     evaluation, drift = read("evaluation.json"), read("drift.json")
     segments, tuning = read("customers/segments.json"), read("customers/tuning.json")
     forecast = read("customers/forecast.json")
+    market, drivers = read("customers/market.json"), read("customers/drivers.json")
     leads_profile = read("profile/leads.json")
     transactions_profile = read("profile/transactions.json")
     text = (
@@ -53,6 +54,8 @@ def main() -> None:
             drift=read("customers/drift.json"),
             forecast=forecast,
             profile=transactions_profile,
+            market=market,
+            drivers=drivers,
             min_stability=params["customers_register"]["min_stability"],
         )
         + "\n"
@@ -69,7 +72,9 @@ def main() -> None:
     )
     write_text(reports / "report.md", text)
     headline = leads.headline_metrics(evaluation, drift, leads_profile)
-    headline |= customers.headline_metrics(segments, tuning, forecast, transactions_profile)
+    headline |= customers.headline_metrics(
+        segments, tuning, forecast, transactions_profile, market=market, drivers=drivers
+    )
     headline |= clicks.headline_metrics(read("clicks/evaluation.json"), read("profile/clicks.json"))
     write_json(reports / "metrics.json", headline, sort_keys=False)
 

@@ -2,7 +2,8 @@
 
 Writes the export of the history (CSV, UCI Online Retail's columns), the truth of every customer
 who bought in it (true segment and the Bayes-optimal segment, which no training stage reads), each
-month's expected revenue under the generative model, and one export per month after as_of.
+month's expected revenue under the generative model, each product's demand model (the marketplace's
+causal truth), and one export per month after as_of.
 """
 
 import argparse
@@ -14,6 +15,7 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_parquet
 from leadsift.customers.param_rules import RULES
 from leadsift.customers.synth import Dirt, generate_transactions
+from leadsift.customers.synth_market import MarketSetup
 from leadsift.customers.synth_world import Segment
 
 log = logging.getLogger("leadsift.customers.generate")
@@ -39,11 +41,13 @@ def main() -> None:
         world_seed=settings["world_seed"],
         sample_seed=sample["sample_seed"],
         dirt=Dirt(**settings["dirt"]),
+        market=MarketSetup.from_params(settings["market"]),
     )
     raw = Path(args.raw_dir)
     write_csv(raw / "transactions.csv", shop.export)
     write_parquet(raw / "truth.parquet", shop.truth)
     write_parquet(raw / "expected_revenue.parquet", shop.expected)
+    write_parquet(raw / "market_truth.parquet", shop.market)
     Path(args.incoming_dir).mkdir(parents=True, exist_ok=True)
     for month, lines in shop.batches:
         write_csv(Path(args.incoming_dir) / f"{month}.csv", lines)

@@ -20,6 +20,8 @@ from leadsift.core.contract import (
 )
 from leadsift.core.io import InputError
 from leadsift.customers.schema import (
+    MARKET_ROLES,
+    MARKET_TEXT,
     TransactionRoles,
     is_cancellation,
     parse_times,
@@ -38,8 +40,10 @@ CLEAN_COLUMNS = [
     "cancellation",
     "cancels_invoice",
     "country",
+    *MARKET_ROLES,
 ]
 UNMATCHED = "cancels no earlier purchase of this customer and product"
+SOCIAL_TRUE = ("1", "1.0", "true", "yes", "y", "t")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -83,8 +87,39 @@ def canonical(raw: pd.DataFrame, roles: TransactionRoles) -> pd.DataFrame:
             "cancellation": is_cancellation(raw, roles),
             "cancels_invoice": missing,
             "country": _text(raw[roles.country]) if roles.country else missing,
+            **market_columns(raw, roles),
         }
     )
+
+
+def market_columns(raw: pd.DataFrame, roles: TransactionRoles) -> dict[str, pd.Series]:
+    """A marketplace's canonical columns (missing where a role is not declared). A sale is direct
+    when its affiliate is blank or the producer itself: the affiliate is then missing."""
+    missing = pd.Series(pd.NA, index=raw.index, dtype="string")
+    columns = {
+        key: _text(raw[getattr(roles, key)]) if getattr(roles, key) else missing
+        for key in MARKET_TEXT
+    }
+    if roles.affiliate and roles.producer:
+        columns["affiliate"] = columns["affiliate"].mask(
+            columns["affiliate"] == columns["producer"]
+        )
+    columns["commission"] = (
+        parse_numbers(raw[roles.commission])
+        if roles.commission
+        else pd.Series(np.nan, index=raw.index)
+    )
+    columns["product_created"] = (
+        parse_times(raw[roles.product_created], None)
+        if roles.product_created
+        else pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    )
+    if roles.social_origin:
+        text = _text(raw[roles.social_origin]).str.casefold()
+        columns["social_origin"] = text.isin(SOCIAL_TRUE).astype("boolean").mask(text.isna())
+    else:
+        columns["social_origin"] = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+    return {key: columns[key] for key in MARKET_ROLES}
 
 
 def match_cancellations(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -24,6 +24,18 @@ from leadsift.core.config import (
 # The names of the segmentation families; `segmentation.FAMILIES` builds them (a test checks).
 FAMILIES = ("gaussian_mixture", "kmeans")
 IDENTICAL_LINES = ("auto", "keep", "drop")  # what lines equal in every column are
+# A marketplace's roles in `transactions:`, all optional (`schema.TransactionRoles`).
+MARKET_ROLES = (
+    "producer",
+    "affiliate",
+    "commission",
+    "niche",
+    "category",
+    "product_created",
+    "device",
+    "origin",
+    "social_origin",
+)
 SCALINGS = ("log", "quantile")
 FEATURE_LIST = (
     lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(f, str) for f in v),
@@ -57,6 +69,7 @@ RULES: dict[str, Rule] = {
     "transactions.raw_path": TEXT,
     "transactions.incoming": TEXT,
     "transactions.identical_lines": one_of(IDENTICAL_LINES),
+    "transactions.value_standardised": (lambda v: isinstance(v, bool), "true or false"),
     **{f"transactions.{role}": TEXT for role in ("customer_id", "timestamp", "quantity")},
     **{
         f"transactions.{role}": or_null(TEXT)
@@ -69,6 +82,7 @@ RULES: dict[str, Rule] = {
             "product",
             "description",
             "country",
+            *MARKET_ROLES,
         )
     },
     "generate_transactions_setup.segments": mapping_of(ANY_MAPPING),
@@ -87,6 +101,28 @@ RULES: dict[str, Rule] = {
     "generate_transactions_setup.dirt.negative_price": SHARE,
     "generate_transactions_setup.dirt.description_variants": SHARE,
     "generate_transactions_setup.dirt.wholesale_orders": integer(0),
+    "market_setup.as_of": or_null(ISO_DATE),
+    "market_setup.outcome_months": integer(1),
+    "market_setup.value_cvs": (
+        lambda v: (
+            isinstance(v, list)
+            and bool(v)
+            and all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in v)
+        ),
+        "a non-empty list of numbers > 0",
+    ),
+    "market_setup.trend_alpha": between(0, 1, closed="neither"),
+    "market_setup.folds": integer(2),
+    "market_setup.placebo_draws": integer(2),
+    "market_setup.level": between(0, 1, closed="neither"),
+    "market_setup.seed": integer(0),
+    "generate_transactions_setup.market.products_per_offer": integer(1),
+    "generate_transactions_setup.market.producers": integer(1),
+    "generate_transactions_setup.market.producer_spread": between(0, 5),
+    "generate_transactions_setup.market.affiliates": integer(1),
+    "generate_transactions_setup.market.commission_effect": between(-1, 1),
+    "generate_transactions_setup.market.size_effect": between(-5, 5),
+    "generate_transactions_setup.market.commission_per_size": between(-30, 30),
     "segment.family": one_of(FAMILIES),
     "segment.n_trials": integer(1),
     "segment_setup.as_of": or_null(ISO_DATE),

@@ -10,6 +10,7 @@ from leadsift.core.report import data_profile_lines, promotion_lines, table, ver
 from leadsift.customers.forecast.backtest import compared_errors, describe, interval_text
 from leadsift.customers.forecast.series import TOTAL
 from leadsift.customers.forecast.truth import truth_variants
+from leadsift.customers.market_report import render_market
 
 FIGURES = (
     ("Segmentation study", "customers/tuning/silhouette.png"),
@@ -27,10 +28,14 @@ def headline_metrics(
     tuning: Mapping[str, Any],
     forecast: Mapping[str, Any],
     profile: Mapping[str, Any] | None = None,
+    *,
+    market: Mapping[str, Any] | None = None,
+    drivers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The customers' numbers in reports/metrics.json: how many segments, how well separated,
     how close to the best recovery of the truth (when there is one), how concentrated revenue is;
-    the forecast's chosen model, its backtest error and next months' total with its interval."""
+    the forecast's chosen model, its backtest error and next months' total with its interval; the
+    top 5% of producers' share of units and the commission's estimated effect."""
     truth = segments["truth"] or {}
     total = forecast["series"][TOTAL]
     headline = {
@@ -46,6 +51,10 @@ def headline_metrics(
     }
     if profile is not None:
         headline["transactions_warnings"] = len(profile["warnings"])
+    if market and "producer" in market["dependence"]:
+        headline["producers_top5_units"] = market["dependence"]["producer"]["units"]["top_5pct"]
+    if drivers and drivers["commission"]:
+        headline["commission_effect"] = drivers["commission"]["effect"]["estimate"]
     return {
         k: round(v, 4) if isinstance(v, float) else v for k, v in headline.items() if v is not None
     }
@@ -78,6 +87,8 @@ def render_section(
     drift: Mapping[str, Any] | None = None,
     forecast: Mapping[str, Any] | None = None,
     profile: Mapping[str, Any] | None = None,
+    market: Mapping[str, Any] | None = None,
+    drivers: Mapping[str, Any] | None = None,
     min_stability: float,
 ) -> str:
     """The customers section of the report, as Markdown."""
@@ -139,7 +150,9 @@ def render_section(
         parts += data_profile_lines(profile, "profile/transactions.md")
     if forecast:
         parts += forecast_section(forecast)
-    parts += [f"![{title}]({path})" for title, path in FIGURES]
+    parts += [f"![{title}]({path})" for title, path in FIGURES] + [""]
+    if market and drivers:
+        parts += render_market(market, drivers)
     return "\n".join(parts) + "\n"
 
 

@@ -18,7 +18,9 @@ import pandas as pd
 
 from leadsift.core.contract import COLUMN, Rule, each_column, finite, parse_numbers, rule
 from leadsift.core.io import InputError, read_table
-from leadsift.customers.param_rules import IDENTICAL_LINES
+from leadsift.customers.param_rules import IDENTICAL_LINES, MARKET_ROLES
+
+MARKET_TEXT = ("producer", "affiliate", "niche", "category", "product_created", "device", "origin")
 
 ROLE_KEYS = (
     "customer_id",
@@ -30,6 +32,7 @@ ROLE_KEYS = (
     "product",
     "description",
     "country",
+    *MARKET_ROLES,
 )
 
 
@@ -44,6 +47,15 @@ class TransactionRoles:
     product: str | None = None
     description: str | None = None
     country: str | None = None
+    producer: str | None = None  # blank affiliate, or the producer's own id: a direct sale
+    affiliate: str | None = None
+    commission: str | None = None  # percent of the price the affiliate earns
+    niche: str | None = None
+    category: str | None = None
+    product_created: str | None = None
+    device: str | None = None
+    origin: str | None = None
+    social_origin: str | None = None  # 1/0 or true/false: the sale came from a social network
     timestamp_format: str | None = None  # e.g. "%Y%m%d"; null: ISO-like text, parsed
     cancellation_prefix: str | None = None  # invoices starting with it cancel; null: negative lines
     identical_lines: str = "auto"  # keep | drop | auto (see `drops_identical_lines`)
@@ -109,7 +121,15 @@ class TransactionRoles:
     @property
     def text(self) -> list[str]:
         """Columns read as text: ids keep their leading zeros, times their own format."""
-        keys = ("customer_id", "timestamp", "invoice", "product", "description", "country")
+        keys = (
+            "customer_id",
+            "timestamp",
+            "invoice",
+            "product",
+            "description",
+            "country",
+            *MARKET_TEXT,
+        )
         return [getattr(self, k) for k in keys if getattr(self, k)]
 
 
@@ -165,6 +185,23 @@ def transaction_contract(roles: TransactionRoles) -> list[Rule]:
         ]
     if roles.unit_price:
         contract += rule(f"negative {name}", [value], lambda c: ~c.numbers.lt(0))
+    if roles.commission:
+        contract += [
+            *rule(
+                f"non-numeric {COLUMN}", [roles.commission], lambda c: c.numbers.notna() | c.blank
+            ),
+            *rule(
+                f"{COLUMN} outside 0 to 100 (a percent)",
+                [roles.commission],
+                lambda c: c.numbers.isna() | (c.numbers.ge(0) & c.numbers.le(100)),
+            ),
+        ]
+    if roles.product_created:
+        contract += rule(
+            f"unparseable {COLUMN}",
+            [roles.product_created],
+            lambda c: each_column(lambda s: parse_times(s, None), c.raw).notna() | c.blank,
+        )
     if roles.cancellation_prefix:
         both = ["_cancellation", roles.quantity]
         contract += rule(

@@ -21,6 +21,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from leadsift.customers.synth_market import (
+    MARKET_COLUMNS,
+    Market,
+    MarketSetup,
+    build_market,
+    choose_products,
+    market_columns,
+    market_truth,
+    sale_channels,
+)
 from leadsift.customers.synth_truth import expected_revenue, posterior
 from leadsift.customers.synth_world import (
     CANCEL_DELAY_DAYS,
@@ -220,6 +230,7 @@ EXPORT_COLUMNS = [
     "UnitPrice",
     "CustomerID",
     "Country",
+    *MARKET_COLUMNS,
 ]
 CUSTOMER_ID_OFFSET = 12_000  # customer i is "12000 + i", as retail exports number customers
 
@@ -229,6 +240,9 @@ def _lines_frame(
     world: World,
     guest_orders: np.ndarray,
     rng: np.random.Generator,
+    *,
+    market: Market,
+    market_rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Every line of every order and cancellation, customers' and guests', in the export's
     columns, sorted by time; `day` kept for cutting the history from the batches."""
@@ -254,20 +268,30 @@ def _lines_frame(
     line_order = np.repeat(np.arange(len(all_orders)), counts)
     within = np.arange(line_order.size) - np.repeat(np.cumsum(counts) - counts, counts)
     source = line_start[all_orders][line_order] + within
-    product = lines["product"].to_numpy()[source]
+    point = lines["product"].to_numpy()[source]
     quantity = lines["quantity"].to_numpy()[source]
-    catalogue = world.catalogue
+    # A guest order is its own buyer: its lines of one price point are one product, as a
+    # customer's are.
+    buyer = np.where(guest, len(customers) + np.arange(len(all_orders)), owner)[line_order]
+    product = choose_products(market, point, day[line_order], buyer, market_rng)
     purchases = pd.DataFrame(
         {
             "order": line_order,
             "InvoiceNo": invoice[line_order].astype(str),
-            "StockCode": catalogue["code"].to_numpy()[product],
-            "Description": catalogue["description"].to_numpy()[product],
             "Quantity": quantity,
             "day": day[line_order],
-            "UnitPrice": catalogue["price"].to_numpy()[product],
+            "UnitPrice": world.catalogue["price"].to_numpy()[point],
             "CustomerID": customer_id[line_order],
             "Country": country[line_order],
+            **market_columns(market, world, product),
+            **sale_channels(
+                market,
+                product,
+                line_order,
+                day[line_order],
+                history_days=world.history_days,
+                rng=market_rng,
+            ),
         }
     )
     # A cancellation reverses every line of its order, a few days later, as invoice C<number>.
@@ -318,27 +342,50 @@ def _wholesale(
     count: int,
     first_invoice: int,
     rng: np.random.Generator,
+    *,
+    market: Market,
+    market_rng: np.random.Generator,
+    chosen: pd.Series,
 ) -> pd.DataFrame:
     """A few huge corporate-licence orders (hundreds of seats of one course) by existing
-    customers: real purchases that no segment's behaviour explains."""
+    customers: real purchases that no segment's behaviour explains. A customer who bought a
+    product of that price point already (`chosen`: product by customer id and point) licenses
+    that product."""
     customers = population.customers
     eligible = np.flatnonzero(customers["birth"].to_numpy() < world.history_days)
     owners = rng.choice(eligible, count, replace=False)
     courses = world.catalogue.index[world.catalogue["category"] == "course"].to_numpy()
     product = rng.choice(courses, count)
     days = rng.uniform(customers["birth"].to_numpy()[owners], world.history_days)
+    sold = choose_products(market, product, days, np.full(count, -1), market_rng)
+    customer_id = (CUSTOMER_ID_OFFSET + owners).astype(str)
+    earlier = chosen.reindex(pd.MultiIndex.from_arrays([customer_id, product])).to_numpy()
+    sold = np.where(pd.isna(earlier), sold, earlier).astype(np.int64)
     return pd.DataFrame(
         {
             "InvoiceNo": (first_invoice + np.arange(count)).astype(str),
-            "StockCode": world.catalogue["code"].to_numpy()[product],
-            "Description": world.catalogue["description"].to_numpy()[product],
+            **market_columns(market, world, sold),
+            "AffiliateID": "",
+            "Device": "desktop",
+            "Origin": "direct",
+            "SocialOrigin": 0,
             "Quantity": rng.integers(200, 1000, count),
             "day": days,
             "UnitPrice": world.catalogue["price"].to_numpy()[product],
-            "CustomerID": (CUSTOMER_ID_OFFSET + owners).astype(str),
+            "CustomerID": customer_id,
             "Country": customers["country"].to_numpy()[owners],
         }
     )
+
+
+def _chosen_products(lines: pd.DataFrame, market: Market) -> pd.Series:
+    """The product each customer buys at each price point it bought from (by id and point)."""
+    bought = lines[lines["CustomerID"] != ""]
+    index = pd.Series(np.arange(len(market.products)), index=market.products["code"])
+    product = index.reindex(bought["StockCode"]).to_numpy()
+    point = market.products["point"].to_numpy()[product]
+    chosen = pd.Series(product, index=pd.MultiIndex.from_arrays([bought["CustomerID"], point]))
+    return chosen[~chosen.index.duplicated()]
 
 
 def _export(frame: pd.DataFrame, world: World) -> pd.DataFrame:
@@ -352,6 +399,7 @@ class Transactions:
     truth: pd.DataFrame  # customer_id, segment, bayes_segment, bayes_probability
     batches: list[tuple[str, pd.DataFrame]]  # (YYYY-MM, that month's lines) after as_of
     expected: pd.DataFrame  # origin, month, EXPECTED: the generative truth's forecasts
+    market: pd.DataFrame  # each product's demand model (`synth_market.market_truth`)
 
 
 def generate_transactions(
@@ -366,6 +414,7 @@ def generate_transactions(
     world_seed: int,
     sample_seed: int,
     dirt: Dirt,
+    market: MarketSetup,
 ) -> Transactions:
     """The export of `months` of history from `start` (as_of = its end), the truth of every
     customer who bought in it, and `future_months` monthly batches after it."""
@@ -380,12 +429,23 @@ def generate_transactions(
         mix_concentration=mix_concentration,
         seed=sample_seed,
     )
+    shop = build_market(world, market, world_seed)
+    market_rng = np.random.default_rng([sample_seed, 4])
     rng = np.random.default_rng([sample_seed, 2])
     n_guest = rng.poisson(dirt.guest_share / (1 - dirt.guest_share) * len(population.orders))
     guests = np.sort(rng.integers(0, len(population.orders), n_guest))
-    lines = _lines_frame(population, world, guests, rng)
+    lines = _lines_frame(population, world, guests, rng, market=shop, market_rng=market_rng)
     as_of = world.history_days
-    wholesale = _wholesale(population, world, dirt.wholesale_orders, WHOLESALE_INVOICE, rng)
+    wholesale = _wholesale(
+        population,
+        world,
+        dirt.wholesale_orders,
+        WHOLESALE_INVOICE,
+        rng,
+        market=shop,
+        market_rng=market_rng,
+        chosen=_chosen_products(lines, shop),
+    )
     past = pd.concat([lines[lines["day"] < as_of], wholesale], ignore_index=True)
     past = past.sort_values(["day", "InvoiceNo"], kind="stable", ignore_index=True)
     export = _export(add_dirt(past, dirt, rng), world)
@@ -416,4 +476,4 @@ def generate_transactions(
         mix_concentration=mix_concentration,
         guest_share=dirt.guest_share,
     )
-    return Transactions(export, truth, batches, expected)
+    return Transactions(export, truth, batches, expected, market_truth(shop, world))

@@ -1,0 +1,270 @@
+"""What makes a product sell: a table of the marketplace's products as of a date (what was known
+of each then) and the units each sold in the period after it, a LightGBM model of it with exact
+per-feature contributions and partial dependence (what the model uses: descriptive), and a causal
+estimate of the commission's effect (`core.causal`: what raising it would do).
+
+The causal estimate adjusts for the common causes of commission and sales measured before the
+date (`CONTROLS`: price, category, niche, age, the producer's product count) and not for what the
+commission itself moves (the affiliate share of past sales: a mediator), nor for past sales of
+the product (which its commission caused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMRegressor
+from sklearn.inspection import partial_dependence
+
+from leadsift.core import causal
+from leadsift.core.io import InputError
+
+TREATMENT = "commission"
+CONTROLS = ["price", "category", "niche", "age_days", "producer_products"]
+CATEGORICAL = ["category", "niche"]
+MIN_PRODUCTS = 50  # fewer products in the table: no model, no estimate (said so)
+
+
+def product_table(lines: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """One row per product that existed at `as_of` (created before it, or sold before it where no
+    creation date is known): its attributes, its past sales' channels and device mix, and `units`,
+    its net units sold in [as_of, end)."""
+    lines = lines[lines["product"].notna()]
+    before = lines[lines["timestamp"] < as_of]
+    bought = before[~before["cancellation"]]
+    window = lines[(lines["timestamp"] >= as_of) & (lines["timestamp"] < end)]
+    known = lines[lines["timestamp"] < end]
+    first_sale = known.groupby("product")["timestamp"].min()
+    created = known.groupby("product")["product_created"].min().fillna(first_sale)
+    products = created.index[created < as_of]
+    grouped = known.groupby("product")
+    table = pd.DataFrame(
+        {
+            "producer": grouped["producer"].agg(_mode),
+            "category": grouped["category"].agg(_mode),
+            "niche": grouped["niche"].agg(_mode),
+            "price": grouped["unit_price"].median(),
+            "commission": grouped["commission"].median(),
+            "age_days": (as_of - created).dt.days,
+        }
+    ).reindex(products)
+    table["producer_products"] = table.groupby("producer")["price"].transform("size")
+    units = bought.groupby("product")["quantity"].sum()
+    shares = {
+        "affiliate_share": bought["affiliate"].notna(),
+        "social_share": bought["social_origin"].fillna(False).astype(bool),
+        "smartphone_share": bought["device"].str.casefold().isin(["smartphone", "mobile"]),
+    }
+    for name, flag in shares.items():
+        table[name] = (bought["quantity"] * flag).groupby(bought["product"]).sum() / units
+    table["units"] = window.groupby("product")["quantity"].sum().reindex(products).fillna(0)
+    table["units"] = table["units"].clip(lower=0)
+    return table.rename_axis("product").reset_index()
+
+
+def _mode(values: pd.Series) -> object:
+    counts = values.dropna().value_counts()
+    return counts.index[0] if len(counts) else pd.NA
+
+
+def encoded(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns as LightGBM reads them: text as categories in sorted order (stable codes)."""
+    out = table[columns].copy()
+    for column in CATEGORICAL:
+        if column in out:
+            levels = sorted(out[column].dropna().unique())
+            out[column] = pd.Categorical(out[column], categories=levels)
+    return out
+
+
+def numeric(table: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The columns as a float matrix (categories as their codes, missing as -1)."""
+    frame = encoded(table, columns)
+    for column in CATEGORICAL:
+        if column in frame:
+            frame[column] = frame[column].cat.codes
+    return frame.to_numpy(dtype=float)
+
+
+def regressor(seed: int, **options: int | float) -> LGBMRegressor:
+    """A small, deterministic gradient-boosted regressor (a few hundred products)."""
+    settings = {
+        "n_estimators": 300,
+        "learning_rate": 0.03,
+        "num_leaves": 15,
+        "min_child_samples": 10,
+        **options,
+    }
+    return LGBMRegressor(
+        random_state=seed, deterministic=True, force_col_wise=True, n_jobs=1, verbose=-1, **settings
+    )
+
+
+def nuisance_learner(seed: int) -> LGBMRegressor:
+    """The nuisance learner: regularised enough that a learner fitted to noise predicts nearly a
+    constant (a looser one let the placebo find effects in shuffled commissions)."""
+    return regressor(seed, n_estimators=200, num_leaves=7, min_child_samples=30)
+
+
+def table_dates(
+    times: pd.Series, as_of: str | None, outcome_months: int
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The product table's date and the end of its outcome period: by default the last full
+    month's end and `outcome_months` before it."""
+    last = times.max()
+    end = last.to_period("M").start_time
+    if (last + pd.Timedelta(days=1)).day == 1:
+        end += pd.DateOffset(months=1)
+    start = pd.Timestamp(as_of) if as_of else end - pd.DateOffset(months=outcome_months)
+    if as_of:
+        end = start + pd.DateOffset(months=outcome_months)
+    if start <= times.min() or end > last + pd.Timedelta(days=1):
+        raise InputError(
+            f"config.yaml: `market_setup.as_of` {start.date()} with {outcome_months} outcome "
+            f"months needs lines from before it until {end.date()}; the export runs from "
+            f"{times.min().date()} to {last.date()}"
+        )
+    return start, end
+
+
+def usable_features(table: pd.DataFrame) -> list[str]:
+    """The table's features that the export's roles filled (a role left out leaves its column
+    empty)."""
+    candidates = [*CONTROLS, TREATMENT, "affiliate_share", "social_share", "smartphone_share"]
+    return [c for c in candidates if table[c].notna().any()]
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """The descriptive model's readings and the causal estimate, with its two checks."""
+
+    contributions: pd.DataFrame  # feature, mean |contribution|, mean contribution (log units)
+    dependence: pd.DataFrame  # feature, value, prediction: partial dependence of the levers
+    effect: causal.Effect | None  # of one commission point on log(1 + units), adjusted
+    naive: causal.Effect | None  # the slope of log(1 + units) on commission alone
+    placebo: causal.Placebo | None  # of shuffled commissions: should cover 0
+
+
+def describe_drivers(
+    table: pd.DataFrame,
+    features: list[str],
+    *,
+    seed: int,
+    level: float,
+    folds: int,
+    placebo_draws: int,
+) -> Drivers:
+    """Fit the descriptive model on every product of the table and estimate the commission's
+    effect on log(1 + units) adjusted for `CONTROLS`."""
+    if len(table) < MIN_PRODUCTS:
+        raise InputError(
+            f"the product table has {len(table)} products, fewer than {MIN_PRODUCTS}: too few to "
+            "model; move `market_setup.as_of` later or give a longer export"
+        )
+    y = np.log1p(table["units"].to_numpy(dtype=float))
+    x = encoded(table, features)
+    model = regressor(seed).fit(x, y)
+    values = model.predict(x, pred_contrib=True)[:, :-1]
+    contributions = pd.DataFrame(
+        {
+            "feature": features,
+            "mean_abs_contribution": np.abs(values).mean(axis=0),
+            "mean_contribution": values.mean(axis=0),
+        }
+    ).sort_values("mean_abs_contribution", ascending=False, ignore_index=True)
+    dependence = []
+    for lever in [f for f in ("commission", "price") if f in features]:
+        curve = partial_dependence(model, x, [lever], kind="average", grid_resolution=20)
+        dependence.append(
+            pd.DataFrame(
+                {
+                    "feature": lever,
+                    "value": curve["grid_values"][0],
+                    "log1p_units": curve["average"][0],
+                }
+            )
+        )
+    curves = pd.concat(dependence, ignore_index=True) if dependence else pd.DataFrame()
+    if TREATMENT not in features:
+        return Drivers(contributions, curves, None, None, None)
+    d = table[TREATMENT].to_numpy(dtype=float)
+    controls = numeric(table, [c for c in CONTROLS if c in features])
+    options = {"folds": folds, "seed": seed, "level": level}
+    return Drivers(
+        contributions,
+        curves,
+        causal.partialling_out(y, d, controls, nuisance_learner(seed), **options),
+        causal.naive_slope(y, d, level),
+        causal.placebo(y, d, controls, nuisance_learner(seed), draws=placebo_draws, **options),
+    )
+
+
+def true_commission_effect(truth: pd.DataFrame, products: pd.Series, day: float) -> float:
+    """The generator's effect of one commission point on a product's log expected units, averaged
+    over `products`: its demand coefficient times one minus the product's share of its price
+    point's demand at `day` (days from the generator's start); what a buyer choosing within the
+    point implies (`synth_market`)."""
+    alive = truth[truth["created"] <= day]
+    weight = np.exp(alive["log_weight"] + alive["trend"] * day / 365.25)
+    share = weight / weight.groupby(alive["point"]).transform("sum")
+    shares = share.set_axis(alive["code"]).reindex(products.str.upper())
+    if shares.isna().any():
+        raise InputError("the market truth does not hold every product of the table")
+    return float(truth["commission_effect"].iloc[0] * (1 - shares).mean())
+
+
+def truth_for(
+    truth_path: Path,
+    export_path: Path,
+    table: pd.DataFrame,
+    as_of: pd.Timestamp,
+    end: pd.Timestamp,
+) -> float | None:
+    """The generator's true effect for the table's products at the outcome period's middle, when
+    the truth is the export's: the generator wrote both (side by side) and it holds every
+    product. A shop's own export lies elsewhere: None."""
+    if not truth_path.exists() or export_path.resolve().parent != truth_path.resolve().parent:
+        return None
+    truth = pd.read_parquet(truth_path)
+    if not set(table["product"].str.upper()) <= set(truth["code"]):
+        return None
+    start = pd.Timestamp(truth["start"].iloc[0])
+    middle = (as_of + (end - as_of) / 2 - start) / pd.Timedelta(days=1)
+    return true_commission_effect(truth, table["product"], middle)
+
+
+def summary(
+    found: Drivers, truth: float | None, *, as_of: pd.Timestamp, end: pd.Timestamp, products: int
+) -> dict:
+    """drivers.json: the table's period, the levers the model leans on, and the commission's
+    effect (adjusted, naive, placebo) against the truth where there is one."""
+    out = {
+        "as_of": str(as_of.date()),
+        "outcome_end": str(end.date()),
+        "products": products,
+        "outcome": "log(1 + units sold from as_of to outcome_end)",
+        "top_features": found.contributions["feature"].head(3).tolist(),
+        "commission": None,
+    }
+    if found.effect is None:
+        return out
+    commission = {
+        "method": "double machine learning, partially linear, cross-fitted (LightGBM nuisances)",
+        "adjusted_for": CONTROLS,
+        "effect": found.effect.as_dict(),
+        "naive": found.naive.as_dict(),
+        "placebo": found.placebo.as_dict(),
+        "placebo_covers_zero": found.placebo.effect.covers(0.0),
+    }
+    if truth is not None:
+        commission["truth"] = {
+            "effect": truth,
+            "covered": found.effect.covers(truth),
+            "error_share": abs(found.effect.estimate - truth) / abs(truth),
+            "naive_error_share": abs(found.naive.estimate - truth) / abs(truth),
+        }
+    out["commission"] = commission
+    return out

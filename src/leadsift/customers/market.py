@@ -1,0 +1,174 @@
+"""The marketplace's questions on its clean lines: does it depend on its biggest producers
+(products, affiliates), and which niches, categories, devices and origins are gaining or losing.
+
+Everything is net of cancellations. Units need no assumption about money; where the export's
+values are z-scores (`transactions.value_standardised`, as in Hotmart's public export), revenue
+is known only up to the values' mean and spread: a line's value is mean * (1 + cv * z) for an
+unknown coefficient of variation cv, the mean cancels out of every share, and the shares are
+given for each stated cv (`market_setup.value_cvs`) and as their range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from leadsift.customers.segment_summary import concentration
+
+TOPS = (0.01, 0.05, 0.2)
+AT_RISK = (1, 5, 10)  # revenue and units lost if the biggest this many producers left
+SELLERS = ("producer", "product", "affiliate")
+DIMENSIONS = ("niche", "category", "device", "origin")
+CASE_QUANTILE = 0.95  # the case's "big producer": above this quantile of units sold
+
+
+def line_values(lines: pd.DataFrame, cv: float | None) -> pd.Series:
+    """Each line's revenue: its amount, or with z-scored values, quantity * (1 + cv * z) (in
+    units of the unknown mean value)."""
+    if cv is None:
+        return lines["amount"]
+    return lines["quantity"] * (1 + cv * lines["unit_price"])
+
+
+def valid_cvs(lines: pd.DataFrame, cvs: Sequence[float]) -> list[float]:
+    """The stated cvs under which every purchase is worth more than nothing (1 + cv * z > 0)."""
+    lowest = float(lines.loc[~lines["cancellation"], "unit_price"].min())
+    return [cv for cv in cvs if 1 + cv * lowest > 0]
+
+
+def shares(values: pd.Series) -> dict[str, float]:
+    """Top shares, Gini and HHI (0 to 10,000) of positive net totals, and the count."""
+    positive = values[values > 0]
+    total = max(float(positive.sum()), 1e-12)
+    summary = concentration(positive)
+    summary.pop("customers")
+    hhi = float(((positive / total) ** 2).sum() * 10_000)
+    return {**summary, "hhi": hhi, "count": len(positive)}
+
+
+def at_risk(values: pd.Series, ranked: pd.Index) -> dict[str, float]:
+    """The share of `values`' total held by the first 1, 5 and 10 of `ranked`."""
+    total = max(float(values.clip(lower=0).sum()), 1e-12)
+    return {
+        f"top_{k}": float(values.reindex(ranked[:k]).clip(lower=0).sum() / total) for k in AT_RISK
+    }
+
+
+def dependence(lines: pd.DataFrame, cvs: Sequence[float] | None) -> dict:
+    """Concentration of units and revenue over producers, products and affiliates (affiliate
+    sales only), the case's big producers, and what the biggest producers' leaving would cost.
+    `cvs` None: the values are money; else revenue is given for each cv and as a range."""
+    variants = {"revenue": None} if cvs is None else {f"revenue_cv_{cv:g}": cv for cv in cvs}
+    out: dict = {}
+    for seller in SELLERS:
+        sold = lines[lines[seller].notna()]
+        if sold.empty:
+            continue
+        units = sold.groupby(seller)["quantity"].sum()
+        entry = {"units": shares(units)}
+        for name, cv in variants.items():
+            entry[name] = shares(line_values(sold, cv).groupby(sold[seller]).sum())
+        if cvs is not None:
+            entry["revenue_range"] = _ranges([entry[n] for n in variants])
+        out[seller] = entry
+    if "producer" in out:
+        out["producer"].update(_producer_risk(lines[lines["producer"].notna()], variants, cvs))
+    return out
+
+
+def _producer_risk(lines: pd.DataFrame, variants: dict, cvs: Sequence[float] | None) -> dict:
+    units = lines.groupby("producer")["quantity"].sum()
+    big = units.index[units > units.quantile(CASE_QUANTILE)]
+    by_units = units.sort_values(ascending=False, kind="stable").index
+    case = {
+        "producers": len(big),
+        "threshold_units": float(units.quantile(CASE_QUANTILE)),
+        "units_share": float(units[big].sum() / units.clip(lower=0).sum()),
+    }
+    risk = {"units": at_risk(units, by_units)}
+    for name, cv in variants.items():
+        revenue = line_values(lines, cv).groupby(lines["producer"]).sum()
+        case[f"{name}_share"] = float(
+            revenue[big].clip(lower=0).sum() / revenue.clip(lower=0).sum()
+        )
+        risk[name] = at_risk(revenue, revenue.sort_values(ascending=False, kind="stable").index)
+    if cvs is not None:
+        risk["revenue_range"] = _ranges([risk[n] for n in variants])
+    return {"case_definition": case, "at_risk": risk}
+
+
+def _ranges(entries: list[dict]) -> dict[str, list[float]]:
+    return {k: [min(e[k] for e in entries), max(e[k] for e in entries)] for k in entries[0]}
+
+
+def monthly(lines: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Units and revenue of each value of `dimension` per full calendar month."""
+    month = lines["timestamp"].dt.to_period("M")
+    full = month.between(
+        month.min() + int(lines["timestamp"].min().day > 1),
+        month.max() - int(not _ends_month(lines["timestamp"].max())),
+    )
+    kept = lines[full & lines[dimension].notna()]
+    table = (
+        kept.groupby([kept["timestamp"].dt.to_period("M").rename("month"), kept[dimension]])
+        .agg(units=("quantity", "sum"), revenue=("amount", "sum"))
+        .reset_index()
+        .rename(columns={dimension: "value"})
+    )
+    return table.assign(dimension=dimension)
+
+
+def _ends_month(last: pd.Timestamp) -> bool:
+    return (last + pd.Timedelta(days=1)).day == 1
+
+
+def trends(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Per dimension value, the trend of its share of the dimension's units per month: the OLS
+    slope (share points per year), Kendall's tau and its p-value, significant at `alpha` after
+    Bonferroni over every value tested. Shares, not totals, so the shop's growth and seasons
+    (common to every value) are not called trends."""
+    rows = []
+    for (dimension, value), group in table.groupby(["dimension", "value"], sort=True):
+        months = table.loc[table["dimension"] == dimension, "month"]
+        totals = table[table["dimension"] == dimension].groupby("month")["units"].sum()
+        share = (group.set_index("month")["units"] / totals).reindex(totals.index).fillna(0.0)
+        t = np.arange(len(share)) / 12.0
+        slope = float(np.polyfit(t, share.to_numpy(), 1)[0]) if len(share) > 2 else np.nan
+        tau, p = stats.kendalltau(t, share.to_numpy()) if len(share) > 2 else (np.nan, np.nan)
+        rows.append(
+            {
+                "dimension": dimension,
+                "value": value,
+                "months": months.nunique(),
+                "first_share": float(share.iloc[0]),
+                "last_share": float(share.iloc[-1]),
+                "slope_per_year": slope,
+                "kendall_tau": float(tau),
+                "p_value": float(p),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["significant"] = out["p_value"] * max(len(out), 1) < alpha
+    return out
+
+
+def movers(table: pd.DataFrame) -> list[dict]:
+    """Each dimension's significant trend of the largest slope, rising or falling, largest
+    first."""
+    significant = table[table["significant"]]
+    order = significant["slope_per_year"].abs().sort_values(ascending=False, kind="stable")
+    shown = significant.loc[order.index].drop_duplicates("dimension")
+    return [
+        {
+            "dimension": r.dimension,
+            "value": r.value,
+            "direction": "rising" if r.slope_per_year > 0 else "falling",
+            "slope_per_year": r.slope_per_year,
+            "first_share": r.first_share,
+            "last_share": r.last_share,
+        }
+        for r in shown.itertuples()
+    ]

@@ -1,0 +1,121 @@
+"""The marketplace's part of the customers report: dependence on the biggest sellers, what is
+moving, and what makes a product sell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from leadsift.customers.market import SELLERS
+
+FIGURES = (
+    ("Concentration of units sold", "customers/market/lorenz.png"),
+    ("Shares of units by niche, category, device and origin", "customers/market/trends.png"),
+    ("What the sales model uses", "customers/drivers/contributions.png"),
+    ("Partial dependence on the levers", "customers/drivers/dependence.png"),
+    ("Effect of the commission", "customers/drivers/effect.png"),
+)
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """The stage's findings in a few lines, for its log and the report."""
+    lines = [
+        f"{summary['products']} products; the model leans most on "
+        f"{', '.join(summary['top_features'])}"
+    ]
+    commission = summary["commission"]
+    if commission is None:
+        return [*lines, "no `transactions.commission` role: no causal estimate"]
+    e, n, p = commission["effect"], commission["naive"], commission["placebo"]
+    placebo = (
+        f"placebo {p['estimate']:+.4f} [{p['lower']:+.4f}, {p['upper']:+.4f}] over "
+        f"{p['draws']} shuffles ({p['coverage']:.0%} of their intervals cover 0)"
+    )
+    lines.append(
+        f"one commission point: {e['estimate']:+.4f} log units adjusted "
+        f"[{e['lower']:+.4f}, {e['upper']:+.4f}], naive {n['estimate']:+.4f}; {placebo}"
+    )
+    if truth := commission.get("truth"):
+        lines.append(
+            f"true effect {truth['effect']:+.4f}: adjusted off by {truth['error_share']:.0%} "
+            f"({'inside' if truth['covered'] else 'outside'} its interval), naive off by "
+            f"{truth['naive_error_share']:.0%}"
+        )
+    return lines
+
+
+def _share(value: float | list[float]) -> str:
+    if isinstance(value, list):
+        return f"{value[0]:.0%} to {value[1]:.0%}"
+    return f"{value:.0%}"
+
+
+def dependence_lines(market: Mapping[str, Any]) -> list[str]:
+    """Top shares of producers, products and affiliates, the case's big producers and what the
+    biggest producers' leaving would cost, on units and on revenue (a range with z-scored
+    values)."""
+    dependence = market["dependence"]
+    if "producer" not in dependence:
+        return ["No `transactions.producer` role: dependence on producers not measured.", ""]
+    revenue = "revenue_range" if market["value_cvs"] else "revenue"
+    lines = []
+    for seller in [s for s in SELLERS if s in dependence]:
+        entry = dependence[seller]
+        units, money = entry["units"], entry[revenue]
+        lines.append(
+            f"- {units['count']:,} {seller}s: the top 1%, 5%, 20% sell "
+            f"{units['top_1pct']:.0%}, {units['top_5pct']:.0%}, {units['top_20pct']:.0%} of units "
+            f"and {_share(money['top_1pct'])}, {_share(money['top_5pct'])}, "
+            f"{_share(money['top_20pct'])} of revenue (Gini of units {units['gini']:.2f}, HHI "
+            f"{units['hhi']:.0f})."
+        )
+    producer = dependence["producer"]
+    case, risk = producer["case_definition"], producer["at_risk"]
+    case_revenue = (
+        f"{case['revenue_share']:.0%}" if not market["value_cvs"]
+        else _share([min(v for k, v in case.items() if k.startswith("revenue_cv")),
+                     max(v for k, v in case.items() if k.startswith("revenue_cv"))])
+    )  # fmt: skip
+    lines += [
+        f"- The case's big producers (above the 95th percentile of units, "
+        f"{case['threshold_units']:,.0f}): **{case['producers']}**, with "
+        f"{case['units_share']:.0%} of units and {case_revenue} of revenue.",
+        "- If the biggest 1, 5, 10 producers left: "
+        + ", ".join(f"{_share(risk['units'][f'top_{k}'])}" for k in (1, 5, 10))
+        + " of units, "
+        + ", ".join(f"{_share(risk[revenue][f'top_{k}'])}" for k in (1, 5, 10))
+        + " of revenue.",
+    ]
+    if market["value_cvs"]:
+        cvs = ", ".join(f"{cv:g}" for cv in market["value_cvs"])
+        lines.append(
+            f"- Values are z-scores: revenue shares are ranges over the values' coefficient of "
+            f"variation {cvs} (`market_setup.value_cvs`); units are exact."
+        )
+    return [*lines, ""]
+
+
+def render_market(market: Mapping[str, Any], drivers: Mapping[str, Any]) -> list[str]:
+    """The marketplace section, as Markdown lines."""
+    parts = ["## The marketplace", "", *dependence_lines(market)]
+    if movers := market["movers"]:
+        parts += [
+            "Moving most in each dimension (share of units, significant trends): "
+            + "; ".join(
+                f"{m['dimension']} **{m['value']}** {m['direction']} "
+                f"({m['first_share']:.0%} to {m['last_share']:.0%})"
+                for m in movers
+            )
+            + ".",
+            "",
+        ]
+    parts += [f"What makes a product sell ({drivers['as_of']} to {drivers['outcome_end']}):", ""]
+    parts += [f"- {line}" for line in summary_lines(drivers)] + [""]
+    if drivers["commission"]:
+        parts += [
+            f"The adjusted effect is {drivers['commission']['method']}, adjusted for "
+            f"{', '.join(drivers['commission']['adjusted_for'])}; the model's contributions "
+            "describe what it uses, not what changing a feature would do.",
+            "",
+        ]
+    return parts + [f"![{title}]({path})" for title, path in FIGURES] + [""]
