@@ -16,6 +16,7 @@ from leadsift.customers.cleaning import clean_transactions
 from leadsift.customers.features import as_of_date, customer_features
 from leadsift.customers.schema import TransactionRoles
 from leadsift.customers.segmentation import Segmenter
+from leadsift.customers.synth_market import MarketSetup
 from leadsift.customers.synth_world import Segment
 from leadsift.leads.cleaning import clean_leads, cleaning_options
 from leadsift.leads.metrics import Tiers
@@ -163,6 +164,7 @@ def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:
         world_seed=settings["world_seed"],
         sample_seed=seed,
         dirt=customers_synth.Dirt(**settings["dirt"]),
+        market=MarketSetup.from_params(settings["market"]),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from leadsift.core.io import read_yaml
 from leadsift.core.profile_findings import ranking
+from leadsift.customers.param_rules import MARKET_ROLES
 from leadsift.leads.synth import Dirt, generate_leads
 from tests.conftest import shop as customers_shop
 from tests.repo import Repo
@@ -64,6 +65,7 @@ OWN_ROLES = {
     "transactions.product": None,
     "transactions.description": None,
     "transactions.country": None,
+    **{f"transactions.{role}": None for role in MARKET_ROLES},  # not a marketplace
     "segment_setup.features": [
         "recency_days",
         "frequency",
@@ -125,6 +127,14 @@ def assert_the_embedded_champions_give_way(repo: Repo) -> None:
         promotion = json.loads((repo.path / report).read_text())
         assert (promotion["decision"], promotion["champion_before"]) == ("promoted", "1")
         assert why in promotion["reasons"][-1] and promotion["comparison"] is None
+
+
+def assert_not_a_marketplace(repo: Repo) -> None:
+    """No sellers to measure, no products to model, and said so."""
+    market = json.loads((repo.path / "reports/customers/market.json").read_text())
+    assert market["dependence"] == {} and market["movers"] == []
+    drivers = json.loads((repo.path / "reports/customers/drivers.json").read_text())
+    assert drivers["commission"] is None and drivers["note"].startswith("no products")
 
 
 def write_sales(repo: Repo) -> tuple[object, pd.DataFrame]:
@@ -199,5 +209,6 @@ def test_whole_pipeline_runs_on_a_differently_shaped_csv(baseline, tmp_path):
     forecast = json.loads((repo.path / "reports/customers/forecast.json").read_text())
     assert forecast["series"]["total"]["truth"] is None  # the generator's truth is not this shop's
     assert headline["forecast_next"] == round(forecast["series"]["total"]["next"]["total"])
+    assert_not_a_marketplace(repo)
     assigned = json.loads((repo.path / "reports/customers/assign.json").read_text())["months"]
     assert assigned["2026-01"]["rows_in"] == len(shop.batches[0][1])

@@ -39,6 +39,8 @@ STAGES = [
     "customers_assign",
     "customers_monitor",
     "customers_forecast",
+    "customers_market",
+    "customers_drivers",
     "clicks_generate",
     "clicks_data_profile",
     "clicks_prepare",
@@ -280,6 +282,27 @@ def test_customers_are_segmented_named_and_registered(built):
         assert (repo.path / f"reports/customers/figures/{figure}.png").read_bytes()[
             :4
         ] == b"\x89PNG"
+
+
+def test_the_marketplace_questions_are_answered_against_the_truth(built):
+    repo = built[0]
+    market = json.loads((repo.path / "reports/customers/market.json").read_text())
+    producers = market["dependence"]["producer"]
+    assert 0 < producers["units"]["top_1pct"] < producers["units"]["top_5pct"] < 1
+    assert producers["at_risk"]["revenue"]["top_10"] >= producers["at_risk"]["revenue"]["top_5"]
+    movers = {(m["dimension"], m["value"]): m["direction"] for m in market["movers"]}
+    assert movers.get(("niche", "artificial intelligence")) == "rising"  # the generator's trend
+    drivers = json.loads((repo.path / "reports/customers/drivers.json").read_text())
+    commission = drivers["commission"]
+    # the generator's effect is known; the confounding makes the naive slope far off
+    assert commission["truth"]["effect"] == pytest.approx(0.03 * (1 - 1 / 6))
+    assert commission["truth"]["naive_error_share"] > 0.5
+    assert commission["effect"]["lower"] < commission["effect"]["upper"]
+    assert commission["placebo"]["draws"] == 100
+    report = (repo.path / "reports/report.md").read_text()
+    assert "## The marketplace" in report and "What makes a product sell" in report
+    for figure in ("market/lorenz", "market/trends", "drivers/contributions", "drivers/effect"):
+        assert (repo.path / f"reports/customers/{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_revenue_is_forecast_by_the_backtest_winner_against_the_truth(built):

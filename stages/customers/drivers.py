@@ -6,7 +6,7 @@ commission, affiliate, social and smartphone shares of past sales) and the units
 contributions and partial dependence on commission and price (descriptive); and the commission's
 causal effect by double machine learning, with the naive slope and a placebo beside it
 (leadsift.customers.drivers). On the embedded marketplace the generator's true effect is reported
-next to them.
+next to them. An export without products or long enough a history gets a note, not a model.
 """
 
 import argparse
@@ -27,36 +27,7 @@ from leadsift.customers.param_rules import RULES
 log = logging.getLogger("leadsift.customers.drivers")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("transactions", help="clean transaction lines (parquet)")
-    parser.add_argument(
-        "truth", help="the generator's market truth (parquet), used when it applies"
-    )
-    parser.add_argument("report", help="the headline JSON (drivers.json)")
-    parser.add_argument("out_dir", help="directory for the product table, tables and figures")
-    args = parser.parse_args()
-    params = load_params(RULES)
-    setup = params["market_setup"]
-    lines = pd.read_parquet(args.transactions)
-    as_of, end = drivers.table_dates(lines["timestamp"], setup["as_of"], setup["outcome_months"])
-    table = drivers.product_table(lines, as_of, end)
-    features = drivers.usable_features(table)
-    log.info("%d products as of %s; units sold until %s; features: %s", len(table),
-             as_of.date(), end.date(), ", ".join(features))  # fmt: skip
-    found = drivers.describe_drivers(
-        table,
-        features,
-        seed=setup["seed"],
-        level=setup["level"],
-        folds=setup["folds"],
-        placebo_draws=setup["placebo_draws"],
-    )
-    truth = drivers.truth_for(Path(args.truth), Path(params["transactions"]["raw_path"]), table,
-                              as_of, end)  # fmt: skip
-    summary = drivers.summary(found, truth, as_of=as_of, end=end, products=len(table))
-    out = Path(args.out_dir)
-    write_csv(out / "products.csv", table, float_format="%.6g")
+def write_findings(found: drivers.Drivers, truth: float | None, out: Path) -> None:
     write_csv(out / "contributions.csv", found.contributions, float_format="%.6g")
     write_csv(out / "dependence.csv", found.dependence, float_format="%.6g")
     save_figure(market_plots.contributions_figure(found.contributions), out / "contributions.png")
@@ -65,6 +36,40 @@ def main() -> None:
         effects = {"adjusted (DML)": found.effect, "naive slope": found.naive,
                    "placebo (shuffled)": found.placebo.effect}  # fmt: skip
         save_figure(market_plots.effect_figure(effects, truth), out / "effect.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("transactions", help="clean transaction lines (parquet)")
+    parser.add_argument("truth", help="the generator's market truth (parquet), used if it applies")
+    parser.add_argument("report", help="the headline JSON (drivers.json)")
+    parser.add_argument("out_dir", help="directory for the product table, tables and figures")
+    args = parser.parse_args()
+    params = load_params(RULES)
+    setup = params["market_setup"]
+    lines = pd.read_parquet(args.transactions)
+    times = lines["timestamp"]
+    as_of, end = drivers.table_dates(times, setup["as_of"], setup["outcome_months"])
+    table = drivers.product_table(lines, as_of, end)
+    out = Path(args.out_dir)
+    write_csv(out / "products.csv", table, float_format="%.6g")
+    found = truth = None
+    if (note := drivers.unfit_reason(table, times, as_of, end)) is None:
+        features = drivers.usable_features(table)
+        log.info("%d products as of %s; units sold until %s; features: %s", len(table),
+                 as_of.date(), end.date(), ", ".join(features))  # fmt: skip
+        found = drivers.describe_drivers(
+            table,
+            features,
+            seed=setup["seed"],
+            level=setup["level"],
+            folds=setup["folds"],
+            placebo_draws=setup["placebo_draws"],
+        )
+        raw_path = Path(params["transactions"]["raw_path"])
+        truth = drivers.truth_for(Path(args.truth), raw_path, table, as_of, end)
+        write_findings(found, truth, out)
+    summary = drivers.summary(found, truth, as_of=as_of, end=end, products=len(table), note=note)
     write_json(args.report, summary)
     tracking.log_stage(
         params["mlflow"]["experiment"],
@@ -72,7 +77,7 @@ def main() -> None:
         tags=tracking.run_tags("customers_drivers", "dml", params["transactions"]["raw_path"]),
         params={"market_setup": setup},
         metrics=summary["commission"] or {},
-        artifacts=[("drivers", out / f) for f in ("contributions.csv", "dependence.csv")],
+        artifacts=[("drivers", path) for path in sorted(out.glob("*.csv"))],
     )
     for line in summary_lines(summary):
         log.info("%s", line)

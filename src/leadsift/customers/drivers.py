@@ -25,6 +25,9 @@ from leadsift.core.io import InputError
 TREATMENT = "commission"
 CONTROLS = ["price", "category", "niche", "age_days", "producer_products"]
 CATEGORICAL = ["category", "niche"]
+TABLE_COLUMNS = ["producer", "category", "niche", "price", "commission", "age_days",
+                 "producer_products", "affiliate_share", "social_share", "smartphone_share",
+                 "units"]  # fmt: skip
 MIN_PRODUCTS = 50  # fewer products in the table: no model, no estimate (said so)
 
 
@@ -33,6 +36,8 @@ def product_table(lines: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -
     creation date is known): its attributes, its past sales' channels and device mix, and `units`,
     its net units sold in [as_of, end)."""
     lines = lines[lines["product"].notna()]
+    if lines.empty:
+        return pd.DataFrame(columns=["product", *TABLE_COLUMNS])
     before = lines[lines["timestamp"] < as_of]
     bought = before[~before["cancellation"]]
     window = lines[(lines["timestamp"] >= as_of) & (lines["timestamp"] < end)]
@@ -121,13 +126,31 @@ def table_dates(
     start = pd.Timestamp(as_of) if as_of else end - pd.DateOffset(months=outcome_months)
     if as_of:
         end = start + pd.DateOffset(months=outcome_months)
-    if start <= times.min() or end > last + pd.Timedelta(days=1):
-        raise InputError(
-            f"config.yaml: `market_setup.as_of` {start.date()} with {outcome_months} outcome "
-            f"months needs lines from before it until {end.date()}; the export runs from "
-            f"{times.min().date()} to {last.date()}"
-        )
     return start, end
+
+
+def unfit_reason(
+    table: pd.DataFrame, times: pd.Series, as_of: pd.Timestamp, end: pd.Timestamp
+) -> str | None:
+    """Why the product table cannot be modelled (None: it can): no product role, an export that
+    does not cover the table's date and outcome period, or too few products."""
+    if as_of <= times.min() or end > times.max() + pd.Timedelta(days=1):
+        return (
+            f"the table's date {as_of.date()} and outcome period to {end.date()} need lines "
+            f"on both sides; the export runs from {times.min().date()} to "
+            f"{times.max().date()}: set `market_setup.as_of` or `outcome_months`"
+        )
+    if table.empty:
+        return (
+            "no products: set `transactions.product` (or `description`) to model what makes "
+            "a product sell"
+        )
+    if len(table) < MIN_PRODUCTS:
+        return (
+            f"{len(table)} products, fewer than {MIN_PRODUCTS}: too few to model; move "
+            "`market_setup.as_of` later or give a longer export"
+        )
+    return None
 
 
 def usable_features(table: pd.DataFrame) -> list[str]:
@@ -158,12 +181,7 @@ def describe_drivers(
     placebo_draws: int,
 ) -> Drivers:
     """Fit the descriptive model on every product of the table and estimate the commission's
-    effect on log(1 + units) adjusted for `CONTROLS`."""
-    if len(table) < MIN_PRODUCTS:
-        raise InputError(
-            f"the product table has {len(table)} products, fewer than {MIN_PRODUCTS}: too few to "
-            "model; move `market_setup.as_of` later or give a longer export"
-        )
+    effect on log(1 + units) adjusted for `CONTROLS` (`unfit_reason` says when not to)."""
     y = np.log1p(table["units"].to_numpy(dtype=float))
     x = encoded(table, features)
     model = regressor(seed).fit(x, y)
@@ -237,19 +255,27 @@ def truth_for(
 
 
 def summary(
-    found: Drivers, truth: float | None, *, as_of: pd.Timestamp, end: pd.Timestamp, products: int
+    found: Drivers | None,
+    truth: float | None,
+    *,
+    as_of: pd.Timestamp,
+    end: pd.Timestamp,
+    products: int,
+    note: str | None = None,
 ) -> dict:
     """drivers.json: the table's period, the levers the model leans on, and the commission's
-    effect (adjusted, naive, placebo) against the truth where there is one."""
+    effect (adjusted, naive, placebo) against the truth where there is one; `note` says why
+    there is no model."""
     out = {
         "as_of": str(as_of.date()),
         "outcome_end": str(end.date()),
         "products": products,
         "outcome": "log(1 + units sold from as_of to outcome_end)",
-        "top_features": found.contributions["feature"].head(3).tolist(),
+        "note": note,
+        "top_features": [] if found is None else found.contributions["feature"][:3].tolist(),
         "commission": None,
     }
-    if found.effect is None:
+    if found is None or found.effect is None:
         return out
     commission = {
         "method": "double machine learning, partially linear, cross-fitted (LightGBM nuisances)",

@@ -19,6 +19,8 @@ FIGURES = (
 
 def summary_lines(summary: dict) -> list[str]:
     """The stage's findings in a few lines, for its log and the report."""
+    if summary["note"]:
+        return [f"no model of what makes a product sell: {summary['note']}"]
     lines = [
         f"{summary['products']} products; the model leans most on "
         f"{', '.join(summary['top_features'])}"
@@ -111,6 +113,8 @@ def render_market(market: Mapping[str, Any], drivers: Mapping[str, Any]) -> list
         ]
     parts += [f"What makes a product sell ({drivers['as_of']} to {drivers['outcome_end']}):", ""]
     parts += [f"- {line}" for line in summary_lines(drivers)] + [""]
+    if drivers["note"]:
+        return parts
     if drivers["commission"]:
         parts += [
             f"The adjusted effect is {drivers['commission']['method']}, adjusted for "
