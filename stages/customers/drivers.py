@@ -1,10 +1,10 @@
 """Stage customers_drivers: what makes a product sell.
 
-A table of the products as of `market_setup.as_of` (price, category, niche, age, producer size,
-commission, affiliate, social and smartphone shares of past sales) and the units each sold in the
-`market_setup.outcome_months` after it; a LightGBM model of log(1 + units) with exact per-feature
-contributions and partial dependence on commission and price (descriptive); and the commission's
-causal effect by double machine learning, with the naive slope and a placebo beside it
+A table of the products as of `customers_drivers.as_of` (price, category, niche, age, producer
+size, commission, affiliate, social and smartphone shares of past sales) and the units each sold in
+the `customers_drivers.outcome_months` after it; a LightGBM model of log(1 + units) with exact
+per-feature contributions and partial dependence on commission and price (descriptive); and the
+commission's causal effect by double machine learning, with the naive slope and a placebo beside it
 (leadsift.customers.drivers). On the embedded marketplace the generator's true effect is reported
 next to them. An export without products or long enough a history gets a note, not a model.
 """
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for the product table, tables and figures")
     args = parser.parse_args()
     params = load_params(RULES)
-    setup = params["market_setup"]
+    setup = params["customers_drivers"]
     lines = pd.read_parquet(args.transactions)
     times = lines["timestamp"]
     as_of, end = drivers.table_dates(times, setup["as_of"], setup["outcome_months"])
@@ -75,7 +75,7 @@ def main() -> None:
         params["mlflow"]["experiment"],
         "customers_drivers",
         tags=tracking.run_tags("customers_drivers", "dml", params["transactions"]["raw_path"]),
-        params={"market_setup": setup},
+        params={"customers_drivers": setup},
         metrics=summary["commission"] or {},
         artifacts=[("drivers", path) for path in sorted(out.glob("*.csv"))],
     )

@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for the tables and figures")
     args = parser.parse_args()
     params = load_params(RULES)
-    setup = params["market_setup"]
+    setup = params["customers_market"]
     lines = pd.read_parquet(args.transactions)
     cvs = None
     if params["transactions"].get("value_standardised"):

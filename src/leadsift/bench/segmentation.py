@@ -105,6 +105,7 @@ def run(bench: Bench) -> list[Result]:
             excluded=f"*{WALL_TIME_OUTPUT} (wall times)",
         ),
         *forecast_results(repo, watched, plain),
+        *marketplace_results(repo),
     ]
 
 
@@ -166,4 +167,39 @@ def forecast_results(repo: Path, watched: Watched, plain: Path) -> list[Result]:
             every_series_months=points * len(covered),
         ),
         check("customers_forecast stage", watched.stages["customers_forecast"]["wall_s"]),
+    ]
+
+
+def marketplace_results(repo: Path) -> list[Result]:
+    """The commission's causal effect in a built copy against the generator's (drivers.json):
+    the adjusted estimate's error and whether its interval covers the truth, the naive slope's
+    error, and the placebo's distance from 0 in half-widths of its interval."""
+    drivers = json.loads((repo / "reports/customers/drivers.json").read_text())
+    commission = drivers["commission"]
+    truth, effect, placebo = commission["truth"], commission["effect"], commission["placebo"]
+    half_width = (placebo["upper"] - placebo["lower"]) / 2
+    return [
+        check(
+            "commission effect: adjusted error / true effect",
+            truth["error_share"],
+            also=truth["covered"],
+            estimate=effect["estimate"],
+            interval=[effect["lower"], effect["upper"]],
+            truth=truth["effect"],
+            products=drivers["products"],
+        ),
+        check(
+            "commission effect: naive error / true effect",
+            truth["naive_error_share"],
+            estimate=commission["naive"]["estimate"],
+            truth=truth["effect"],
+        ),
+        check(
+            "placebo effect / its interval's half-width",
+            abs(placebo["estimate"]) / half_width,
+            estimate=placebo["estimate"],
+            interval=[placebo["lower"], placebo["upper"]],
+            draws=placebo["draws"],
+            intervals_covering_zero=placebo["coverage"],
+        ),
     ]

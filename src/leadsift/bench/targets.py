@@ -118,6 +118,15 @@ TARGETS = (
            "how far the chosen model's backtest interval coverage is from its level, in points"),
     Target("customers_forecast stage", "segmentation", "<=", 30,
            "the stage's wall time within the build from scratch", unit="s"),
+    Target("commission effect: adjusted error / true effect", "segmentation", "<=", 0.2,
+           "`customers_drivers`' double machine learning estimate of one commission point's "
+           "effect, off the generator's true effect by this share", also="interval covers it"),
+    Target("commission effect: naive error / true effect", "segmentation", ">=", 0.5,
+           "the naive slope of sales on commission, off the true effect by this share (the "
+           "generator's confounding: the adjusted estimate has something to correct)"),
+    Target("placebo effect / its interval's half-width", "segmentation", "<=", 1,
+           "the mean effect of 100 shuffled commissions in half-widths of its interval: at most "
+           "1 is an interval covering 0"),
     Target("closed cohort: forecast total / what followed, off by", "cohort", "<=", 0.1,
            "the customers pipeline set up by config alone on 15 months of the shop's "
            "first-month customers (customer, YYYYMMDD date, units, amount): its next three "

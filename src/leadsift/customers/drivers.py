@@ -138,7 +138,7 @@ def unfit_reason(
         return (
             f"the table's date {as_of.date()} and outcome period to {end.date()} need lines "
             f"on both sides; the export runs from {times.min().date()} to "
-            f"{times.max().date()}: set `market_setup.as_of` or `outcome_months`"
+            f"{times.max().date()}: set `customers_drivers.as_of` or `outcome_months`"
         )
     if table.empty:
         return (
@@ -148,7 +148,7 @@ def unfit_reason(
     if len(table) < MIN_PRODUCTS:
         return (
             f"{len(table)} products, fewer than {MIN_PRODUCTS}: too few to model; move "
-            "`market_setup.as_of` later or give a longer export"
+            "`customers_drivers.as_of` later or give a longer export"
         )
     return None
 

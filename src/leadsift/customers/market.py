@@ -5,7 +5,7 @@ Everything is net of cancellations. Units need no assumption about money; where 
 values are z-scores (`transactions.value_standardised`, as in Hotmart's public export), revenue
 is known only up to the values' mean and spread: a line's value is mean * (1 + cv * z) for an
 unknown coefficient of variation cv, the mean cancels out of every share, and the shares are
-given for each stated cv (`market_setup.value_cvs`) and as their range.
+given for each stated cv (`customers_market.value_cvs`) and as their range.
 """
 
 from __future__ import annotations

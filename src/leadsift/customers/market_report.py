@@ -92,7 +92,7 @@ def dependence_lines(market: Mapping[str, Any]) -> list[str]:
         cvs = ", ".join(f"{cv:g}" for cv in market["value_cvs"])
         lines.append(
             f"- Values are z-scores: revenue shares are ranges over the values' coefficient of "
-            f"variation {cvs} (`market_setup.value_cvs`); units are exact."
+            f"variation {cvs} (`customers_market.value_cvs`); units are exact."
         )
     return [*lines, ""]
 

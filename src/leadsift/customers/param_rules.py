@@ -101,9 +101,9 @@ RULES: dict[str, Rule] = {
     "generate_transactions_setup.dirt.negative_price": SHARE,
     "generate_transactions_setup.dirt.description_variants": SHARE,
     "generate_transactions_setup.dirt.wholesale_orders": integer(0),
-    "market_setup.as_of": or_null(ISO_DATE),
-    "market_setup.outcome_months": integer(1),
-    "market_setup.value_cvs": (
+    "customers_drivers.as_of": or_null(ISO_DATE),
+    "customers_drivers.outcome_months": integer(1),
+    "customers_market.value_cvs": (
         lambda v: (
             isinstance(v, list)
             and bool(v)
@@ -111,11 +111,11 @@ RULES: dict[str, Rule] = {
         ),
         "a non-empty list of numbers > 0",
     ),
-    "market_setup.trend_alpha": between(0, 1, closed="neither"),
-    "market_setup.folds": integer(2),
-    "market_setup.placebo_draws": integer(2),
-    "market_setup.level": between(0, 1, closed="neither"),
-    "market_setup.seed": integer(0),
+    "customers_market.trend_alpha": between(0, 1, closed="neither"),
+    "customers_drivers.folds": integer(2),
+    "customers_drivers.placebo_draws": integer(2),
+    "customers_drivers.level": between(0, 1, closed="neither"),
+    "customers_drivers.seed": integer(0),
     "generate_transactions_setup.market.products_per_offer": integer(1),
     "generate_transactions_setup.market.producers": integer(1),
     "generate_transactions_setup.market.producer_spread": between(0, 5),
