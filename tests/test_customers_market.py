@@ -129,7 +129,7 @@ def test_dependence_is_exact_on_a_known_market():
 
 def test_z_scored_values_give_revenue_as_a_range_and_units_exactly():
     lines = sales({"A": 10.0, "B": 10.0, "C": 10.0})
-    lines["unit_price"] = [-1.0, 0.0, 1.0]  # z-scores: A's are the cheapest
+    lines["value_z"] = [-1.0, 0.0, 1.0]  # z-scores: A's are the cheapest
     cvs = market.valid_cvs(lines, [0.25, 0.5, 2.0])
     assert cvs == [0.25, 0.5]  # at cv 2, A's purchases would be worth less than nothing
     producers = market.dependence(lines, cvs)["producer"]

@@ -41,6 +41,7 @@ CLEAN_COLUMNS = [
     "cancels_invoice",
     "country",
     *MARKET_ROLES,
+    "value_z",
 ]
 UNMATCHED = "cancels no earlier purchase of this customer and product"
 SOCIAL_TRUE = ("1", "1.0", "true", "yes", "y", "t")
@@ -54,9 +55,20 @@ def _text(values: pd.Series) -> pd.Series:
 
 def canonical(raw: pd.DataFrame, roles: TransactionRoles) -> pd.DataFrame:
     """The export in canonical columns. A line's amount is signed by its quantity; without an
-    invoice column an order is a customer's purchases at one time."""
-    quantity = parse_numbers(raw[roles.quantity])
-    if roles.unit_price:
+    invoice column an order is a customer's purchases at one time; without a quantity column a
+    line is one unit (minus one if it cancels). With z-scored values, money is not known: a unit
+    is worth 1 (the pipeline counts units) and the z-score is kept as `value_z` (per unit)."""
+    cancellation = is_cancellation(raw, roles)
+    if roles.quantity:
+        quantity = parse_numbers(raw[roles.quantity])
+    else:
+        quantity = pd.Series(np.where(cancellation, -1.0, 1.0), index=raw.index)
+    value_z = pd.Series(np.nan, index=raw.index)
+    if roles.value_standardised:
+        value = parse_numbers(raw[roles.unit_price or roles.amount])
+        value_z = value if roles.unit_price else value / quantity.abs()
+        unit_price, amount = pd.Series(1.0, index=raw.index), quantity.astype(float)
+    elif roles.unit_price:
         unit_price = parse_numbers(raw[roles.unit_price])
         amount = quantity * unit_price
     else:
@@ -84,10 +96,11 @@ def canonical(raw: pd.DataFrame, roles: TransactionRoles) -> pd.DataFrame:
             "quantity": quantity,
             "unit_price": unit_price,
             "amount": amount,
-            "cancellation": is_cancellation(raw, roles),
+            "cancellation": cancellation,
             "cancels_invoice": missing,
             "country": _text(raw[roles.country]) if roles.country else missing,
             **market_columns(raw, roles),
+            "value_z": value_z,
         }
     )
 

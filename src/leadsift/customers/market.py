@@ -26,16 +26,16 @@ CASE_QUANTILE = 0.95  # the case's "big producer": above this quantile of units 
 
 
 def line_values(lines: pd.DataFrame, cv: float | None) -> pd.Series:
-    """Each line's revenue: its amount, or with z-scored values, quantity * (1 + cv * z) (in
-    units of the unknown mean value)."""
+    """Each line's revenue: its amount, or with z-scored values (`value_z`, per unit),
+    quantity * (1 + cv * z) (in units of the unknown mean value)."""
     if cv is None:
         return lines["amount"]
-    return lines["quantity"] * (1 + cv * lines["unit_price"])
+    return lines["quantity"] * (1 + cv * lines["value_z"])
 
 
 def valid_cvs(lines: pd.DataFrame, cvs: Sequence[float]) -> list[float]:
     """The stated cvs under which every purchase is worth more than nothing (1 + cv * z > 0)."""
-    lowest = float(lines.loc[~lines["cancellation"], "unit_price"].min())
+    lowest = float(lines.loc[~lines["cancellation"], "value_z"].min())
     return [cv for cv in cvs if 1 + cv * lowest > 0]
 
 

@@ -70,10 +70,11 @@ RULES: dict[str, Rule] = {
     "transactions.incoming": TEXT,
     "transactions.identical_lines": one_of(IDENTICAL_LINES),
     "transactions.value_standardised": (lambda v: isinstance(v, bool), "true or false"),
-    **{f"transactions.{role}": TEXT for role in ("customer_id", "timestamp", "quantity")},
+    **{f"transactions.{role}": TEXT for role in ("customer_id", "timestamp")},
     **{
         f"transactions.{role}": or_null(TEXT)
         for role in (
+            "quantity",
             "timestamp_format",
             "unit_price",
             "amount",

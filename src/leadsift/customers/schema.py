@@ -40,7 +40,7 @@ ROLE_KEYS = (
 class TransactionRoles:
     customer_id: str
     timestamp: str
-    quantity: str
+    quantity: str | None = None  # null: every line is one unit
     unit_price: str | None = None
     amount: str | None = None
     invoice: str | None = None
@@ -59,11 +59,12 @@ class TransactionRoles:
     timestamp_format: str | None = None  # e.g. "%Y%m%d"; null: ISO-like text, parsed
     cancellation_prefix: str | None = None  # invoices starting with it cancel; null: negative lines
     identical_lines: str = "auto"  # keep | drop | auto (see `drops_identical_lines`)
+    value_standardised: bool = False  # the price or amount column holds z-scores
 
     @classmethod
     def from_params(cls, data: dict[str, Any]) -> TransactionRoles:
         """Build roles from the `transactions:` section, rejecting inconsistent declarations."""
-        for key in ("customer_id", "timestamp", "quantity"):
+        for key in ("customer_id", "timestamp"):
             if not data.get(key):
                 raise InputError(f"config.yaml: `transactions.{key}` is required")
         if bool(data.get("unit_price")) == bool(data.get("amount")):
@@ -82,8 +83,13 @@ class TransactionRoles:
                 f"config.yaml: `transactions.identical_lines` is {identical!r}; use one of "
                 f"{', '.join(IDENTICAL_LINES)}"
             )
-        columns = (f.name for f in fields(cls) if f.name != "identical_lines")
-        roles = cls(**{k: data.get(k) or None for k in columns}, identical_lines=identical)
+        flags = ("identical_lines", "value_standardised")
+        columns = (f.name for f in fields(cls) if f.name not in flags)
+        roles = cls(
+            **{k: data.get(k) or None for k in columns},
+            identical_lines=identical,
+            value_standardised=bool(data.get("value_standardised")),
+        )
         declared = roles.columns
         if len(set(declared)) != len(declared):
             raise InputError("config.yaml: a column is declared twice in `transactions:`")
@@ -155,10 +161,13 @@ def parse_times(values: pd.Series, time_format: str | None) -> pd.Series:
 
 
 def is_cancellation(raw: pd.DataFrame, roles: TransactionRoles) -> pd.Series:
-    """Lines that cancel: by invoice prefix when one is declared, else by a negative quantity."""
+    """Lines that cancel: by invoice prefix when one is declared, else by a negative quantity
+    (none without a quantity column)."""
     if roles.cancellation_prefix:
         invoice = raw[roles.invoice].astype("string").str.strip()
         return invoice.str.startswith(roles.cancellation_prefix).fillna(False).astype(bool)
+    if not roles.quantity:
+        return pd.Series(False, index=raw.index)
     return parse_numbers(raw[roles.quantity]).lt(0).fillna(False)
 
 
@@ -176,14 +185,20 @@ def transaction_contract(roles: TransactionRoles) -> list[Rule]:
         lambda c: each_column(lambda s: parse_times(s, roles.timestamp_format), c.raw).notna(),
         ignore_na=False,
     )
+    # z-scored values may be zero or negative; a quantity column is optional
+    signed = [value] if roles.value_standardised else []
     for column, label in ((roles.quantity, roles.quantity), (value, name)):
         contract += [
-            *rule(f"non-numeric {COLUMN}", [column], lambda c: c.numbers.notna() | c.blank),
-            *rule(f"missing {COLUMN}", [column], lambda c: ~c.blank, ignore_na=False),
-            *rule(f"non-finite {COLUMN}", [column], lambda c: finite(c.numbers)),
-            *rule(f"zero {label}", [column], lambda c: c.numbers.ne(0)),
-        ]
-    if roles.unit_price:
+            *rule(f"non-numeric {COLUMN}", [column] if column else [],
+                  lambda c: c.numbers.notna() | c.blank),
+            *rule(f"missing {COLUMN}", [column] if column else [], lambda c: ~c.blank,
+                  ignore_na=False),
+            *rule(f"non-finite {COLUMN}", [column] if column else [],
+                  lambda c: finite(c.numbers)),
+            *rule(f"zero {label}", [column] if column and column not in signed else [],
+                  lambda c: c.numbers.ne(0)),
+        ]  # fmt: skip
+    if roles.unit_price and not roles.value_standardised:
         contract += rule(f"negative {name}", [value], lambda c: ~c.numbers.lt(0))
     if roles.commission:
         contract += [
@@ -202,7 +217,7 @@ def transaction_contract(roles: TransactionRoles) -> list[Rule]:
             [roles.product_created],
             lambda c: each_column(lambda s: parse_times(s, None), c.raw).notna() | c.blank,
         )
-    if roles.cancellation_prefix:
+    if roles.cancellation_prefix and roles.quantity:
         both = ["_cancellation", roles.quantity]
         contract += rule(
             f"cancellation {roles.invoice} with a positive {roles.quantity}",

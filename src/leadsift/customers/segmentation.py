@@ -26,7 +26,13 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from leadsift.core.contract import ContractBreachError
-from leadsift.core.gate import Comparison, champion_scores, compare_paired, require_inputs
+from leadsift.core.gate import (
+    ChampionCannotScoreError,
+    Comparison,
+    champion_scores,
+    compare_paired,
+    require_inputs,
+)
 from leadsift.core.io import first_few
 from leadsift.core.model_store import load_model
 from leadsift.customers.features import summary_problems
@@ -140,15 +146,19 @@ def champion_comparison(
     """How the gate compares a segmentation with the champion: both segment the same current
     customers, measured in the same neutral space, and a paired bootstrap over customers brackets
     the difference in mean silhouette (`customers_register.*` settings). A champion whose
-    features the customers lack, or lack values of (a product column gone), cannot be compared."""
+    features the customers lack, or lack values of (a product column gone), or that puts them all
+    in one segment (its features constant here), cannot be compared."""
 
     def compare(champion_uri: str) -> Comparison:
         champion = load_model(champion_uri, TRUSTED_TYPES)
         require_inputs(champion.features, customers, complete=True)
+        theirs = silhouettes(space, champion_scores(lambda: champion.predict(customers)))
+        if np.isnan(theirs).all():
+            raise ChampionCannotScoreError("it puts every current customer in one segment")
         return compare_paired(
             lambda values, rows: float(np.nanmean(values[rows])),
             silhouettes(space, model.predict(customers)),
-            silhouettes(space, champion_scores(lambda: champion.predict(customers))),
+            theirs,
             n_bootstrap=gate["n_bootstrap"],
             confidence=gate["confidence"],
             seed=gate["seed"],
