@@ -184,7 +184,10 @@ def _number(value: float | None, form: str) -> str:
 
 
 # What the truth's further columns (`forecast.truth.truth_summary`) know, as the report says it.
-VARIANT_MEANING = {"from_history": "learning of the campaign when it begins, as a history shows it"}
+VARIANT_MEANING = {
+    "from_history": "the same information as ours (learning of the campaign when it begins): "
+    "the forecast to judge by"
+}
 
 
 def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
@@ -217,7 +220,7 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
     if total["truth"]:
         truth = total["truth"]
         variants = [
-            ("expected revenue (truth)", truth, "knows the generative model, campaign included")
+            ("expected revenue (truth)", truth, "knows the planned campaign too: not a ceiling")
         ]
         variants += [
             (f"the same, {name.replace('_', ' ')}", errors, VARIANT_MEANING.get(name, ""))
