@@ -14,6 +14,7 @@ from leadsift.clicks.report import summary_lines as clicks_lines
 from leadsift.core.cli import run_stage
 from leadsift.core.config import read_params
 from leadsift.core.io import InputError
+from leadsift.customers.market_report import market_summary_lines
 from leadsift.customers.report import summary_lines
 from leadsift.leads.report import render_summary
 
@@ -48,6 +49,9 @@ def main() -> None:
             min_stability=read_params()["customers_register"]["min_stability"],
         )
         lines[-2:-2] = customers  # before the report's and next steps' lines
+    market, drivers = _read("customers/market.json"), _read("customers/drivers.json")
+    if market and drivers:
+        lines[-2:-2] = market_summary_lines(market, drivers)
     evaluation = _read("clicks/evaluation.json")
     if evaluation:
         lines[-2:-2] = clicks_lines(

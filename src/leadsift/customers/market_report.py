@@ -123,3 +123,19 @@ def render_market(market: Mapping[str, Any], drivers: Mapping[str, Any]) -> list
             "",
         ]
     return parts + [f"![{title}]({path})" for title, path in FIGURES] + [""]
+
+
+def market_summary_lines(market: Mapping[str, Any], drivers: Mapping[str, Any]) -> list[str]:
+    """The marketplace's lines of the `make repro` summary."""
+    lines = ["Marketplace:"]
+    if producer := market["dependence"].get("producer"):
+        units = producer["units"]
+        lines[0] += (
+            f" the top 5% of {units['count']:,} producers sell {units['top_5pct']:.0%} of units "
+            f"(Gini {units['gini']:.2f})"
+        )
+    if market["movers"]:
+        moves = ", ".join(f"{m['value']} {m['direction']}" for m in market["movers"])
+        lines.append(f"  moving most: {moves}")
+    lines += [f"  {line}" for line in summary_lines(drivers)[1:] or summary_lines(drivers)]
+    return lines
