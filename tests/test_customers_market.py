@@ -182,7 +182,8 @@ def test_the_product_table_knows_only_the_past_and_counts_the_future():
             "timestamp": [day - pd.Timedelta(days=40), day - pd.Timedelta(days=5), day,
                           day + pd.Timedelta(days=10), day + pd.Timedelta(days=20)],
             "quantity": [2, 1, 4, 3, 1],
-            "unit_price": 10.0,
+            "unit_price": [10.0, 12.0, 10.0, 99.0, 10.0],  # a later price is not known at the date
+            "value_z": np.nan,
             "cancellation": False,
             "producer": ["P", "P", "P", "P", "Q"],
             "affiliate": pd.Series(["A", pd.NA, pd.NA, "A", pd.NA], dtype="string"),
@@ -198,5 +199,8 @@ def test_the_product_table_knows_only_the_past_and_counts_the_future():
     assert list(table.index) == ["x"]  # y and z were first sold on or after the date
     assert table.loc["x", "units"] == 3 and table.loc["x", "age_days"] == 40
     assert table.loc["x", "affiliate_share"] == pytest.approx(2 / 3)  # of units before the date
-    note = drivers.unfit_reason(table, lines["timestamp"], day, day + pd.Timedelta(days=20))
-    assert note.startswith("1 products, fewer than")
+    assert table.loc["x", "price"] == 11.0 and table.loc["x", "producer_products"] == 1
+    period = (lines["timestamp"], day, day + pd.Timedelta(days=20))
+    assert drivers.unfit_reason(table, *period).startswith("every product has the same commission")
+    two = pd.concat([table, table.assign(commission=20.0).rename(index={"x": "w"})])
+    assert drivers.unfit_reason(two, *period).startswith("2 products, fewer than 50")

@@ -6,7 +6,7 @@ HHI, Lorenz curves, the case's big producers (above the 95th percentile of units
 biggest 1, 5 and 10 producers' leaving would cost; with z-scored values
 (`transactions.value_standardised`), revenue as a range over stated de-standardisations. Then
 every niche's, category's, device's and origin's monthly share of units with a trend test, the
-biggest significant movers named (leadsift.customers.market).
+biggest significant mover of each named (leadsift.customers.market).
 """
 
 import argparse
@@ -34,35 +34,28 @@ def main() -> None:
     parser.add_argument("out_dir", help="directory for the tables and figures")
     args = parser.parse_args()
     params = load_params(RULES)
-    setup = params["customers_market"]
+    setup, roles = params["customers_market"], params["transactions"]
     lines = pd.read_parquet(args.transactions)
-    cvs = None
-    if params["transactions"].get("value_standardised"):
-        cvs = market.valid_cvs(lines, setup["value_cvs"])
-        log.info("values are z-scores: revenue given for cv %s", ", ".join(map(str, cvs)))
-    dependence = market.dependence(lines, cvs)
-    monthly = pd.concat(
-        [market.monthly(lines, d) for d in market.DIMENSIONS if lines[d].notna().any()]
-        or [pd.DataFrame(columns=["month", "value", "units", "revenue", "dimension"])]
-    )
-    trends = market.trends(monthly, setup["trend_alpha"]) if len(monthly) else pd.DataFrame()
+    cvs = market.valid_cvs(lines, setup["value_cvs"]) if roles["value_standardised"] else None
+    if cvs is not None:
+        log.info("values are z-scores: revenue given for cv %s", cvs or "none (none valid)")
+    per_unit = bool(roles["unit_price"])
+    dependence = market.dependence(lines, cvs, per_unit=per_unit)
+    monthly, trends = market.monthly_tables(lines, setup["trend_alpha"])
     out = Path(args.out_dir)
     write_csv(out / "monthly.csv", monthly.astype({"month": "str"}), float_format="%.2f")
     write_csv(out / "trends.csv", trends, float_format="%.6g")
-    units = {s: lines[lines[s].notna()].groupby(s)["quantity"].sum() for s in dependence}
-    curves = {s: lorenz_curve(u.clip(lower=0)) for s, u in units.items()}
-    if curves:
+    if dependence:
+        curves = {s: lorenz_curve(u) for s, u in market.seller_units(lines, dependence).items()}
         ginis = {s: dependence[s]["units"]["gini"] for s in curves}
         save_figure(lorenz_figure(curves, ginis), out / "lorenz.png")
     if len(monthly):
         save_figure(trends_figure(monthly, trends), out / "trends.png")
     movers = market.movers(trends) if len(trends) else []
     write_json(args.report, {"value_cvs": cvs, "dependence": dependence, "movers": movers})
-    if "producer" in dependence:
-        producer = dependence["producer"]
-        log.info("top 5%% of %d producers: %.0f%% of units; Gini %.2f",
-                 producer["units"]["count"], 100 * producer["units"]["top_5pct"],
-                 producer["units"]["gini"])  # fmt: skip
+    if producer := dependence.get("producer"):
+        log.info("top 5%% of %d producers: %.0f%% of units; Gini %.2f", producer["units"]["count"],
+                 100 * producer["units"]["top_5pct"], producer["units"]["gini"])  # fmt: skip
     else:
         log.info("no `transactions.producer` role: dependence on producers not measured")
     for m in movers:

@@ -126,8 +126,8 @@ TARGETS = (
            "the naive slope of sales on commission, off the true effect by this share (the "
            "generator's confounding: the adjusted estimate has something to correct)"),
     Target("placebo effect / its interval's half-width", "segmentation", "<=", 1,
-           "the mean effect of 100 shuffled commissions in half-widths of its interval: at most "
-           "1 is an interval covering 0"),
+           "the mean effect of `customers_drivers.placebo_draws` shuffled commissions in "
+           "half-widths of its interval: at most 1 is an interval covering 0"),
     Target("closed cohort: forecast total / what followed, off by", "cohort", "<=", 0.1,
            "the customers pipeline set up by config alone on 15 months of the shop's "
            "first-month customers (customer, YYYYMMDD date, units, amount): its next three "

@@ -57,7 +57,8 @@ def canonical(raw: pd.DataFrame, roles: TransactionRoles) -> pd.DataFrame:
     """The export in canonical columns. A line's amount is signed by its quantity; without an
     invoice column an order is a customer's purchases at one time; without a quantity column a
     line is one unit (minus one if it cancels). With z-scored values, money is not known: a unit
-    is worth 1 (the pipeline counts units) and the z-score is kept as `value_z` (per unit)."""
+    is worth 1 (the pipeline counts units) and the z-score is kept as `value_z` (a unit's with a
+    unit price role, a line's with an amount role: `market.line_values`)."""
     cancellation = is_cancellation(raw, roles)
     if roles.quantity:
         quantity = parse_numbers(raw[roles.quantity])
@@ -65,8 +66,7 @@ def canonical(raw: pd.DataFrame, roles: TransactionRoles) -> pd.DataFrame:
         quantity = pd.Series(np.where(cancellation, -1.0, 1.0), index=raw.index)
     value_z = pd.Series(np.nan, index=raw.index)
     if roles.value_standardised:
-        value = parse_numbers(raw[roles.unit_price or roles.amount])
-        value_z = value if roles.unit_price else value / quantity.abs()
+        value_z = parse_numbers(raw[roles.unit_price or roles.amount])  # a unit's, or a line's
         unit_price, amount = pd.Series(1.0, index=raw.index), quantity.astype(float)
     elif roles.unit_price:
         unit_price = parse_numbers(raw[roles.unit_price])

@@ -21,6 +21,7 @@ from sklearn.inspection import partial_dependence
 
 from leadsift.core import causal
 from leadsift.core.io import InputError
+from leadsift.customers.market import ends_month
 
 TREATMENT = "commission"
 CONTROLS = ["price", "category", "niche", "age_days", "producer_products"]
@@ -32,31 +33,31 @@ MIN_PRODUCTS = 50  # fewer products in the table: no model, no estimate (said so
 
 
 def product_table(lines: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One row per product that existed at `as_of` (created before it, or sold before it where no
-    creation date is known): its attributes, its past sales' channels and device mix, and `units`,
-    its net units sold in [as_of, end)."""
+    """One row per product on sale before `as_of` (sold before it) with what was known of it
+    then: its attributes from its lines before the date (price: the median z-score where values
+    are z-scored), its age (from its creation date, else its first sale), its producer's product
+    count, its past sales' channel and device mix; and `units`, its net units sold in
+    [as_of, end)."""
     lines = lines[lines["product"].notna()]
-    if lines.empty:
-        return pd.DataFrame(columns=["product", *TABLE_COLUMNS])
     before = lines[lines["timestamp"] < as_of]
+    if before.empty:
+        return pd.DataFrame(columns=["product", *TABLE_COLUMNS])
     bought = before[~before["cancellation"]]
     window = lines[(lines["timestamp"] >= as_of) & (lines["timestamp"] < end)]
-    known = lines[lines["timestamp"] < end]
-    first_sale = known.groupby("product")["timestamp"].min()
-    created = known.groupby("product")["product_created"].min().fillna(first_sale)
-    products = created.index[created < as_of]
-    grouped = known.groupby("product")
+    grouped = before.groupby("product")
+    created = grouped["product_created"].min().fillna(grouped["timestamp"].min())
+    price = "value_z" if before["value_z"].notna().any() else "unit_price"
     table = pd.DataFrame(
         {
             "producer": grouped["producer"].agg(_mode),
             "category": grouped["category"].agg(_mode),
             "niche": grouped["niche"].agg(_mode),
-            "price": grouped["unit_price"].median(),
+            "price": grouped[price].median(),
             "commission": grouped["commission"].median(),
             "age_days": (as_of - created).dt.days,
         }
-    ).reindex(products)
-    table["producer_products"] = table.groupby("producer")["price"].transform("size")
+    )
+    table["producer_products"] = table.groupby("producer")["age_days"].transform("size")
     units = bought.groupby("product")["quantity"].sum()
     shares = {
         "affiliate_share": bought["affiliate"].notna(),
@@ -65,8 +66,8 @@ def product_table(lines: pd.DataFrame, as_of: pd.Timestamp, end: pd.Timestamp) -
     }
     for name, flag in shares.items():
         table[name] = (bought["quantity"] * flag).groupby(bought["product"]).sum() / units
-    table["units"] = window.groupby("product")["quantity"].sum().reindex(products).fillna(0)
-    table["units"] = table["units"].clip(lower=0)
+    sold = window.groupby("product")["quantity"].sum()
+    table["units"] = sold.reindex(table.index).fillna(0).clip(lower=0)
     return table.rename_axis("product").reset_index()
 
 
@@ -121,7 +122,7 @@ def table_dates(
     month's end and `outcome_months` before it."""
     last = times.max()
     end = last.to_period("M").start_time
-    if (last + pd.Timedelta(days=1)).day == 1:
+    if ends_month(last):
         end += pd.DateOffset(months=1)
     start = pd.Timestamp(as_of) if as_of else end - pd.DateOffset(months=outcome_months)
     if as_of:
@@ -145,6 +146,8 @@ def unfit_reason(
             "no products: set `transactions.product` (or `description`) to model what makes "
             "a product sell"
         )
+    if table["commission"].notna().any() and table["commission"].nunique() < 2:
+        return "every product has the same commission: nothing to learn its effect from"
     if len(table) < MIN_PRODUCTS:
         return (
             f"{len(table)} products, fewer than {MIN_PRODUCTS}: too few to model; move "
@@ -154,10 +157,10 @@ def unfit_reason(
 
 
 def usable_features(table: pd.DataFrame) -> list[str]:
-    """The table's features that the export's roles filled (a role left out leaves its column
-    empty)."""
+    """The table's features that vary: a role the export lacks leaves its column empty (or, for
+    a share, constant)."""
     candidates = [*CONTROLS, TREATMENT, "affiliate_share", "social_share", "smartphone_share"]
-    return [c for c in candidates if table[c].notna().any()]
+    return [c for c in candidates if table[c].dropna().drop_duplicates().size > 1]
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class Drivers:
     effect: causal.Effect | None  # of one commission point on log(1 + units), adjusted
     naive: causal.Effect | None  # the slope of log(1 + units) on commission alone
     placebo: causal.Placebo | None  # of shuffled commissions: should cover 0
+    controls: tuple[str, ...] = ()  # what the estimate adjusted for (the table's of `CONTROLS`)
 
 
 def describe_drivers(
@@ -208,8 +212,10 @@ def describe_drivers(
     curves = pd.concat(dependence, ignore_index=True) if dependence else pd.DataFrame()
     if TREATMENT not in features:
         return Drivers(contributions, curves, None, None, None)
-    d = table[TREATMENT].to_numpy(dtype=float)
-    controls = numeric(table, [c for c in CONTROLS if c in features])
+    adjusted = [c for c in CONTROLS if c in features]
+    known = table[TREATMENT].notna().to_numpy()  # a product whose commission is blank: left out
+    y, d = y[known], table[TREATMENT].to_numpy(dtype=float)[known]
+    controls = numeric(table[known], adjusted)
     options = {"folds": folds, "seed": seed, "level": level}
     return Drivers(
         contributions,
@@ -217,6 +223,7 @@ def describe_drivers(
         causal.partialling_out(y, d, controls, nuisance_learner(seed), **options),
         causal.naive_slope(y, d, level),
         causal.placebo(y, d, controls, nuisance_learner(seed), draws=placebo_draws, **options),
+        tuple(adjusted),
     )
 
 
@@ -224,7 +231,9 @@ def true_commission_effect(truth: pd.DataFrame, products: pd.Series, day: float)
     """The generator's effect of one commission point on a product's log expected units, averaged
     over `products`: its demand coefficient times one minus the product's share of its price
     point's demand at `day` (days from the generator's start); what a buyer choosing within the
-    point implies (`synth_market`)."""
+    point implies (`synth_market`). An approximation of the estimand: the estimate is on
+    log(1 + units), weights products by their commission's residual variance, and a window's
+    units include repeat purchases of choices made earlier, among fewer products."""
     alive = truth[truth["created"] <= day]
     weight = np.exp(alive["log_weight"] + alive["trend"] * day / 365.25)
     share = weight / weight.groupby(alive["point"]).transform("sum")
@@ -279,7 +288,7 @@ def summary(
         return out
     commission = {
         "method": "double machine learning, partially linear, cross-fitted (LightGBM nuisances)",
-        "adjusted_for": CONTROLS,
+        "adjusted_for": list(found.controls),
         "effect": found.effect.as_dict(),
         "naive": found.naive.as_dict(),
         "placebo": found.placebo.as_dict(),

@@ -14,23 +14,25 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 from scipy import stats
 
 from leadsift.customers.segment_summary import concentration
 
-TOPS = (0.01, 0.05, 0.2)
 AT_RISK = (1, 5, 10)  # revenue and units lost if the biggest this many producers left
 SELLERS = ("producer", "product", "affiliate")
 DIMENSIONS = ("niche", "category", "device", "origin")
 CASE_QUANTILE = 0.95  # the case's "big producer": above this quantile of units sold
 
 
-def line_values(lines: pd.DataFrame, cv: float | None) -> pd.Series:
-    """Each line's revenue: its amount, or with z-scored values (`value_z`, per unit),
-    quantity * (1 + cv * z) (in units of the unknown mean value)."""
+def line_values(lines: pd.DataFrame, cv: float | None, *, per_unit: bool = True) -> pd.Series:
+    """Each line's revenue: its amount, or with z-scored values (`value_z`), (1 + cv * z) in
+    units of the unknown mean value, per unit (z-scored unit prices) or per line (z-scored
+    amounts), signed as the line's quantity."""
     if cv is None:
         return lines["amount"]
-    return lines["quantity"] * (1 + cv * lines["value_z"])
+    worth = 1 + cv * lines["value_z"]
+    return lines["quantity"] * worth if per_unit else np.sign(lines["quantity"]) * worth
 
 
 def valid_cvs(lines: pd.DataFrame, cvs: Sequence[float]) -> list[float]:
@@ -57,29 +59,34 @@ def at_risk(values: pd.Series, ranked: pd.Index) -> dict[str, float]:
     }
 
 
-def dependence(lines: pd.DataFrame, cvs: Sequence[float] | None) -> dict:
+def dependence(lines: pd.DataFrame, cvs: Sequence[float] | None, *, per_unit: bool = True) -> dict:
     """Concentration of units and revenue over producers, products and affiliates (affiliate
     sales only), the case's big producers, and what the biggest producers' leaving would cost.
-    `cvs` None: the values are money; else revenue is given for each cv and as a range."""
+    `cvs` None: the values are money; else revenue is given for each cv and as a range (none if
+    no cv is valid). `per_unit`: the z-scores are unit prices', else lines' (`line_values`)."""
     variants = {"revenue": None} if cvs is None else {f"revenue_cv_{cv:g}": cv for cv in cvs}
+    ranged = bool(cvs)  # no stated cv valid: revenue is not given at all
     out: dict = {}
-    for seller in SELLERS:
-        sold = lines[lines[seller].notna()]
-        if sold.empty:
+    for seller, units in seller_units(lines, SELLERS).items():
+        if units.empty:
             continue
-        units = sold.groupby(seller)["quantity"].sum()
+        sold = lines[lines[seller].notna()]
         entry = {"units": shares(units)}
         for name, cv in variants.items():
-            entry[name] = shares(line_values(sold, cv).groupby(sold[seller]).sum())
-        if cvs is not None:
+            value = line_values(sold, cv, per_unit=per_unit)
+            entry[name] = shares(value.groupby(sold[seller]).sum())
+        if ranged:
             entry["revenue_range"] = _ranges([entry[n] for n in variants])
         out[seller] = entry
     if "producer" in out:
-        out["producer"].update(_producer_risk(lines[lines["producer"].notna()], variants, cvs))
+        sold = lines[lines["producer"].notna()]
+        out["producer"].update(_producer_risk(sold, variants, cvs, per_unit=per_unit))
     return out
 
 
-def _producer_risk(lines: pd.DataFrame, variants: dict, cvs: Sequence[float] | None) -> dict:
+def _producer_risk(
+    lines: pd.DataFrame, variants: dict, cvs: Sequence[float] | None, *, per_unit: bool
+) -> dict:
     units = lines.groupby("producer")["quantity"].sum()
     big = units.index[units > units.quantile(CASE_QUANTILE)]
     by_units = units.sort_values(ascending=False, kind="stable").index
@@ -90,12 +97,12 @@ def _producer_risk(lines: pd.DataFrame, variants: dict, cvs: Sequence[float] | N
     }
     risk = {"units": at_risk(units, by_units)}
     for name, cv in variants.items():
-        revenue = line_values(lines, cv).groupby(lines["producer"]).sum()
+        revenue = line_values(lines, cv, per_unit=per_unit).groupby(lines["producer"]).sum()
         case[f"{name}_share"] = float(
             revenue[big].clip(lower=0).sum() / revenue.clip(lower=0).sum()
         )
         risk[name] = at_risk(revenue, revenue.sort_values(ascending=False, kind="stable").index)
-    if cvs is not None:
+    if cvs:
         risk["revenue_range"] = _ranges([risk[n] for n in variants])
     return {"case_definition": case, "at_risk": risk}
 
@@ -109,7 +116,7 @@ def monthly(lines: pd.DataFrame, dimension: str) -> pd.DataFrame:
     month = lines["timestamp"].dt.to_period("M")
     full = month.between(
         month.min() + int(lines["timestamp"].min().day > 1),
-        month.max() - int(not _ends_month(lines["timestamp"].max())),
+        month.max() - int(not ends_month(lines["timestamp"].max())),
     )
     kept = lines[full & lines[dimension].notna()]
     table = (
@@ -121,38 +128,42 @@ def monthly(lines: pd.DataFrame, dimension: str) -> pd.DataFrame:
     return table.assign(dimension=dimension)
 
 
-def _ends_month(last: pd.Timestamp) -> bool:
+def ends_month(last: pd.Timestamp) -> bool:
+    """Whether `last` falls on its month's last day (the month is whole)."""
     return (last + pd.Timedelta(days=1)).day == 1
 
 
 def trends(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Per dimension value, the trend of its share of the dimension's units per month: the OLS
-    slope (share points per year), Kendall's tau and its p-value, significant at `alpha` after
-    Bonferroni over every value tested. Shares, not totals, so the shop's growth and seasons
-    (common to every value) are not called trends."""
+    slope (share per year) with a Newey-West (HAC) standard error, since a share persists from
+    month to month (repeat buyers), its p-value, significant at `alpha` after Bonferroni over
+    every value tested, and the fitted shares at the first and last month. Kendall's tau is
+    given as a description. Shares, not totals, so the shop's growth and seasons (common to every
+    value) are not called trends."""
     rows = []
     for (dimension, value), group in table.groupby(["dimension", "value"], sort=True):
-        months = table.loc[table["dimension"] == dimension, "month"]
         totals = table[table["dimension"] == dimension].groupby("month")["units"].sum()
         share = (group.set_index("month")["units"] / totals).reindex(totals.index).fillna(0.0)
-        t = np.arange(len(share)) / 12.0
-        slope = float(np.polyfit(t, share.to_numpy(), 1)[0]) if len(share) > 2 else np.nan
-        tau, p = stats.kendalltau(t, share.to_numpy()) if len(share) > 2 else (np.nan, np.nan)
-        rows.append(
-            {
-                "dimension": dimension,
-                "value": value,
-                "months": months.nunique(),
-                "first_share": float(share.iloc[0]),
-                "last_share": float(share.iloc[-1]),
-                "slope_per_year": slope,
-                "kendall_tau": float(tau),
-                "p_value": float(p),
-            }
-        )
+        rows.append({"dimension": dimension, "value": value, "months": len(share),
+                     **_trend(share.to_numpy())})  # fmt: skip
     out = pd.DataFrame(rows)
     out["significant"] = out["p_value"] * max(len(out), 1) < alpha
     return out
+
+
+def _trend(share: np.ndarray) -> dict[str, float]:
+    t = np.arange(len(share)) / 12.0
+    if len(share) < 4 or np.ptp(share) == 0:
+        level = float(share.mean()) if len(share) else np.nan
+        return {"first_share": level, "last_share": level, "slope_per_year": 0.0,
+                "kendall_tau": np.nan, "p_value": 1.0}  # fmt: skip
+    lags = max(1, int(4 * (len(share) / 100) ** (2 / 9)))  # the Newey-West rule of thumb
+    fit = sm.OLS(share, sm.add_constant(t)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    fitted = fit.fittedvalues
+    tau = float(stats.kendalltau(t, share)[0])
+    return {"first_share": float(fitted[0]), "last_share": float(fitted[-1]),
+            "slope_per_year": float(fit.params[1]), "kendall_tau": tau,
+            "p_value": float(fit.pvalues[1])}  # fmt: skip
 
 
 def movers(table: pd.DataFrame) -> list[dict]:
@@ -172,3 +183,19 @@ def movers(table: pd.DataFrame) -> list[dict]:
         }
         for r in shown.itertuples()
     ]
+
+
+def monthly_tables(lines: pd.DataFrame, alpha: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every dimension the export has: monthly units and revenue by value, and their trends."""
+    present = [d for d in DIMENSIONS if lines[d].notna().any()]
+    if not present:
+        return pd.DataFrame(columns=["month", "value", "units", "revenue", "dimension"]), (
+            pd.DataFrame(columns=["dimension", "value", "significant", "slope_per_year"])
+        )
+    table = pd.concat([monthly(lines, d) for d in present], ignore_index=True)
+    return table, trends(table, alpha)
+
+
+def seller_units(lines: pd.DataFrame, sellers: Sequence[str]) -> dict[str, pd.Series]:
+    """Net units per seller of each kind (affiliates: affiliate sales only)."""
+    return {s: lines[lines[s].notna()].groupby(s)["quantity"].sum() for s in sellers}

@@ -55,44 +55,47 @@ def _share(value: float | list[float]) -> str:
 def dependence_lines(market: Mapping[str, Any]) -> list[str]:
     """Top shares of producers, products and affiliates, the case's big producers and what the
     biggest producers' leaving would cost, on units and on revenue (a range with z-scored
-    values)."""
-    dependence = market["dependence"]
-    if "producer" not in dependence:
-        return ["No `transactions.producer` role: dependence on producers not measured.", ""]
-    revenue = "revenue_range" if market["value_cvs"] else "revenue"
+    values, none if no stated de-standardisation is valid)."""
+    dependence, cvs = market["dependence"], market["value_cvs"]
+    revenue = "revenue" if cvs is None else "revenue_range"
     lines = []
     for seller in [s for s in SELLERS if s in dependence]:
-        entry = dependence[seller]
-        units, money = entry["units"], entry[revenue]
-        lines.append(
+        units, money = dependence[seller]["units"], dependence[seller].get(revenue)
+        line = (
             f"- {units['count']:,} {seller}s: the top 1%, 5%, 20% sell "
-            f"{units['top_1pct']:.0%}, {units['top_5pct']:.0%}, {units['top_20pct']:.0%} of units "
-            f"and {_share(money['top_1pct'])}, {_share(money['top_5pct'])}, "
-            f"{_share(money['top_20pct'])} of revenue (Gini of units {units['gini']:.2f}, HHI "
-            f"{units['hhi']:.0f})."
+            f"{units['top_1pct']:.0%}, {units['top_5pct']:.0%}, {units['top_20pct']:.0%} of units"
         )
-    producer = dependence["producer"]
-    case, risk = producer["case_definition"], producer["at_risk"]
-    case_revenue = (
-        f"{case['revenue_share']:.0%}" if not market["value_cvs"]
-        else _share([min(v for k, v in case.items() if k.startswith("revenue_cv")),
-                     max(v for k, v in case.items() if k.startswith("revenue_cv"))])
-    )  # fmt: skip
-    lines += [
+        if money:
+            line += (
+                f" and {_share(money['top_1pct'])}, {_share(money['top_5pct'])}, "
+                f"{_share(money['top_20pct'])} of revenue"
+            )
+        lines.append(f"{line} (Gini of units {units['gini']:.2f}, HHI {units['hhi']:.0f}).")
+    if "producer" not in dependence:
+        return [
+            *lines,
+            "No `transactions.producer` role: dependence on producers not measured.",
+            "",
+        ]
+    case, risk = dependence["producer"]["case_definition"], dependence["producer"]["at_risk"]
+    shares = [v for k, v in case.items() if k.startswith("revenue")]
+    ranged = shares[0] if len(shares) == 1 else [min(shares), max(shares)]
+    case_revenue = f" and {_share(ranged)} of revenue" if shares else ""
+    lines.append(
         f"- The case's big producers (above the 95th percentile of units, "
         f"{case['threshold_units']:,.0f}): **{case['producers']}**, with "
-        f"{case['units_share']:.0%} of units and {case_revenue} of revenue.",
-        "- If the biggest 1, 5, 10 producers left: "
-        + ", ".join(f"{_share(risk['units'][f'top_{k}'])}" for k in (1, 5, 10))
-        + " of units, "
-        + ", ".join(f"{_share(risk[revenue][f'top_{k}'])}" for k in (1, 5, 10))
-        + " of revenue.",
-    ]
-    if market["value_cvs"]:
-        cvs = ", ".join(f"{cv:g}" for cv in market["value_cvs"])
+        f"{case['units_share']:.0%} of units{case_revenue}."
+    )
+    leaving = ", ".join(_share(risk["units"][f"top_{k}"]) for k in (1, 5, 10)) + " of units"
+    if revenue in risk:
+        leaving += ", " + ", ".join(_share(risk[revenue][f"top_{k}"]) for k in (1, 5, 10))
+        leaving += " of revenue"
+    lines.append(f"- If the biggest 1, 5, 10 producers left: {leaving}.")
+    if cvs is not None:
+        stated = ", ".join(f"{cv:g}" for cv in cvs) or "none valid"
         lines.append(
             f"- Values are z-scores: revenue shares are ranges over the values' coefficient of "
-            f"variation {cvs} (`customers_market.value_cvs`); units are exact."
+            f"variation {stated} (`customers_market.value_cvs`); units are exact."
         )
     return [*lines, ""]
 

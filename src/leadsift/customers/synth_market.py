@@ -74,6 +74,7 @@ class MarketSetup:
 
     @classmethod
     def from_params(cls, entry: Mapping) -> MarketSetup:
+        """The setup from config.yaml (its keys and ranges are checked by `param_rules`)."""
         return cls(**entry)
 
 
