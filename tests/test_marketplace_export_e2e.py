@@ -70,7 +70,7 @@ def hotmart_export(lines: pd.DataFrame, mean: float, std: float, first_id: int) 
 def test_a_hotmart_shaped_export_runs_by_roles_alone(baseline, tmp_path):
     repo = Repo.copy_of(baseline.repo, tmp_path / "hotmart")
     repo.update_params(HOTMART_ROLES)
-    marketplace = shop(1000, seed=5)
+    marketplace = shop(600, seed=5)
     values = marketplace.export["Quantity"] * marketplace.export["UnitPrice"]
     mean, std = float(values.mean()), float(values.std())
     history = hotmart_export(marketplace.export, mean, std, 0)
