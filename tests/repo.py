@@ -37,7 +37,7 @@ SMALL = {
     "segment.n_trials": 8,
     "forecast_setup.origins": 2,
     "forecast_setup.min_interval_errors": 3,  # each origin's interval from the other's errors
-    "customers_drivers.placebo_draws": 20,
+    "customers_drivers.placebo_draws": 10,
     "generate_clicks.n_clicks": 240_000,
     "clicks_tune.n_trials": 3,
     "clicks_tune_setup.space.n_estimators": {"low": 50, "high": 150, "step": 50},

@@ -37,6 +37,10 @@ HOTMART_ROLES = {
     # money is unknown: the features of counts and products
     "segment_setup.features": ["recency_days", "frequency", "tenure_days", "orders_per_month",
                                "distinct_products", "repeat_share"],
+    # what this test is about is the roles: a shorter study and fewer forecasters
+    "segment.n_trials": 4,
+    "forecast_setup.models": ["naive", "ets_seasonal", "customer_base"],
+    "customers_drivers.placebo_draws": 5,
 }  # fmt: skip
 
 

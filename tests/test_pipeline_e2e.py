@@ -300,7 +300,7 @@ def test_the_marketplace_questions_are_answered_against_the_truth(built):
     assert commission["truth"]["effect"] == pytest.approx(0.03 * (1 - 1 / 6), rel=0.01)
     assert commission["truth"]["naive_error_share"] > 0.5
     assert commission["effect"]["lower"] < commission["effect"]["upper"]
-    assert commission["placebo"]["draws"] == 20  # tests.repo.SMALL
+    assert commission["placebo"]["draws"] == 10  # tests.repo.SMALL
     report = (repo.path / "reports/report.md").read_text()
     assert "## The marketplace" in report and "What makes a product sell" in report
     for figure in ("market/lorenz", "market/trends", "drivers/contributions", "drivers/effect"):
