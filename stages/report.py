@@ -73,7 +73,7 @@ def main() -> None:
     write_text(reports / "report.md", text)
     headline = leads.headline_metrics(evaluation, drift, leads_profile)
     headline |= customers.headline_metrics(
-        segments, tuning, forecast, transactions_profile, market=market, drivers=drivers
+        segments, tuning, forecast, transactions_profile, drivers=drivers
     )
     headline |= clicks.headline_metrics(read("clicks/evaluation.json"), read("profile/clicks.json"))
     write_json(reports / "metrics.json", headline, sort_keys=False)

@@ -217,7 +217,7 @@ def test_only_headline_numbers_are_dvc_metrics(built):
         "drift_alerts", "leads_warnings",
         "segments", "silhouette", "ari_share", "top20_share",
         "forecast_model", "forecast_mase", "forecast_next", "forecast_low", "forecast_high",
-        "transactions_warnings", "producers_top5_units", "commission_effect",
+        "transactions_warnings", "commission_effect",
         "clicks_roc_auc", "clicks_ceiling_share", "clicks_log_loss_ratio", "clicks_installs_ratio",
         "clicks_flagged", "clicks_warnings",
     ]  # fmt: skip

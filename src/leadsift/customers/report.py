@@ -29,13 +29,12 @@ def headline_metrics(
     forecast: Mapping[str, Any],
     profile: Mapping[str, Any] | None = None,
     *,
-    market: Mapping[str, Any] | None = None,
     drivers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The customers' numbers in reports/metrics.json: how many segments, how well separated,
     how close to the best recovery of the truth (when there is one), how concentrated revenue is;
     the forecast's chosen model, its backtest error and next months' total with its interval; the
-    top 5% of producers' share of units and the commission's estimated effect."""
+    commission's estimated effect."""
     truth = segments["truth"] or {}
     total = forecast["series"][TOTAL]
     headline = {
@@ -51,8 +50,6 @@ def headline_metrics(
     }
     if profile is not None:
         headline["transactions_warnings"] = len(profile["warnings"])
-    if market and "producer" in market["dependence"]:
-        headline["producers_top5_units"] = market["dependence"]["producer"]["units"]["top_5pct"]
     if drivers and drivers["commission"]:
         headline["commission_effect"] = drivers["commission"]["effect"]["estimate"]
     return {
