@@ -19,7 +19,7 @@ from leadsift.core import tracking
 from leadsift.core.cli import run_stage
 from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
-from leadsift.core.plots import save_figure
+from leadsift.core.plots import importance_figure, save_figure
 from leadsift.customers import drivers, market_plots
 from leadsift.customers.market_report import summary_lines
 from leadsift.customers.param_rules import RULES
@@ -30,7 +30,11 @@ log = logging.getLogger("leadsift.customers.drivers")
 def write_findings(found: drivers.Drivers, truth: float | None, out: Path) -> None:
     write_csv(out / "contributions.csv", found.contributions, float_format="%.6g")
     write_csv(out / "dependence.csv", found.dependence, float_format="%.6g")
-    save_figure(market_plots.contributions_figure(found.contributions), out / "contributions.png")
+    used = found.contributions.rename(columns={"mean_abs_contribution": "importance"})
+    figure = importance_figure(used.assign(std=0.0), top=len(used),
+                               title="features the sales model uses (descriptive)",
+                               xlabel="mean |contribution| to log(1 + units)")  # fmt: skip
+    save_figure(figure, out / "contributions.png")
     save_figure(market_plots.dependence_figure(found.dependence), out / "dependence.png")
     if found.effect:
         effects = {"adjusted (DML)": found.effect, "naive slope": found.naive,

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from leadsift.customers.segment_summary import concentration
@@ -157,6 +156,10 @@ def _trend(share: np.ndarray) -> dict[str, float]:
         level = float(share.mean()) if len(share) else np.nan
         return {"first_share": level, "last_share": level, "slope_per_year": 0.0,
                 "kendall_tau": np.nan, "p_value": 1.0}  # fmt: skip
+    # statsmodels takes a second to import: only the stage that tests trends pays it (the report
+    # and customers_drivers import this module for its constants and helpers)
+    import statsmodels.api as sm  # noqa: PLC0415
+
     lags = max(1, int(4 * (len(share) / 100) ** (2 / 9)))  # the Newey-West rule of thumb
     fit = sm.OLS(share, sm.add_constant(t)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
     fitted = fit.fittedvalues

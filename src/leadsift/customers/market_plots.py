@@ -52,17 +52,6 @@ def trends_figure(monthly: pd.DataFrame, trends: pd.DataFrame) -> Figure:
     return fig
 
 
-def contributions_figure(table: pd.DataFrame) -> Figure:
-    """Mean absolute contribution of each feature to the predicted log units."""
-    shown = table.iloc[::-1]
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.0, 0.3 * len(shown) + 1.2))
-    ax.barh(shown["feature"], shown["mean_abs_contribution"], color=COLORS["model"])
-    ax.set_xlabel("mean |contribution| to log(1 + units)")
-    ax.set_title("What the sales model uses (descriptive)")
-    return fig
-
-
 def dependence_figure(curves: pd.DataFrame) -> Figure:
     """Partial dependence of predicted log units on each lever."""
     levers = list(dict.fromkeys(curves["feature"]))

@@ -140,5 +140,6 @@ def market_summary_lines(market: Mapping[str, Any], drivers: Mapping[str, Any]) 
     if market["movers"]:
         moves = ", ".join(f"{m['value']} {m['direction']}" for m in market["movers"])
         lines.append(f"  moving most: {moves}")
-    lines += [f"  {line}" for line in summary_lines(drivers)[1:] or summary_lines(drivers)]
-    return lines
+    found = summary_lines(drivers)
+    shown = found if drivers["note"] else found[1:]  # the effect's lines, or why there is none
+    return lines + [f"  {line}" for line in shown]
