@@ -38,6 +38,16 @@ SMALL = {
     "forecast_setup.origins": 2,
     "forecast_setup.min_interval_errors": 3,  # each origin's interval from the other's errors
     "customers_drivers.placebo_draws": 10,
+    # the embedded shop's campaign at this size: 0.14 of its 1,500 customers
+    "forecast_setup.campaigns": [
+        {
+            "name": "autumn launch",
+            "start": "2025-09-01",
+            "end": "2025-12-31",
+            "new_customers": 210,
+            "order_value": 120,
+        }
+    ],
     "generate_clicks.n_clicks": 240_000,
     "clicks_tune.n_trials": 3,
     "clicks_tune_setup.space.n_estimators": {"low": 50, "high": 150, "step": 50},

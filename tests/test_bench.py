@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -270,39 +271,42 @@ def test_a_partial_run_replaces_the_rows_of_the_sections_it_ran():
     assert [r["name"] for r in full["results"]] == [new.name]
 
 
-def test_the_forecast_rows_judge_the_chosen_model_and_say_what_the_history_allows(tmp_path):
-    """MASE 0.6 against the same-information expectation's 0.75 meets the 1.1 target; the truth
-    that knows the campaign (0.3) is a fact beside it, 2.5 times better than the history allows."""
+def test_the_forecast_rows_judge_each_forecast_against_the_same_information(tmp_path):
+    """With the calendar, MASE 0.33 against the campaign-knowing expectation's 0.3 meets the 1.1
+    target; without it (another copy), 0.9 against the history-only expectation's 0.75 misses it
+    (1.2), though the campaign-knowing truth of that copy would make it 3."""
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"forecast": {"horizon": 3}}))
+    campaigns = [{"name": "autumn", "start": "2025-09-01", "end": "2025-12-31"}]
     (tmp_path / "config.yaml").write_text(
-        yaml.safe_dump({"forecast_setup": {"level": 0.8, "origins": 4}})
+        yaml.safe_dump({"forecast_setup": {"level": 0.8, "origins": 4, "campaigns": campaigns}})
     )
-    summary = {
-        "model": "ets",
-        "models": {"ets": {"mase": 0.6, "coverage": 0.75}, "naive": {"mase": 4.0, "coverage": 0.5}},
-        "truth": {"mase": 0.3, "from_history": {"mase": 0.75}},
-    }
-    reports = tmp_path / "reports/customers"
-    reports.mkdir(parents=True)
-    (reports / "forecast.json").write_text(json.dumps({"series": {"total": summary}}))
+
+    def built(repo: Path, model: str, mase: float, truth: dict) -> None:
+        (repo / "reports/customers").mkdir(parents=True, exist_ok=True)
+        summary = {
+            "model": model,
+            "models": {model: {"mase": mase, "coverage": 0.75}, "naive": {"mase": 4.4}},
+            "truth": truth,
+            "next": {"total": 101.0},
+        }
+        (repo / "reports/customers/forecast.json").write_text(
+            json.dumps({"series": {"total": summary}})
+        )
+
+    built(tmp_path, "customer_base", 0.33, {"mase": 0.3, "from_history": {"mase": 0.75}})
+    blind, plain = tmp_path / "blind", tmp_path / "plain"
+    built(blind, "ets", 0.9, {"mase": 0.3, "from_history": {"mase": 0.75}})
     # the shop without the campaign: 0.32 against a truth of 0.3 meets it
-    plain = tmp_path / "plain"
-    (plain / "reports/customers").mkdir(parents=True)
-    fair = {
-        "model": "customer_base",
-        "models": {"customer_base": {"mase": 0.32}},
-        "truth": {"mase": 0.3, "next_total": 100.0},
-        "next": {"total": 101.0},
-    }
-    (plain / "reports/customers/forecast.json").write_text(json.dumps({"series": {"total": fair}}))
+    built(plain, "customer_base", 0.32, {"mase": 0.3, "next_total": 100.0})
     watched = Watched(1.0, 1.0, {"customers_forecast": {"wall_s": 12.0}})
-    same, campaign, fair_truth, naive, coverage, stage = forecast_results(tmp_path, watched, plain)
+    rows = forecast_results(tmp_path, watched, plain, blind)
+    given, no_calendar, fair_truth, naive, coverage, stage = rows
+    assert (given.measured, given.met) == (pytest.approx(1.1), True)
+    assert given.details["campaigns"] == campaigns
+    assert (no_calendar.measured, no_calendar.met) == (pytest.approx(1.2), False)
+    assert no_calendar.details["model"] == "ets"
     assert (fair_truth.measured, fair_truth.met) == (pytest.approx(0.32 / 0.3), True)
-    assert fair_truth.details["model"] == "customer_base"
-    assert (same.measured, same.met) == (pytest.approx(0.8), True)
-    assert (campaign.measured, campaign.met) == (2.0, None)
-    assert campaign.details["history_floor"] == 2.5
-    assert (naive.measured, naive.met) == (pytest.approx(0.15), True)
+    assert (naive.measured, naive.met) == (pytest.approx(0.075), True)
     assert coverage.measured == pytest.approx(5.0) and coverage.met
     assert (stage.measured, stage.met) == (12.0, True)
     assert coverage.details["backtest_months"] == 12

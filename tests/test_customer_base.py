@@ -11,6 +11,7 @@ import pytest
 
 from leadsift.customers.forecast import customer_base as cb
 from leadsift.customers.forecast.backtest import backtest, forecast_ahead, ranking
+from leadsift.customers.forecast.calendar import NO_CAMPAIGNS
 from leadsift.customers.forecast.models import CANDIDATES, History, Settings
 from leadsift.customers.forecast.series import Views, customer_orders
 
@@ -20,18 +21,28 @@ SEASON = np.array([1.4, 1.1, 1.0, 0.9, 0.9, 0.8, 0.7, 0.8, 1.3, 1.1, 1.0, 1.0])
 
 
 def simulate(
-    n: int, months: float, *, params=TRUE, season=None, seed: int = 0, birth_months=None
+    n: int,
+    months: float,
+    *,
+    params=TRUE,
+    season=None,
+    seed: int = 0,
+    birth_months=None,
+    born_from: float = 0.0,
+    log_value: float = 4.0,
+    prefix: str = "c",
 ) -> pd.DataFrame:
-    """Invoices of `n` Pareto/NBD customers over `months` from START, first orders uniform over
-    `birth_months` (default: the first two thirds), orders thinned to a calendar `season`."""
+    """Invoices of `n` Pareto/NBD customers over `months` from START, first orders uniform from
+    `born_from` to `birth_months` (default: the first two thirds), orders thinned to a calendar
+    `season`, each customer's mean order value log-normal about `log_value`."""
     rng = np.random.default_rng(seed)
     r, alpha, s, beta = params
     season = np.ones(12) if season is None else season
     peak = season.max()
-    births = rng.uniform(0, birth_months or months * 2 / 3, n)
+    births = rng.uniform(born_from, birth_months or months * 2 / 3, n)
     rates, dropouts = rng.gamma(r, 1 / alpha, n), rng.gamma(s, 1 / beta, n)
     ends = np.minimum(births + rng.exponential(1 / dropouts), months)
-    values = rng.lognormal(4, 1, n)  # each customer's mean order value
+    values = rng.lognormal(log_value, 1, n)  # each customer's mean order value
     counts = rng.poisson(rates * peak * (ends - births))
     owner = np.repeat(np.arange(n), counts)
     times = births[owner] + rng.uniform(0, 1, owner.size) * (ends - births)[owner]
@@ -40,7 +51,7 @@ def simulate(
     owner = np.r_[np.arange(n), owner[kept]]
     stamps = (START + pd.to_timedelta(births * cb.DAYS_PER_MONTH, unit="D")).append(stamps[kept])
     rows = {
-        "customer_id": np.char.add("c", owner.astype(str)),
+        "customer_id": np.char.add(prefix, owner.astype(str)),
         "timestamp": stamps,
         "amount": values[owner] * rng.lognormal(0, 0.2, owner.size),
     }
@@ -170,6 +181,7 @@ def test_the_backtest_scores_the_customer_model_without_seeing_past_its_origins(
         band_customers=500,
         newcomer_window=3,
         n_jobs=1,
+        campaigns=NO_CAMPAIGNS,
     )
     result = backtest(series, settings, Views(orders=orders))
     assert result.scores["customer_base"]["status"] == "ok"
@@ -195,7 +207,7 @@ def test_on_a_short_history_the_customer_model_competes_from_the_origins_it_can_
     settings = Settings(
         horizon=3, origins=4, level=0.8, min_interval_errors=2, metric="mase", mean_window=3,
         ridge_alpha=1.0, models=("naive", "mean", "customer_base"), fit_window=None,
-        value_bands=2, band_customers=500, newcomer_window=3, n_jobs=1,
+        value_bands=2, band_customers=500, newcomer_window=3, n_jobs=1, campaigns=NO_CAMPAIGNS,
     )  # fmt: skip
     result = backtest(series, settings, Views(orders=orders))
     windows = range(len(series) - 6, len(series) - 2)  # months before each of the 4 origins

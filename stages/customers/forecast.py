@@ -3,7 +3,8 @@ wins a rolling-origin backtest (leadsift.customers.forecast.backtest).
 
 Every candidate forecasts `forecast.horizon` months from each backtest origin, trained on the
 months before it; the lowest `forecast.metric` picks the model, which is refitted on the whole
-history. Where the generator's expected revenue is the export's truth (the embedded shop:
+history. The total knows the planned campaigns of `forecast_setup.campaigns` (config.yaml).
+Where the generator's expected revenue is the export's truth (the embedded shop:
 `truth.generator_truth`), the error of forecasting with it from each origin (what the generative
 model expects given the history up to it: what no forecaster who knew that model could foresee)
 is reported next to ours.
@@ -54,7 +55,10 @@ def main() -> None:
     expected = generator_truth(
         pd.read_parquet(args.expected), Path(args.expected), raw_path, table.index
     )
-    backtest, ahead, summaries = forecast_all(revenue, Settings.from_params(params), expected)
+    settings = Settings.from_params(params)
+    for campaign in settings.campaigns.campaigns:
+        log.info("planned campaign %s", campaign)
+    backtest, ahead, summaries = forecast_all(revenue, settings, expected)
     total = summaries[TOTAL]
     reports = Path(args.reports)
     out = reports / "forecast"
@@ -63,7 +67,11 @@ def main() -> None:
     for name, series in (("monthly", table), ("weekly", revenue.weekly)):
         rows = series.reset_index().astype({series.index.name: "str"})
         write_csv(out / f"{name}.csv", rows, float_format="%.2f")
-    write_json(reports / "forecast.json", {"months": len(table), "series": summaries})
+    campaigns = [c.name for c in settings.campaigns.campaigns]
+    write_json(
+        reports / "forecast.json",
+        {"months": len(table), "campaigns": campaigns, "series": summaries},
+    )
     chosen, ahead_total = total_chosen(backtest, ahead, summaries)
     truth = truth_by_origin(expected, chosen, ahead_total)
     save_figure(forecast_figure(table[TOTAL], chosen, ahead_total, truth), out / "forecast.png")

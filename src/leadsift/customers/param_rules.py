@@ -37,6 +37,29 @@ MARKET_ROLES = (
     "social_origin",
 )
 SCALINGS = ("log", "quantile")
+CAMPAIGN_KEYS = {"name", "start", "end", "new_customers", "order_value"}
+
+
+def _campaign(entry: object) -> bool:
+    """One planned campaign (`forecast.calendar.Campaign`): a name, its first and last day, and
+    its expected new customers and their order value (each null: not known)."""
+    if not (isinstance(entry, dict) and {"name", "start", "end"} <= set(entry) <= CAMPAIGN_KEYS):
+        return False
+    counts = (entry.get(key) for key in ("new_customers", "order_value"))
+    return (
+        TEXT[0](entry["name"])
+        and ISO_DATE[0](entry["start"])
+        and ISO_DATE[0](entry["end"])
+        and str(entry["start"]) <= str(entry["end"])
+        and all(v is None or (between(0, float("inf"))[0](v)) for v in counts)
+    )
+
+
+CAMPAIGNS = (
+    lambda v: isinstance(v, list) and all(_campaign(e) for e in v),
+    "a list (maybe empty) of {name, start, end: its first and last day (YYYY-MM-DD), "
+    "new_customers and order_value: null (not known) or a number >= 0}",
+)
 FEATURE_LIST = (
     lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(f, str) for f in v),
     "a list of at least two feature names",
@@ -154,6 +177,7 @@ RULES: dict[str, Rule] = {
     "forecast_setup.newcomer_window": integer(1),
     "forecast_setup.n_jobs": integer(1),
     "forecast_setup.models": FORECAST_MODELS,
+    "forecast_setup.campaigns": CAMPAIGNS,
     "customers_monitor.bins": integer(2),
     "customers_monitor.psi_alert": between(0, float("inf"), closed="neither"),
     "customers_monitor.p_value": between(0, 1, closed="neither"),

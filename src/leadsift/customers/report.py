@@ -180,10 +180,18 @@ def _number(value: float | None, form: str) -> str:
     return "-" if value is None else format(value, form)
 
 
-# What the truth's further columns (`forecast.truth.truth_summary`) know, as the report says it.
+# What the truth and its further columns (`forecast.truth.truth_summary`) know, as the report
+# says it, without and with the planned campaigns' calendar (`forecast_setup.campaigns`).
+TRUTH_MEANING = {
+    False: "knows the planned campaign too: not a ceiling",
+    True: "knows the same calendar: the forecast to judge by",
+}
 VARIANT_MEANING = {
-    "from_history": "the same information as ours (learning of the campaign when it begins): "
-    "the forecast to judge by"
+    False: {
+        "from_history": "the same information as ours (learning of the campaign when it "
+        "begins): the forecast to judge by"
+    },
+    True: {"from_history": "learns of the campaign only when it begins, without the calendar"},
 }
 
 
@@ -198,6 +206,13 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
         f"From {forecast['months']} months, **{ahead}**; {errors}.",
         "",
     ]
+    if planned := forecast.get("campaigns"):
+        parts += [
+            f"The total knows the planned campaigns of `forecast_setup.campaigns` "
+            f"({', '.join(planned)}); the segments' forecasts do not, as which segments their "
+            "customers join is not known.",
+            "",
+        ]
     rows = []
     for name, entry in total["models"].items():
         if entry["status"] != "ok":
@@ -215,12 +230,10 @@ def forecast_section(forecast: Mapping[str, Any]) -> list[str]:
             ]
         )
     if total["truth"]:
-        truth = total["truth"]
-        variants = [
-            ("expected revenue (truth)", truth, "knows the planned campaign too: not a ceiling")
-        ]
+        truth, calendar = total["truth"], bool(forecast.get("campaigns"))
+        variants = [("expected revenue (truth)", truth, TRUTH_MEANING[calendar])]
         variants += [
-            (f"the same, {name.replace('_', ' ')}", errors, VARIANT_MEANING.get(name, ""))
+            (f"the same, {name.replace('_', ' ')}", errors, VARIANT_MEANING[calendar].get(name, ""))
             for name, errors in truth_variants(truth).items()
         ]
         rows += [

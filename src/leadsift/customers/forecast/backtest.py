@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from leadsift.core.io import InputError
+from leadsift.customers.forecast.calendar import NO_CAMPAIGNS
 from leadsift.customers.forecast.errors import errors
 from leadsift.customers.forecast.models import (
     CANDIDATES,
@@ -347,19 +348,22 @@ def forecast_all(
     """Every series of a shop's `revenue` (total first): each model's backtest rows, the
     winner's forecast and a summary, each tagged with its series; the series are backtested,
     then forecast, `settings.n_jobs` at once. The truth (expected revenue by origin and month,
-    `truth.generator_truth`) and the notes on the revenue itself belong to the total."""
+    `truth.generator_truth`) and the notes on the revenue itself belong to the total, as do the
+    planned campaigns (`settings.campaigns`): which segments their customers will join is not
+    known."""
     from joblib import Parallel, delayed  # noqa: PLC0415
 
     names = list(revenue.monthly.columns)
     series = [revenue.monthly[name] for name in names]
     views = [revenue.views(name) for name in names]
+    own = [settings if n == TOTAL else replace(settings, campaigns=NO_CAMPAIGNS) for n in names]
     parallel = Parallel(n_jobs=min(settings.n_jobs, len(names)))
     results = parallel(
-        delayed(backtest)(s, settings, v) for s, v in zip(series, views, strict=True)
+        delayed(backtest)(s, o, v) for s, o, v in zip(series, own, views, strict=True)
     )
     aheads = parallel(
-        delayed(forecast_ahead)(s, result, settings, v)
-        for s, result, v in zip(series, results, views, strict=True)
+        delayed(forecast_ahead)(s, result, o, v)
+        for s, result, o, v in zip(series, results, own, views, strict=True)
     )
     backtests, forecasts, summaries = [], [], {}
     for name, column, result, (ahead, notes) in zip(names, series, results, aheads, strict=True):

@@ -23,6 +23,7 @@ from scipy.special import gammaln, hyp2f1, logsumexp
 from sklearn.base import BaseEstimator
 
 from leadsift.customers.features import DAYS_PER_MONTH
+from leadsift.customers.forecast.calendar import NO_CAMPAIGNS, Calendar
 
 YEAR = 12  # months
 # log r, alpha, s, beta. A shape s of 100 already means one dropout rate for all (a 10% spread);
@@ -233,13 +234,17 @@ def forecast_revenue(
     bands: int,
     band_customers: int,
     newcomer_window: int,
+    campaigns: Calendar = NO_CAMPAIGNS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Net revenue of each of the `h` months from `cut`, its mean and variance: the customers
     seen before it (their expected orders x their value per order) and the newcomers (first
     orders at the mean rate of the last `newcomer_window` months, then repeats; with the bands
     and values of the last year's newcomers), scaled by the series' revenue over the customers'
     in the last year (guests' orders, which no customer's history explains). The variance is a
-    compound Poisson one: each order's amount varies as the customer's have."""
+    compound Poisson one: each order's amount varies as the customer's have.
+
+    With planned `campaigns`, the usual first orders are those of the latest `newcomer_window`
+    months without a campaign, and each month ahead adds its campaigns' stated new customers."""
     customers = customers_before(orders, cut, bands=bands, band_customers=band_customers)
     if not len(customers.ids):
         raise ValueError(f"no customer ordered before {cut.date()}")
@@ -256,24 +261,42 @@ def forecast_revenue(
         expected = np.diff(model.expected_repeats(rows[inside], steps), axis=1).T.copy()
         mean += expected @ customers.value[inside]
         variance += expected @ customers.square[inside]
-    # Newcomers: a month's arrivals at mid-month, each with a first order and its band's repeats.
-    months = pd.period_range(
-        end=(cut - pd.Timedelta(days=1)).to_period("M"), periods=newcomer_window
-    )
-    arrivals = customers.first.to_period("M").isin(months).sum() / newcomer_window
+    # Newcomers: a month's arrivals at mid-month, each with a first order and its band's
+    # repeats, at its band's value or at the value its campaign states.
+    arrivals = _arrivals(customers.first, cut, h, newcomer_window, campaigns)
+    stated, value_sum, square_sum = campaigns.valued(pd.period_range(cut, periods=h, freq="M"))
     young = customers.first >= cut - pd.DateOffset(months=YEAR)
     for b, model in enumerate(models):
         joined = young & (customers.band == b)
         if not joined.any():
             continue
-        per_month = arrivals * joined.sum() / young.sum()
+        share = joined.sum() / young.sum()
         value, square = customers.value[joined].mean(), customers.square[joined].mean()
+        spread = square / value**2 if value else 1.0
+        revenue = share * ((arrivals - stated) * value + value_sum)
+        squares = share * ((arrivals - stated) * square + square_sum * spread)
         for month in range(h):
             since = np.clip(steps[month:] - (steps[month] + steps[month + 1]) / 2, 0, None)
             placed = np.r_[1.0, np.zeros(h - month - 1)] + np.diff(
                 model.unconditional_repeats(since)
             )
-            mean[month:] += per_month * placed * value
-            variance[month:] += per_month * placed * square
+            mean[month:] += revenue[month] * placed
+            variance[month:] += squares[month] * placed
     scale = series_revenue_last_year / customers.revenue_last_year
     return mean * scale, variance * scale**2
+
+
+def _arrivals(
+    first: pd.DatetimeIndex, cut: pd.Timestamp, h: int, window: int, campaigns: Calendar
+) -> np.ndarray:
+    """New customers expected in each of the `h` months from `cut`: the mean first orders of
+    the latest `window` months without a campaign (of the last `window` months, less their
+    campaigns' stated newcomers, when every month had one), plus the campaigns planned then."""
+    last = (cut - pd.Timedelta(days=1)).to_period("M")
+    months = pd.period_range(end=last, periods=window)
+    if campaigns:
+        usual = campaigns.usual(pd.period_range(first.min().to_period("M"), last, freq="M"))
+        months = usual[-window:] if len(usual) else months
+    joined = first.to_period("M").isin(months).sum() - campaigns.new_customers(months).sum()
+    ahead = pd.period_range(cut.to_period("M"), periods=h, freq="M")
+    return max(joined, 0.0) / len(months) + campaigns.new_customers(ahead)

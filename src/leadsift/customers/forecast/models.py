@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
+from leadsift.customers.forecast.calendar import Calendar
 from leadsift.customers.forecast.customer_base import forecast_revenue
 from leadsift.customers.forecast.series import Views, weeks_until
 
@@ -52,6 +53,7 @@ class Settings:
     band_customers: int  # customer_base: fewest customers a band is fitted on
     newcomer_window: int  # customer_base: months whose mean first orders continue
     n_jobs: int  # series forecast at once, each in its own process
+    campaigns: Calendar  # planned campaigns (known future events)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             band_customers=setup["band_customers"],
             newcomer_window=setup["newcomer_window"],
             n_jobs=setup["n_jobs"],
+            campaigns=Calendar.from_params(setup["campaigns"]),
         )
 
 
@@ -177,8 +180,11 @@ class WindowMean(Model):
         return Forecast(np.repeat(window.mean(), history.horizon))
 
 
-def _statsmodels(fit: Callable[[], Any], h: int, level: float, n: int) -> Forecast:
-    """Fit on the log scale; a convergence warning counts as a failure (the row says so)."""
+def _statsmodels(
+    fit: Callable[[], Any], h: int, level: float, n: int, exog: np.ndarray | None = None
+) -> Forecast:
+    """Fit on the log scale; a convergence warning counts as a failure (the row says so).
+    `exog`: the regressors of the `h` months ahead, for a model fitted with them."""
     from statsmodels.tools.sm_exceptions import ConvergenceWarning  # noqa: PLC0415
 
     with warnings.catch_warnings():
@@ -190,7 +196,8 @@ def _statsmodels(fit: Callable[[], Any], h: int, level: float, n: int) -> Foreca
             raise ModelFitError(f"did not converge ({str(err).splitlines()[0]})") from err
         except (ValueError, np.linalg.LinAlgError) as err:
             raise ModelFitError(str(err).splitlines()[0]) from err
-    frame = result.get_prediction(start=n, end=n + h - 1).summary_frame(alpha=1 - level)
+    prediction = result.get_prediction(start=n, end=n + h - 1, exog=exog)
+    frame = prediction.summary_frame(alpha=1 - level)
     lower, upper = (
         ("pi_lower", "pi_upper") if "pi_lower" in frame else ("mean_ci_lower", "mean_ci_upper")
     )
@@ -228,7 +235,9 @@ class ETS(Model):
 
 
 class ARIMA(Model):
-    """ARIMA(1,1,0) with drift on log revenue; seasonal: the airline model (0,1,1)(0,1,1)12."""
+    """ARIMA(1,1,0) with drift on log revenue; seasonal: the airline model (0,1,1)(0,1,1)12.
+    With planned campaigns, their share of each month is a regressor (SARIMAX), once the
+    history has months with and without one to learn its effect from."""
 
     min_history = 6
 
@@ -236,11 +245,17 @@ class ARIMA(Model):
         from statsmodels.tsa.arima import model as arima  # noqa: PLC0415
 
         z = _log(history.revenue)
+        calendar = history.settings.campaigns
+        seen = calendar.share(history.months)
+        learnable = np.ptp(seen) > 0
+        exog, ahead = (
+            (seen[:, None], calendar.share(history.ahead)[:, None]) if learnable else (None, None)
+        )
         if self.seasonal:
-            model = arima.ARIMA(z, order=(0, 1, 1), seasonal_order=(0, 1, 1, SEASON))
+            model = arima.ARIMA(z, exog, order=(0, 1, 1), seasonal_order=(0, 1, 1, SEASON))
         else:
-            model = arima.ARIMA(z, order=(1, 1, 0), trend="t")
-        return _statsmodels(model.fit, history.horizon, history.settings.level, len(z))
+            model = arima.ARIMA(z, exog, order=(1, 1, 0), trend="t")
+        return _statsmodels(model.fit, history.horizon, history.settings.level, len(z), ahead)
 
 
 class LagRegression(Model):
@@ -312,6 +327,7 @@ class CustomerBase(Model):
                 bands=settings.value_bands,
                 band_customers=settings.band_customers,
                 newcomer_window=settings.newcomer_window,
+                campaigns=settings.campaigns,
             )
         except ValueError as err:
             raise ModelFitError(str(err)) from err
