@@ -113,23 +113,24 @@ def test_the_customer_base_adds_the_campaigns_newcomers_at_their_stated_value():
     assert (dear - blind).sum() > 3 * (told - blind).sum()
 
 
-def test_the_usual_newcomers_are_learnt_from_months_without_a_campaign():
+def test_the_usual_newcomers_leave_out_the_campaigns():
+    """After a campaign of 900 (months 29 to 31, the last three): the window's first orders less
+    its stated newcomers; with its count not stated, the latest months without a campaign."""
     orders, _, campaign = orders_with_a_campaign()
-    first = orders.groupby("customer_id")["timestamp"].min()
-    cut = START + pd.DateOffset(months=32)  # after the campaign: its months are the last three
-    calendar = Calendar.from_params([campaign])
-    arrivals = cb._arrivals(pd.DatetimeIndex(first), cut, 3, 3, calendar)
-    plain = cb._arrivals(pd.DatetimeIndex(first), cut, 3, 3, NO_CAMPAIGNS)
+    first = pd.DatetimeIndex(orders.groupby("customer_id")["timestamp"].min())
+    cut = START + pd.DateOffset(months=32)
     usual = 3000 / 36  # a month's usual first orders
-    assert arrivals == pytest.approx(np.full(3, usual), rel=0.2)
+    plain = cb._arrivals(first, cut, 3, 3, NO_CAMPAIGNS)
     assert plain.mean() > usual + 200  # the campaign's 300 a month taken for the usual rate
-    # with no month free of a campaign, the window's stated newcomers are taken off
-    before = pd.Timestamp(campaign["start"]) - pd.Timedelta(days=1)
-    filler = {"name": "always on", "start": "2020-01-01", "end": str(before.date())}
-    always = Calendar.from_params([campaign, filler])
-    assert cb._arrivals(pd.DatetimeIndex(first), cut, 3, 3, always) == pytest.approx(
-        np.full(3, usual), rel=0.2
-    )
+    stated = cb._arrivals(first, cut, 3, 3, Calendar.from_params([campaign]))
+    assert stated == pytest.approx(plain - 300, rel=0.01)
+    assert stated == pytest.approx(np.full(3, usual), rel=0.2)
+    unstated = Calendar.from_params([{**campaign, "new_customers": None}])
+    assert cb._arrivals(first, cut, 3, 3, unstated) == pytest.approx(np.full(3, usual), rel=0.2)
+    # the customers who joined in it do not tell what a usual newcomer is like
+    joined = cb._usual_newcomers(first, cut, Calendar.from_params([campaign]))
+    assert joined.sum() == pytest.approx(12 * usual, rel=0.15)
+    assert cb._usual_newcomers(first, cut, NO_CAMPAIGNS).sum() > joined.sum() + 800
 
 
 @pytest.mark.parametrize("name", ["arima", "sarima"])

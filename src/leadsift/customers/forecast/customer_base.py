@@ -243,8 +243,9 @@ def forecast_revenue(
     in the last year (guests' orders, which no customer's history explains). The variance is a
     compound Poisson one: each order's amount varies as the customer's have.
 
-    With planned `campaigns`, the usual first orders are those of the latest `newcomer_window`
-    months without a campaign, and each month ahead adds its campaigns' stated new customers."""
+    With planned `campaigns`, the usual newcomers exclude the campaigns' (`_arrivals`, and
+    their bands and values come from the year's others), and each month ahead adds its
+    campaigns' stated new customers at their stated order value."""
     customers = customers_before(orders, cut, bands=bands, band_customers=band_customers)
     if not len(customers.ids):
         raise ValueError(f"no customer ordered before {cut.date()}")
@@ -265,7 +266,7 @@ def forecast_revenue(
     # repeats, at its band's value or at the value its campaign states.
     arrivals = _arrivals(customers.first, cut, h, newcomer_window, campaigns)
     stated, value_sum, square_sum = campaigns.valued(pd.period_range(cut, periods=h, freq="M"))
-    young = customers.first >= cut - pd.DateOffset(months=YEAR)
+    young = _usual_newcomers(customers.first, cut, campaigns)
     for b, model in enumerate(models):
         joined = young & (customers.band == b)
         if not joined.any():
@@ -289,14 +290,29 @@ def forecast_revenue(
 def _arrivals(
     first: pd.DatetimeIndex, cut: pd.Timestamp, h: int, window: int, campaigns: Calendar
 ) -> np.ndarray:
-    """New customers expected in each of the `h` months from `cut`: the mean first orders of
-    the latest `window` months without a campaign (of the last `window` months, less their
-    campaigns' stated newcomers, when every month had one), plus the campaigns planned then."""
+    """New customers expected in each of the `h` months from `cut`: the usual ones, the mean
+    first orders of the last `window` months less their campaigns' stated newcomers (of the
+    latest `window` months without a campaign, when a campaign then does not state its count),
+    plus the campaigns planned then."""
     last = (cut - pd.Timedelta(days=1)).to_period("M")
     months = pd.period_range(end=last, periods=window)
-    if campaigns:
+    unstated = [c for c in campaigns.campaigns if c.new_customers is None]
+    if Calendar(tuple(unstated)).share(months).any():
         usual = campaigns.usual(pd.period_range(first.min().to_period("M"), last, freq="M"))
         months = usual[-window:] if len(usual) else months
     joined = first.to_period("M").isin(months).sum() - campaigns.new_customers(months).sum()
     ahead = pd.period_range(cut.to_period("M"), periods=h, freq="M")
     return max(joined, 0.0) / len(months) + campaigns.new_customers(ahead)
+
+
+def _usual_newcomers(first: pd.DatetimeIndex, cut: pd.Timestamp, campaigns: Calendar) -> np.ndarray:
+    """The customers whose first orders, in the year before `cut`, show what a usual newcomer
+    is like: those who did not join in a campaign (all of the year's, if every one did)."""
+    young = np.asarray(first >= cut - pd.DateOffset(months=YEAR))
+    during = np.zeros(len(first), dtype=bool)
+    for campaign in campaigns.campaigns:
+        during |= np.asarray(
+            (first >= campaign.start) & (first < campaign.end + pd.Timedelta(days=1))
+        )
+    usual = young & ~during
+    return usual if usual.any() else young
