@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from leadsift.bench import copy_project
-from leadsift.core.config import write_overrides
+from leadsift.core.config import read_params, write_overrides
+from leadsift.customers.synth_truth import planned_campaigns
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,22 +39,16 @@ SMALL = {
     "forecast_setup.origins": 2,
     "forecast_setup.min_interval_errors": 3,  # each origin's interval from the other's errors
     "customers_drivers.placebo_draws": 10,
-    # the embedded shop's campaign at this size: 0.14 of its 1,500 customers
-    "forecast_setup.campaigns": [
-        {
-            "name": "autumn launch",
-            "start": "2025-09-01",
-            "end": "2025-12-31",
-            "new_customers": 210,
-            "order_value": 120,
-        }
-    ],
     "generate_clicks.n_clicks": 240_000,
     "clicks_tune.n_trials": 3,
     "clicks_tune_setup.space.n_estimators": {"low": 50, "high": 150, "step": 50},
     "clicks_engine.memory_limit": "1GB",
     "clicks_engine.threads": 1,
 }
+# the embedded shop's campaign at this size (0.14 of its customers), as its calendar states it
+SMALL["forecast_setup.campaigns"] = planned_campaigns(
+    read_params(ROOT), SMALL["generate_transactions.n_customers"]
+)
 
 
 class Repo:

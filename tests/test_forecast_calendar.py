@@ -4,6 +4,7 @@ a campaign's newcomers, the regressor of arima, and the embedded shop's calendar
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from leadsift.customers.forecast.calendar import NO_CAMPAIGNS, Calendar
 from leadsift.customers.forecast.models import CANDIDATES, History, Settings
 from leadsift.customers.forecast.series import TOTAL, Revenue, Views
 from leadsift.customers.param_rules import RULES
+from leadsift.customers.synth_truth import planned_campaigns
 from leadsift.customers.synth_world import CATEGORIES, Segment, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +43,8 @@ def test_a_campaign_spreads_its_newcomers_over_its_days_and_marks_its_months():
     assert values == pytest.approx(20 * count) and squares == pytest.approx(400 * count)
     assert priced.new_customers(months) == pytest.approx(2 * count)
     assert not NO_CAMPAIGNS and not Calendar.from_params([]).share(months).any()
+    free = Calendar.from_params([{**AUTUMN, "order_value": 0}])  # stated, and nothing
+    assert free.valued(months)[0] == pytest.approx(count) and not free.valued(months)[1].any()
     assert (
         str(priced.campaigns[0])
         == "autumn, 2025-09-16 to 2025-11-15: 610 new customers at 20.00 an order"
@@ -52,8 +56,14 @@ def test_a_campaign_spreads_its_newcomers_over_its_days_and_marks_its_months():
     [
         ([], True),
         ([{**AUTUMN, "order_value": None}], True),
+        ([{**AUTUMN, "end": AUTUMN["start"]}], True),  # a day long
+        ([{**AUTUMN, "start": dt.date(2025, 9, 16)}], True),  # YAML's unquoted date
         ([{**AUTUMN, "end": "2025-09-01"}], False),  # ends before it starts
+        ([{**AUTUMN, "end": "20250901"}], False),  # not YYYY-MM-DD
+        ([{**AUTUMN, "start": "2025-W38-2"}], False),
         ([{**AUTUMN, "start": "mid-September"}], False),
+        ([{**AUTUMN, "new_customers": float("inf")}], False),
+        ([{**AUTUMN, "new_customers": None, "order_value": 20}], False),  # a value of whom?
         ([{**AUTUMN, "new_customers": -5}], False),
         ([{**AUTUMN, "budget": 1000}], False),  # an unknown key
         ([{key: v for key, v in AUTUMN.items() if key != "name"}], False),
@@ -139,35 +149,31 @@ def test_arima_learns_a_campaigns_lift_once_its_history_has_one(name):
     months = pd.period_range("2023-01", periods=36, freq="M")
     rng = np.random.default_rng(3)
     on = months.isin(pd.period_range("2025-06", "2025-07", freq="M"))
-    ahead = pd.period_range("2026-01", periods=3, freq="M")
     revenue = 100_000 * np.exp(0.01 * np.arange(36) + 0.3 * on + rng.normal(0, 0.01, 36))
-    calendar = Calendar.from_params(
-        [
-            {"name": "summer", "start": "2025-06-01", "end": "2025-07-31"},
-            {"name": "winter", "start": "2026-02-01", "end": "2026-02-28"},
-        ]
-    )
     settings = Settings.from_params(read_params(ROOT))
     model = CANDIDATES[name]
-    views = Views(None, None)
-    told = model(History(revenue, months, dataclasses.replace(settings, campaigns=calendar), views))
-    blind = model(
-        History(revenue, months, dataclasses.replace(settings, campaigns=NO_CAMPAIGNS), views)
-    )
-    lift = told.mean / blind.mean
-    assert ahead[1] == pd.Period("2026-02", "M")
-    assert lift[1] == pytest.approx(np.exp(0.3), rel=0.08)
+
+    def forecast(calendar: Calendar) -> np.ndarray:
+        history = History(
+            revenue, months, dataclasses.replace(settings, campaigns=calendar), Views()
+        )
+        assert list(history.ahead.astype(str)) == ["2026-01", "2026-02", "2026-03"]
+        return model(history).mean
+
+    blind = forecast(NO_CAMPAIGNS)
+    lift = forecast(Calendar.from_params([SUMMER, WINTER])) / blind
+    assert lift[1] == pytest.approx(np.exp(0.3), rel=0.08)  # February's campaign
     assert lift[[0, 2]] == pytest.approx(1, abs=0.06)
+    # a campaign ahead with none in the history: nothing to learn its effect from
+    assert np.array_equal(forecast(Calendar.from_params([WINTER])), blind)
 
 
 def test_the_embedded_shops_calendar_is_the_campaign_its_generator_plans():
     """The `recent` segment's customers first buy in the last recent_months before as_of: the
-    config's campaign has their dates, count and net order value."""
+    config's campaign has their dates, count and net order value, at any shop size."""
     params = read_params(ROOT)
-    setup, (campaign,) = (
-        params["generate_transactions_setup"],
-        params["forecast_setup"]["campaigns"],
-    )
+    assert params["forecast_setup"]["campaigns"] == planned_campaigns(params)
+    setup = params["generate_transactions_setup"]
     world = build_world(
         setup["world_seed"], setup["start"], setup["months"], setup["future_months"]
     )
@@ -175,16 +181,21 @@ def test_the_embedded_shops_calendar_is_the_campaign_its_generator_plans():
     segments = {k: Segment.from_params(k, v) for k, v in setup["segments"].items()}
     shares = {k: s.share for k, s in segments.items()}
     (recent,) = [k for k, s in segments.items() if s.recent]
-    count = params["generate_transactions"]["n_customers"] * shares[recent] / sum(shares.values())
+    (campaign,) = planned_campaigns(params, 1500)
+    assert campaign["new_customers"] == round(1500 * shares[recent] / sum(shares.values()))
     begins = as_of - pd.Timedelta(days=setup["recent_months"] * cb.DAYS_PER_MONTH)
-    assert campaign["new_customers"] == pytest.approx(count)
     assert pd.Timestamp(campaign["start"]) == begins.normalize()
     assert pd.Timestamp(campaign["end"]) == as_of - pd.Timedelta(days=1)
     kind = segments[recent]
     prices = world.catalogue.groupby("category")["price"].mean().reindex(CATEGORIES)
     order = (1 + kind.lines) * (1 + kind.quantity) * (1 - kind.cancel)
     value = order * float(prices.to_numpy() @ np.array(kind.mix))
-    assert campaign["order_value"] == pytest.approx(value, rel=0.02)
+    assert campaign["order_value"] == pytest.approx(value, rel=0.01)  # rounded, as a plan is
+    without = {
+        **setup,
+        "segments": {k: {**v, "recent": False} for k, v in setup["segments"].items()},
+    }
+    assert planned_campaigns({**params, "generate_transactions_setup": without}) == []
 
 
 def test_only_the_total_knows_the_campaigns_as_their_customers_segments_are_not_known():

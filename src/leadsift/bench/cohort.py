@@ -33,6 +33,7 @@ ROLES = {
     # the features a product-less export gives (docs/own-data.md)
     "segment_setup.features": ["recency_days", "frequency", "avg_order_value", "avg_unit_price",
                                "units_per_line", "orders_per_month"],
+    "forecast_setup.campaigns": [],  # a retailer's own export: not the embedded shop's calendar
 }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from leadsift.bench import targets
 from leadsift.core.config import read_params, write_overrides
+from leadsift.customers.synth_truth import planned_campaigns
 
 ROOT = Path.cwd()
 PROJECT_FILES = (
@@ -108,6 +109,14 @@ def copy_project(dest: Path, root: Path = ROOT) -> None:
             )
         else:
             shutil.copy2(source, dest / name)
+
+
+def shop_size(n_customers: int) -> dict[str, Any]:
+    """The params of the embedded shop at `n_customers`, its calendar's campaign resized too."""
+    return {
+        "generate_transactions.n_customers": n_customers,
+        "forecast_setup.campaigns": planned_campaigns(read_params(ROOT), n_customers),
+    }
 
 
 def project_copy(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
@@ -298,8 +307,7 @@ class Bench:
     @property
     def shop_overrides(self) -> dict[str, Any]:
         """The params of the `segmentation` shop: its size, when the run sets one."""
-        size = self.shop_customers
-        return {"generate_transactions.n_customers": size} if size else {}
+        return shop_size(self.shop_customers) if self.shop_customers else {}
 
     @property
     def batch_leads(self) -> int:

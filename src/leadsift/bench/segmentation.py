@@ -24,11 +24,12 @@ from leadsift.bench.harness import (
     run_watched,
 )
 from leadsift.core.config import read_params
+from leadsift.customers.forecast.calendar import Calendar
 
 # The embedded shop's campaign segment, whose new customers arrive only in the last months, and
 # the calendar that plans it.
 NO_CAMPAIGN = "generate_transactions_setup.segments.new.recent"
-CALENDAR = "forecast_setup.campaigns"
+CALENDAR_KEY = "forecast_setup.campaigns"
 
 
 def customer_stages(repo: Path) -> list[str]:
@@ -72,11 +73,11 @@ def run(bench: Bench) -> list[Result]:
     # plans (which its truth foresees and no history shows), and the default shop forecast
     # without the calendar that plans it.
     plain = project_copy(
-        bench.workdir / "customers_no_campaign", {**overrides, NO_CAMPAIGN: False, CALENDAR: []}
+        bench.workdir / "customers_no_campaign", {**overrides, NO_CAMPAIGN: False, CALENDAR_KEY: []}
     )
     log("segmentation: the forecast of the shop without the campaign")
     quiet(["dvc", "repro", "customers_forecast"], plain)
-    blind = project_copy(bench.workdir / "customers_no_calendar", {**overrides, CALENDAR: []})
+    blind = project_copy(bench.workdir / "customers_no_calendar", {**overrides, CALENDAR_KEY: []})
     log("segmentation: the forecast without the campaigns' calendar")
     quiet(["dvc", "repro", "customers_forecast"], blind)
     rerun = quiet(["dvc", "repro", *stages], repo).stdout.count("Running stage")
@@ -137,7 +138,8 @@ def forecast_results(repo: Path, watched: Watched, plain: Path, blind: Path) -> 
     from_history = blind_total["truth"]["from_history"]["mase"]
     naive = total["models"]["naive"]
     params = read_params(repo)
-    level, origins = params["forecast_setup"]["level"], params["forecast_setup"]["origins"]
+    setup = params["forecast_setup"]
+    level, origins = setup["level"], setup["origins"]
     points = params["forecast"]["horizon"] * origins
     chosen_by_series = [s["models"][s["model"]] for s in series.values()]
     covered = [e["coverage"] for e in chosen_by_series if e.get("coverage") is not None]
@@ -148,7 +150,7 @@ def forecast_results(repo: Path, watched: Watched, plain: Path, blind: Path) -> 
             model=total["model"],
             mase=chosen["mase"],
             truth_mase=truth["mase"],
-            campaigns=params["forecast_setup"]["campaigns"],
+            campaigns=[str(c) for c in Calendar.from_params(setup["campaigns"]).campaigns],
         ),
         check(
             "forecast MASE / the same-information expectation's, no calendar",

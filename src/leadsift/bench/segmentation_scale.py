@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from leadsift.bench.harness import Bench, Result, log, project_copy, run_watched
+from leadsift.bench.harness import Bench, Result, log, project_copy, run_watched, shop_size
 from leadsift.bench.scale import size_targets
 from leadsift.bench.segmentation import customer_stages
 
@@ -17,7 +17,7 @@ def run(bench: Bench) -> list[Result]:
     counts follow), judged by lines."""
     runs = {}
     for n in bench.customers:
-        repo = project_copy(bench.workdir / f"shop_{n}", {"generate_transactions.n_customers": n})
+        repo = project_copy(bench.workdir / f"shop_{n}", shop_size(n))
         log(f"segmentation_scale: the customers pipeline for {n:,} customers")
         watched = run_watched(["dvc", "repro", *customer_stages(repo)], repo)
         lines = json.loads((repo / "reports/customers/data.json").read_text())["rows_in"]

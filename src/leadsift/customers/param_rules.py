@@ -8,6 +8,8 @@ generator's segment table by `customers_generate`.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from leadsift.core.config import (
     ANY_MAPPING,
     ISO_DATE,
@@ -40,25 +42,40 @@ SCALINGS = ("log", "quantile")
 CAMPAIGN_KEYS = {"name", "start", "end", "new_customers", "order_value"}
 
 
+def _day(value: object) -> dt.date | None:
+    """A day written YYYY-MM-DD (or YAML's unquoted date), else None."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
 def _campaign(entry: object) -> bool:
     """One planned campaign (`forecast.calendar.Campaign`): a name, its first and last day, and
-    its expected new customers and their order value (each null: not known)."""
+    its expected new customers and their order value (each null or left out: not known; an
+    order value only with a count)."""
     if not (isinstance(entry, dict) and {"name", "start", "end"} <= set(entry) <= CAMPAIGN_KEYS):
         return False
-    counts = (entry.get(key) for key in ("new_customers", "order_value"))
+    start, end = _day(entry["start"]), _day(entry["end"])
+    count, value = entry.get("new_customers"), entry.get("order_value")
+    amount = between(0, float("inf"), closed="left")[0]
     return (
         TEXT[0](entry["name"])
-        and ISO_DATE[0](entry["start"])
-        and ISO_DATE[0](entry["end"])
-        and str(entry["start"]) <= str(entry["end"])
-        and all(v is None or (between(0, float("inf"))[0](v)) for v in counts)
+        and start is not None
+        and end is not None
+        and start <= end
+        and all(v is None or amount(v) for v in (count, value))
+        and (value is None or count is not None)
     )
 
 
 CAMPAIGNS = (
     lambda v: isinstance(v, list) and all(_campaign(e) for e in v),
-    "a list (maybe empty) of {name, start, end: its first and last day (YYYY-MM-DD), "
-    "new_customers and order_value: null (not known) or a number >= 0}",
+    "a list (maybe empty) of campaigns {name, start, end}: days written YYYY-MM-DD, start on or "
+    "before end; optionally new_customers and order_value (null: not known; a number >= 0; an "
+    "order value only with new_customers); no other keys",
 )
 FEATURE_LIST = (
     lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(f, str) for f in v),

@@ -184,7 +184,7 @@ def _number(value: float | None, form: str) -> str:
 # says it, without and with the planned campaigns' calendar (`forecast_setup.campaigns`).
 TRUTH_MEANING = {
     False: "knows the planned campaign too: not a ceiling",
-    True: "knows the same calendar: the forecast to judge by",
+    True: "knows the generator's campaign, as the calendar states it: the forecast to judge by",
 }
 VARIANT_MEANING = {
     False: {

@@ -12,7 +12,9 @@ fact of a customer: only its orders before the origin (`history_before`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,7 @@ from leadsift.customers.synth_world import (
     Segment,
     World,
     acquired,
+    build_world,
     mix_alpha,
 )
 
@@ -212,6 +215,42 @@ def _order_values(segments: list[Segment], world: World) -> tuple[np.ndarray, np
     per_order = np.array([(1 + s.lines) * (1 + s.quantity) for s in segments])
     keep = 1 - np.array([s.cancel for s in segments])
     return per_order[:, None] * mean_price[None, :], keep
+
+
+def planned_campaigns(
+    params: Mapping[str, Any], n_customers: int | None = None
+) -> list[dict[str, Any]]:
+    """The embedded shop's campaign as a calendar of planned campaigns states it
+    (`forecast_setup.campaigns`), from the generator's params: the `recent` segments' customers
+    first buy in the last `recent_months` before as_of; their expected number among
+    `n_customers` (default: the params') and their orders' expected net value, rounded as a plan
+    would be. What the calendar of the embedded shop must say, at any size; none without a
+    `recent` segment."""
+    setup = params["generate_transactions_setup"]
+    n = params["generate_transactions"]["n_customers"] if n_customers is None else n_customers
+    kinds = [Segment.from_params(name, entry) for name, entry in setup["segments"].items()]
+    recent = np.array([kind.recent for kind in kinds])
+    if not recent.any():
+        return []
+    world = build_world(
+        setup["world_seed"], setup["start"], setup["months"], setup["future_months"]
+    )
+    shares = np.array([kind.share for kind in kinds]) / sum(kind.share for kind in kinds)
+    values, keep = _order_values(kinds, world)
+    alpha = mix_alpha(kinds, setup["mix_concentration"])
+    per_order = (values * alpha / alpha.sum(axis=1, keepdims=True)).sum(axis=1) * keep
+    as_of = world.start + pd.Timedelta(days=world.history_days)
+    begins = as_of - pd.Timedelta(days=setup["recent_months"] * DAYS_PER_MONTH)
+    share = shares[recent].sum()
+    return [
+        {
+            "name": "launch campaign",
+            "start": str(begins.date()),
+            "end": str((as_of - pd.Timedelta(days=1)).date()),
+            "new_customers": round(n * share),
+            "order_value": round(float(per_order[recent] @ shares[recent]) / share),
+        }
+    ]
 
 
 def _birth_rates(

@@ -5,9 +5,9 @@ No history before a campaign shows it, so a forecaster of the history alone cann
 a forecast is judged against the best one given the same information (with the calendar, the
 expectation that knows the campaign). Each campaign states its dates and, when known, how many new
 customers it is expected to bring and what their orders are worth. `customer_base` adds those
-newcomers to the usual ones, which it learns from months without a campaign; `arima` and
-`sarima` take the campaign's share of each month as a regressor once their history has months
-with and without one."""
+newcomers to the usual ones, which it counts without the campaigns' own; `arima` and `sarima`
+take the campaign's share of each month as a regressor once their history has months with and
+without one."""
 
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ class Calendar:
     campaigns: tuple[Campaign, ...] = ()
 
     @classmethod
-    def from_params(cls, entries: Sequence[Mapping[str, Any]] | None) -> Calendar:
-        """The config's list (checked by `param_rules.CAMPAIGNS`); None or empty: no calendar."""
+    def from_params(cls, entries: Sequence[Mapping[str, Any]]) -> Calendar:
+        """The config's list (checked by `param_rules.CAMPAIGNS`); empty: no calendar."""
         return cls(
             tuple(
                 Campaign(
@@ -67,7 +67,7 @@ class Calendar:
                     new_customers=e.get("new_customers"),
                     order_value=e.get("order_value"),
                 )
-                for e in entries or ()
+                for e in entries
             )
         )
 
@@ -87,10 +87,24 @@ class Calendar:
     def valued(self, months: pd.PeriodIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Of those, the ones whose campaigns state their order value, in each month: how many,
         and the sum of their order values and of their squares."""
-        stated = [(c.arrivals(months), c.order_value) for c in self.campaigns if c.order_value]
-        return tuple(  # type: ignore[return-value]
+        stated = [
+            (c.arrivals(months), c.order_value) for c in self.campaigns if c.order_value is not None
+        ]
+        count, values, squares = (
             sum((n * v**power for n, v in stated), np.zeros(len(months))) for power in (0, 1, 2)
         )
+        return count, values, squares
+
+    def unstated(self) -> Calendar:
+        """The campaigns whose count of new customers is not stated."""
+        return Calendar(tuple(c for c in self.campaigns if c.new_customers is None))
+
+    def during(self, stamps: pd.DatetimeIndex) -> np.ndarray:
+        """Whether each of `stamps` falls in a campaign."""
+        inside = np.zeros(len(stamps), dtype=bool)
+        for c in self.campaigns:
+            inside |= np.asarray((stamps >= c.start) & (stamps < c.end + DAY))
+        return inside
 
     def usual(self, months: pd.PeriodIndex) -> pd.PeriodIndex:
         """Those of `months` without a campaign day."""

@@ -296,8 +296,7 @@ def _arrivals(
     plus the campaigns planned then."""
     last = (cut - pd.Timedelta(days=1)).to_period("M")
     months = pd.period_range(end=last, periods=window)
-    unstated = [c for c in campaigns.campaigns if c.new_customers is None]
-    if Calendar(tuple(unstated)).share(months).any():
+    if campaigns.unstated().share(months).any():
         usual = campaigns.usual(pd.period_range(first.min().to_period("M"), last, freq="M"))
         months = usual[-window:] if len(usual) else months
     joined = first.to_period("M").isin(months).sum() - campaigns.new_customers(months).sum()
@@ -309,10 +308,5 @@ def _usual_newcomers(first: pd.DatetimeIndex, cut: pd.Timestamp, campaigns: Cale
     """The customers whose first orders, in the year before `cut`, show what a usual newcomer
     is like: those who did not join in a campaign (all of the year's, if every one did)."""
     young = np.asarray(first >= cut - pd.DateOffset(months=YEAR))
-    during = np.zeros(len(first), dtype=bool)
-    for campaign in campaigns.campaigns:
-        during |= np.asarray(
-            (first >= campaign.start) & (first < campaign.end + pd.Timedelta(days=1))
-        )
-    usual = young & ~during
+    usual = young & ~campaigns.during(first)
     return usual if usual.any() else young
