@@ -164,7 +164,7 @@ def shop(n: int = 2000, seed: int = 1) -> customers_synth.Transactions:
         world_seed=settings["world_seed"],
         sample_seed=seed,
         dirt=customers_synth.Dirt(**settings["dirt"]),
-        market=MarketSetup.from_params(settings["market"]),
+        market=MarketSetup(**settings["market"]),
     )
 
 

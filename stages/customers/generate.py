@@ -41,7 +41,7 @@ def main() -> None:
         world_seed=settings["world_seed"],
         sample_seed=sample["sample_seed"],
         dirt=Dirt(**settings["dirt"]),
-        market=MarketSetup.from_params(settings["market"]),
+        market=MarketSetup(**settings["market"]),
     )
     raw = Path(args.raw_dir)
     write_csv(raw / "transactions.csv", shop.export)

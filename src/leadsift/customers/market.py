@@ -70,23 +70,22 @@ def dependence(lines: pd.DataFrame, cvs: Sequence[float] | None, *, per_unit: bo
         if units.empty:
             continue
         sold = lines[lines[seller].notna()]
-        entry = {"units": shares(units)}
-        for name, cv in variants.items():
-            value = line_values(sold, cv, per_unit=per_unit)
-            entry[name] = shares(value.groupby(sold[seller]).sum())
+        revenues = {
+            name: line_values(sold, cv, per_unit=per_unit).groupby(sold[seller]).sum()
+            for name, cv in variants.items()
+        }
+        entry = {"units": shares(units), **{n: shares(r) for n, r in revenues.items()}}
         if ranged:
             entry["revenue_range"] = _ranges([entry[n] for n in variants])
+        if seller == "producer":
+            entry.update(_producer_risk(units, revenues, ranged=ranged))
         out[seller] = entry
-    if "producer" in out:
-        sold = lines[lines["producer"].notna()]
-        out["producer"].update(_producer_risk(sold, variants, cvs, per_unit=per_unit))
     return out
 
 
-def _producer_risk(
-    lines: pd.DataFrame, variants: dict, cvs: Sequence[float] | None, *, per_unit: bool
-) -> dict:
-    units = lines.groupby("producer")["quantity"].sum()
+def _producer_risk(units: pd.Series, revenues: dict[str, pd.Series], *, ranged: bool) -> dict:
+    """The case's big producers (by `units`) and their share of each of `revenues`, and what the
+    biggest 1, 5 and 10 producers' leaving would take of each."""
     big = units.index[units > units.quantile(CASE_QUANTILE)]
     by_units = units.sort_values(ascending=False, kind="stable").index
     case = {
@@ -95,14 +94,13 @@ def _producer_risk(
         "units_share": float(units[big].sum() / units.clip(lower=0).sum()),
     }
     risk = {"units": at_risk(units, by_units)}
-    for name, cv in variants.items():
-        revenue = line_values(lines, cv, per_unit=per_unit).groupby(lines["producer"]).sum()
+    for name, revenue in revenues.items():
         case[f"{name}_share"] = float(
             revenue[big].clip(lower=0).sum() / revenue.clip(lower=0).sum()
         )
         risk[name] = at_risk(revenue, revenue.sort_values(ascending=False, kind="stable").index)
-    if cvs:
-        risk["revenue_range"] = _ranges([risk[n] for n in variants])
+    if ranged:
+        risk["revenue_range"] = _ranges([risk[n] for n in revenues])
     return {"case_definition": case, "at_risk": risk}
 
 
@@ -110,21 +108,27 @@ def _ranges(entries: list[dict]) -> dict[str, list[float]]:
     return {k: [min(e[k] for e in entries), max(e[k] for e in entries)] for k in entries[0]}
 
 
-def monthly(lines: pd.DataFrame, dimension: str) -> pd.DataFrame:
-    """Units and revenue of each value of `dimension` per full calendar month."""
-    month = lines["timestamp"].dt.to_period("M")
-    full = month.between(
-        month.min() + int(lines["timestamp"].min().day > 1),
-        month.max() - int(not ends_month(lines["timestamp"].max())),
-    )
-    kept = lines[full & lines[dimension].notna()]
+def monthly(lines: pd.DataFrame, month: pd.Series, dimension: str) -> pd.DataFrame:
+    """Units and revenue of each value of `dimension` per full calendar month (`month`: each
+    line's, missing outside the full months)."""
+    kept = lines[month.notna() & lines[dimension].notna()]
     table = (
-        kept.groupby([kept["timestamp"].dt.to_period("M").rename("month"), kept[dimension]])
+        kept.groupby([month[kept.index].rename("month"), kept[dimension]])
         .agg(units=("quantity", "sum"), revenue=("amount", "sum"))
         .reset_index()
         .rename(columns={dimension: "value"})
     )
     return table.assign(dimension=dimension)
+
+
+def full_months(stamps: pd.Series) -> pd.Series:
+    """Each timestamp's month, missing in a first or last month the data do not cover whole."""
+    month = stamps.dt.to_period("M")
+    full = month.between(
+        month.min() + int(stamps.min().day > 1),
+        month.max() - int(not ends_month(stamps.max())),
+    )
+    return month.where(full)
 
 
 def ends_month(last: pd.Timestamp) -> bool:
@@ -195,7 +199,8 @@ def monthly_tables(lines: pd.DataFrame, alpha: float) -> tuple[pd.DataFrame, pd.
         return pd.DataFrame(columns=["month", "value", "units", "revenue", "dimension"]), (
             pd.DataFrame(columns=["dimension", "value", "significant", "slope_per_year"])
         )
-    table = pd.concat([monthly(lines, d) for d in present], ignore_index=True)
+    month = full_months(lines["timestamp"])
+    table = pd.concat([monthly(lines, month, d) for d in present], ignore_index=True)
     return table, trends(table, alpha)
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from leadsift.core.plots import COLORS, STYLE, figure
+from leadsift.core.plots import COLORS, STYLE, figure, plt
 
 if TYPE_CHECKING:
     from leadsift.core.causal import Effect

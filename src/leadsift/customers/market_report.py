@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from leadsift.customers.market import SELLERS
+from leadsift.customers.market import AT_RISK, CASE_QUANTILE, SELLERS
 
 FIGURES = (
     ("Concentration of units sold", "customers/market/lorenz.png"),
@@ -82,15 +82,16 @@ def dependence_lines(market: Mapping[str, Any]) -> list[str]:
     ranged = shares[0] if len(shares) == 1 else [min(shares), max(shares)]
     case_revenue = f" and {_share(ranged)} of revenue" if shares else ""
     lines.append(
-        f"- The case's big producers (above the 95th percentile of units, "
+        f"- The case's big producers (above the {100 * CASE_QUANTILE:.0f}th percentile of units, "
         f"{case['threshold_units']:,.0f}): **{case['producers']}**, with "
         f"{case['units_share']:.0%} of units{case_revenue}."
     )
-    leaving = ", ".join(_share(risk["units"][f"top_{k}"]) for k in (1, 5, 10)) + " of units"
+    leaving = ", ".join(_share(risk["units"][f"top_{k}"]) for k in AT_RISK) + " of units"
     if revenue in risk:
-        leaving += ", " + ", ".join(_share(risk[revenue][f"top_{k}"]) for k in (1, 5, 10))
+        leaving += ", " + ", ".join(_share(risk[revenue][f"top_{k}"]) for k in AT_RISK)
         leaving += " of revenue"
-    lines.append(f"- If the biggest 1, 5, 10 producers left: {leaving}.")
+    biggest = ", ".join(map(str, AT_RISK))
+    lines.append(f"- If the biggest {biggest} producers left: {leaving}.")
     if cvs is not None:
         stated = ", ".join(f"{cv:g}" for cv in cvs) or "none valid"
         lines.append(

@@ -21,7 +21,6 @@ commission).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,18 +63,13 @@ MARKET_COLUMNS = [
 class MarketSetup:
     """config.yaml `generate_transactions_setup.market`."""
 
-    products_per_offer: int = 6
-    producers: int = 120
-    producer_spread: float = 1.2
-    affiliates: int = 300
-    commission_effect: float = 0.03
-    size_effect: float = 0.5
-    commission_per_size: float = 6.0
-
-    @classmethod
-    def from_params(cls, entry: Mapping) -> MarketSetup:
-        """The setup from config.yaml (its keys and ranges are checked by `param_rules`)."""
-        return cls(**entry)
+    products_per_offer: int
+    producers: int
+    producer_spread: float
+    affiliates: int
+    commission_effect: float
+    size_effect: float
+    commission_per_size: float
 
 
 @dataclass(frozen=True)
