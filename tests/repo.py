@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from leadsift.bench import copy_project
-from leadsift.core.config import read_params, write_overrides
-from leadsift.customers.synth_truth import planned_campaigns
+from leadsift.bench.harness import shop_size
+from leadsift.core.config import write_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,10 +45,8 @@ SMALL = {
     "clicks_engine.memory_limit": "1GB",
     "clicks_engine.threads": 1,
 }
-# the embedded shop's campaign at this size (0.14 of its customers), as its calendar states it
-SMALL["forecast_setup.campaigns"] = planned_campaigns(
-    read_params(ROOT), SMALL["generate_transactions.n_customers"]
-)
+# the embedded shop at this size, its calendar's campaign (0.14 of its customers) resized too
+SMALL.update(shop_size(SMALL["generate_transactions.n_customers"], ROOT))
 
 
 class Repo:

@@ -60,6 +60,7 @@ def test_a_campaign_spreads_its_newcomers_over_its_days_and_marks_its_months():
         ([{**AUTUMN, "start": dt.date(2025, 9, 16)}], True),  # YAML's unquoted date
         ([{**AUTUMN, "end": "2025-09-01"}], False),  # ends before it starts
         ([{**AUTUMN, "end": "20250901"}], False),  # not YYYY-MM-DD
+        ([{**AUTUMN, "end": dt.datetime(2025, 11, 15, 10)}], False),  # a time, not a day
         ([{**AUTUMN, "start": "2025-W38-2"}], False),
         ([{**AUTUMN, "start": "mid-September"}], False),
         ([{**AUTUMN, "new_customers": float("inf")}], False),

@@ -111,11 +111,12 @@ def copy_project(dest: Path, root: Path = ROOT) -> None:
             shutil.copy2(source, dest / name)
 
 
-def shop_size(n_customers: int) -> dict[str, Any]:
-    """The params of the embedded shop at `n_customers`, its calendar's campaign resized too."""
+def shop_size(n_customers: int, root: Path = ROOT) -> dict[str, Any]:
+    """The params of the embedded shop (of the project at `root`) at `n_customers`, its
+    calendar's campaign resized too."""
     return {
         "generate_transactions.n_customers": n_customers,
-        "forecast_setup.campaigns": planned_campaigns(read_params(ROOT), n_customers),
+        "forecast_setup.campaigns": planned_campaigns(read_params(root), n_customers),
     }
 
 

@@ -63,6 +63,16 @@ def _iso_date(value: Any) -> bool:
     return True
 
 
+def iso_day(value: Any) -> dt.date | None:
+    """A day written YYYY-MM-DD, or YAML's unquoted date (not a date and time), else None."""
+    if type(value) is dt.date:
+        return value
+    try:
+        return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
 def _text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 

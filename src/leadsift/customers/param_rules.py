@@ -8,8 +8,6 @@ generator's segment table by `customers_generate`.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from leadsift.core.config import (
     ANY_MAPPING,
     ISO_DATE,
@@ -18,6 +16,7 @@ from leadsift.core.config import (
     Rule,
     between,
     integer,
+    iso_day,
     mapping_of,
     one_of,
     or_null,
@@ -42,23 +41,13 @@ SCALINGS = ("log", "quantile")
 CAMPAIGN_KEYS = {"name", "start", "end", "new_customers", "order_value"}
 
 
-def _day(value: object) -> dt.date | None:
-    """A day written YYYY-MM-DD (or YAML's unquoted date), else None."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
-    except ValueError:
-        return None
-
-
 def _campaign(entry: object) -> bool:
     """One planned campaign (`forecast.calendar.Campaign`): a name, its first and last day, and
     its expected new customers and their order value (each null or left out: not known; an
     order value only with a count)."""
     if not (isinstance(entry, dict) and {"name", "start", "end"} <= set(entry) <= CAMPAIGN_KEYS):
         return False
-    start, end = _day(entry["start"]), _day(entry["end"])
+    start, end = iso_day(entry["start"]), iso_day(entry["end"])
     count, value = entry.get("new_customers"), entry.get("order_value")
     amount = between(0, float("inf"), closed="left")[0]
     return (

@@ -237,8 +237,7 @@ def planned_campaigns(
     )
     shares = np.array([kind.share for kind in kinds]) / sum(kind.share for kind in kinds)
     values, keep = _order_values(kinds, world)
-    alpha = mix_alpha(kinds, setup["mix_concentration"])
-    per_order = (values * alpha / alpha.sum(axis=1, keepdims=True)).sum(axis=1) * keep
+    per_order = _mean_mix_value(values, kinds, setup["mix_concentration"]) * keep
     as_of = world.start + pd.Timedelta(days=world.history_days)
     begins = as_of - pd.Timedelta(days=setup["recent_months"] * DAYS_PER_MONTH)
     share = shares[recent].sum()
@@ -251,6 +250,15 @@ def planned_campaigns(
             "order_value": round(float(per_order[recent] @ shares[recent]) / share),
         }
     ]
+
+
+def _mean_mix_value(
+    values: np.ndarray, segments: list[Segment], mix_concentration: float
+) -> np.ndarray:
+    """Per segment, the gross value of an order (`_order_values`) for the segment's mean mix: a
+    newcomer's, whose own mix nothing shows yet."""
+    alpha = mix_alpha(segments, mix_concentration)
+    return (values * alpha / alpha.sum(axis=1, keepdims=True)).sum(axis=1)
 
 
 def _birth_rates(
@@ -331,8 +339,7 @@ def expected_revenue(
     values, keep = _order_values(segments, world)
     kept = keep + guest_share / (1 - guest_share)  # guest copies are never cancelled
     order_value = values * kept[:, None]  # per segment and category of the customer's mix
-    alpha = mix_alpha(segments, mix_concentration)
-    newcomer = (values * alpha / alpha.sum(axis=1, keepdims=True)).sum(axis=1) * kept
+    newcomer = _mean_mix_value(values, segments, mix_concentration) * kept
     starts, ends = world.edges[:-1], world.edges[1:]
     days = np.arange(0.0, world.edges[-1], step_days) + step_days / 2
     month_of = np.searchsorted(world.edges, days, side="right") - 1
