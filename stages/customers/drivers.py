@@ -21,7 +21,7 @@ from leadsift.core.config import load_params
 from leadsift.core.io import write_csv, write_json
 from leadsift.core.plots import importance_figure, save_figure
 from leadsift.customers import drivers, market_plots
-from leadsift.customers.market_report import summary_lines
+from leadsift.customers.drivers_report import summary_lines
 from leadsift.customers.param_rules import RULES
 
 log = logging.getLogger("leadsift.customers.drivers")

@@ -21,7 +21,7 @@ from sklearn.inspection import partial_dependence
 
 from leadsift.core import causal
 from leadsift.core.io import InputError
-from leadsift.customers.market import ends_month
+from leadsift.customers.features import ends_month
 
 TREATMENT = "commission"
 CONTROLS = ["price", "category", "niche", "age_days", "producer_products"]

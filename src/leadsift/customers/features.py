@@ -158,3 +158,8 @@ def check_features(customers: pd.DataFrame, chosen: list[str]) -> None:
         )
     if customers.empty:
         raise InputError("no customer bought before `segment.as_of`: nothing to segment")
+
+
+def ends_month(last: pd.Timestamp) -> bool:
+    """Whether `last` falls on its month's last day (the month is whole)."""
+    return (last + pd.Timedelta(days=1)).day == 1

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from leadsift.customers.features import ends_month
 from leadsift.customers.segment_summary import concentration
 
 AT_RISK = (1, 5, 10)  # revenue and units lost if the biggest this many producers left
@@ -129,11 +130,6 @@ def full_months(stamps: pd.Series) -> pd.Series:
         month.max() - int(not ends_month(stamps.max())),
     )
     return month.where(full)
-
-
-def ends_month(last: pd.Timestamp) -> bool:
-    """Whether `last` falls on its month's last day (the month is whole)."""
-    return (last + pd.Timedelta(days=1)).day == 1
 
 
 def trends(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
